@@ -1,0 +1,51 @@
+# Constellation build, test and run targets. `make help` lists them.
+GO        ?= go
+BIN       := bin
+ARM64_BIN := bin/linux-arm64
+CMDS      := ./appliance/cmd/constellation-appliance ./tools/chargesim
+STATICCHECK_VERSION := v0.8.2
+GOBIN     := $(shell $(GO) env GOPATH)/bin
+STATICCHECK := $(GOBIN)/staticcheck
+FUZZTIME  ?= 10s
+BENCHTIME ?= 1s
+
+.PHONY: help build test lint run bench bench-load fuzz clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+build: ## build for this host into bin/ and for the Pi (linux/arm64, no cgo) into bin/linux-arm64/
+	$(GO) build -o $(BIN)/ $(CMDS)
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -o $(ARM64_BIN)/ $(CMDS)
+
+test: ## run every test with the race detector
+	$(GO) test -race -count=1 ./...
+
+$(STATICCHECK):
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: $(STATICCHECK) ## go vet, staticcheck, gofmt and go mod tidy checks
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) mod tidy -diff
+
+run: ## the appliance in dev mode (simulated hardware) with two simulated chargers
+	$(GO) build -o $(BIN)/ $(CMDS)
+	./tools/run-dev.sh
+
+bench: ## Go benchmarks and the CSMS load benchmark; see docs/benchmarks.md
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+	$(GO) run ./tools/ocppbench
+
+fuzz: ## run every fuzz target for FUZZTIME (default 10s)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+clean: ## remove build output and dev data
+	rm -rf $(BIN) tmp

@@ -1,0 +1,239 @@
+// Package api is the appliance's local operator API: JSON over HTTP for
+// chargers, transactions, the authorization cache, reservations and
+// commands to chargers. It reads and writes through the charging domain and
+// sends commands through the CSMS; it knows no OCPP version.
+//
+// Every answer is JSON. Errors are {"error":"message"} with a status that
+// tells the outcomes apart (see docs/api.md).
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/constellation-ev/constellation/appliance/charging"
+)
+
+// MaxBodyBytes caps request bodies; larger ones are answered 413.
+const MaxBodyBytes = 64 << 10
+
+// Transaction list limits.
+const (
+	DefaultTransactionLimit = 50
+	MaxTransactionLimit     = 500
+)
+
+// TokenSource is the IDToken.Source the API records for tokens it writes.
+const TokenSource = "operator"
+
+// Domain is what the API needs from the charging domain. *charging.Service
+// implements it.
+type Domain interface {
+	Chargers(ctx context.Context) ([]charging.Charger, error)
+	Charger(ctx context.Context, id charging.ChargerID) (charging.Charger, error)
+	Transactions(ctx context.Context, f charging.TransactionFilter) ([]charging.Transaction, error)
+	Transaction(ctx context.Context, id int64) (charging.Transaction, []charging.MeterReading, error)
+	Tokens(ctx context.Context) ([]charging.IDToken, error)
+	PutToken(ctx context.Context, t charging.IDToken) error
+	DeleteToken(ctx context.Context, id string) error
+	Reservations(ctx context.Context) ([]charging.Reservation, error)
+}
+
+// Commander sends one OCPP request to a connected charger and returns the
+// charger's CALLRESULT payload. The payload is in the charger's own OCPP
+// version. Errors wrap charging.ErrNotConnected, ErrNoAnswer,
+// ErrInvalidCommand or ErrChargerError.
+type Commander interface {
+	Send(ctx context.Context, charger charging.ChargerID, action string, payload json.RawMessage) (json.RawMessage, error)
+}
+
+// Options configures the API.
+type Options struct {
+	// Domain serves the reads and token writes. Required.
+	Domain Domain
+	// Commander sends commands to chargers; nil answers every command 503.
+	Commander Commander
+	// Ready reports whether the appliance is up (for /healthz); nil: always ready.
+	Ready func() bool
+	// Logger receives the API's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Server is the operator API's http.Handler. It is safe for concurrent use.
+type Server struct {
+	domain Domain
+	cmd    Commander
+	ready  func() bool
+	log    *slog.Logger
+	mux    *http.ServeMux
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// New returns the API handler. It fails only when opts.Domain is nil.
+func New(opts Options) (*Server, error) {
+	if opts.Domain == nil {
+		return nil, errors.New("api: Options.Domain is nil")
+	}
+	s := &Server{
+		domain: opts.Domain,
+		cmd:    opts.Commander,
+		ready:  opts.Ready,
+		log:    opts.Logger,
+		mux:    http.NewServeMux(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.ready == nil {
+		s.ready = func() bool { return true }
+	}
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	handle := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
+		s.mux.Handle(pattern, s.wrap(h))
+	}
+	handle("GET /healthz", s.healthz)
+	handle("GET /api/v1/chargers", s.listChargers)
+	handle("GET /api/v1/chargers/{id}", s.getCharger)
+	handle("POST /api/v1/chargers/{id}/commands/{action}", s.sendCommand)
+	handle("GET /api/v1/transactions", s.listTransactions)
+	handle("GET /api/v1/transactions/{id}", s.getTransaction)
+	handle("GET /api/v1/tokens", s.listTokens)
+	handle("PUT /api/v1/tokens/{id}", s.putToken)
+	handle("DELETE /api/v1/tokens/{id}", s.deleteToken)
+	handle("POST /api/v1/tokens/{id}/block", s.blockToken)
+	handle("GET /api/v1/reservations", s.listReservations)
+}
+
+// ServeHTTP routes r. Unknown paths are answered 404 and known paths with
+// the wrong method 405 (with Allow), both as JSON.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	// No route: the mux's own answer is plain text; keep its status and
+	// Allow header, answer JSON.
+	rec := &headerRecorder{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	if allow := rec.header.Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	if rec.status == http.StatusMethodNotAllowed {
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path))
+		return
+	}
+	writeError(w, http.StatusNotFound, fmt.Sprintf("no such path %s", r.URL.Path))
+}
+
+// headerRecorder keeps the status and headers of the mux's fallback handlers.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header         { return h.header }
+func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (h *headerRecorder) WriteHeader(status int) {
+	if h.status == 0 {
+		h.status = status
+	}
+}
+
+// wrap turns a handler that returns an error into an http.Handler that
+// answers the error as JSON and never lets a panic escape.
+func (s *Server) wrap(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+				writeError(w, http.StatusInternalServerError, "internal error")
+			}
+		}()
+		if err := h(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+// httpError is an error with the status and message the client sees.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+// statusOf maps an error to the status and message the client sees. The
+// message of an unexpected error is generic; its detail is only logged.
+func statusOf(err error) (int, string) {
+	var he *httpError
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &he):
+		return he.status, he.msg
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("body: larger than %d bytes", tooBig.Limit)
+	case errors.Is(err, charging.ErrInvalidCommand), errors.Is(err, charging.ErrInvalid):
+		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, charging.ErrNotFound):
+		return http.StatusNotFound, err.Error()
+	case errors.Is(err, charging.ErrNotConnected):
+		return http.StatusConflict, err.Error()
+	case errors.Is(err, charging.ErrNoAnswer):
+		return http.StatusGatewayTimeout, err.Error()
+	case errors.Is(err, charging.ErrChargerError):
+		return http.StatusBadGateway, err.Error()
+	}
+	return http.StatusInternalServerError, "internal error"
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := statusOf(err)
+	if status >= 500 {
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	} else {
+		s.log.DebugContext(r.Context(), "request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+	writeError(w, status, msg)
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, errorBody{Error: msg})
+}
+
+// writeJSON answers v as JSON. v must be encodable (the handlers only pass
+// domain types and checked raw JSON).
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"internal error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}

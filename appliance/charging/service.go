@@ -1,0 +1,916 @@
+package charging
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/constellation-ev/constellation/appliance/store"
+)
+
+// Store is what the service needs from storage: durable (group-committed)
+// writes and consistent reads. *store.DB implements it.
+type Store interface {
+	Update(ctx context.Context, fn func(*bbolt.Tx) error) error
+	View(fn func(*bbolt.Tx) error) error
+}
+
+var _ Store = (*store.DB)(nil)
+
+// DefaultHeartbeatInterval is the interval Boot gives chargers unless configured.
+const DefaultHeartbeatInterval = 300 * time.Second
+
+// ChangeKind names a domain mutation.
+type ChangeKind string
+
+// Change kinds passed to Config.OnChange.
+const (
+	ChangeBoot              ChangeKind = "boot"
+	ChangeConnectorStatus   ChangeKind = "connector.status"
+	ChangeTransactionStart  ChangeKind = "transaction.start"
+	ChangeTransactionStop   ChangeKind = "transaction.stop"
+	ChangeMeterValues       ChangeKind = "meter.values"
+	ChangeFirmwareStatus    ChangeKind = "firmware.status"
+	ChangeDiagnosticsStatus ChangeKind = "diagnostics.status"
+	ChangeConfiguration     ChangeKind = "configuration"
+	ChangeReservation       ChangeKind = "reservation"
+	ChangeToken             ChangeKind = "token"
+	ChangeTokenDeleted      ChangeKind = "token.deleted"
+)
+
+// Change describes one committed domain mutation. Record is the stored
+// value after the change (Charger, Connector, Transaction, MeterValues,
+// Reservation, IDToken, or the deleted token's id).
+type Change struct {
+	Kind      ChangeKind
+	ChargerID ChargerID // empty for tokens
+	Record    any
+}
+
+// Config configures a Service.
+type Config struct {
+	Clock  Clock        // nil: SystemClock
+	Logger *slog.Logger // nil: discard
+	Policy PolicyConfig
+	// HeartbeatInterval is given to chargers at boot (default 300s).
+	HeartbeatInterval time.Duration
+	// OnChange, if set, is called inside the same bbolt transaction as every
+	// domain mutation that changed something (not for duplicates). It is the
+	// seam for the sync outbox: append the outbox record to tx there. An
+	// error aborts the mutation. It may run more than once per mutation
+	// (see store.DB.Update), so it must only write to tx.
+	OnChange func(tx *bbolt.Tx, c Change) error
+}
+
+// Service is the version-neutral charging domain used by the OCPP adapters
+// and the local API. It is safe for concurrent use.
+type Service struct {
+	st       Store
+	clock    Clock
+	log      *slog.Logger
+	policy   PolicyConfig
+	interval time.Duration
+	onChange func(*bbolt.Tx, Change) error
+
+	live sync.Map // ChargerID -> *live
+
+	tokMu  sync.RWMutex
+	tokens map[string]IDToken
+}
+
+// live is a charger's connection state, kept in memory only.
+type live struct {
+	connected atomic.Bool
+	lastSeen  atomic.Int64 // unix nanoseconds, 0: never
+	protocol  atomic.Pointer[string]
+}
+
+var (
+	bkChargers     = []byte(store.BucketChargers)
+	bkConnectors   = []byte(store.BucketConnectors)
+	bkTransactions = []byte(store.BucketTransactions)
+	bkTxKeys       = []byte(store.BucketTxKeys)
+	bkActive       = []byte(store.BucketActiveTx)
+	bkReadings     = []byte(store.BucketReadings)
+	bkTokens       = []byte(store.BucketTokens)
+	bkReservations = []byte(store.BucketReservations)
+)
+
+// NewService validates cfg and loads the authorization cache from st.
+func NewService(ctx context.Context, st Store, cfg Config) (*Service, error) {
+	if err := cfg.Policy.Validate(); err != nil {
+		return nil, fmt.Errorf("charging: %w", err)
+	}
+	s := &Service{
+		st:       st,
+		clock:    cmp.Or[Clock](cfg.Clock, SystemClock{}),
+		log:      cfg.Logger,
+		policy:   cfg.Policy,
+		interval: cmp.Or(cfg.HeartbeatInterval, DefaultHeartbeatInterval),
+		onChange: cfg.OnChange,
+		tokens:   make(map[string]IDToken),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	err := st.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bkTokens).ForEach(func(k, v []byte) error {
+			var t IDToken
+			if err := json.Unmarshal(v, &t); err != nil {
+				return fmt.Errorf("token %q: %w", k, err)
+			}
+			s.tokens[t.ID] = t
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("charging: load authorization cache: %w", err)
+	}
+	s.log.InfoContext(ctx, "charging service ready", "tokens", len(s.tokens))
+	return s, nil
+}
+
+// apply is the one path by which the domain mutates storage: change runs
+// inside the store transaction and returns the changed record, or nil when
+// nothing changed (a duplicate). OnChange (the future outbox) is appended
+// in the same transaction, so the change and its outbox record are durable
+// together. apply returns after the commit is fsynced.
+func (s *Service) apply(ctx context.Context, kind ChangeKind, id ChargerID, change func(tx *bbolt.Tx) (any, error)) error {
+	err := s.st.Update(ctx, func(tx *bbolt.Tx) error {
+		rec, err := change(tx)
+		if err != nil || rec == nil || s.onChange == nil {
+			return err
+		}
+		return s.onChange(tx, Change{Kind: kind, ChargerID: id, Record: rec})
+	})
+	if err != nil {
+		return fmt.Errorf("charging: %s %s: %w", kind, id, err)
+	}
+	return nil
+}
+
+func (s *Service) liveOf(id ChargerID) *live {
+	if v, ok := s.live.Load(id); ok {
+		return v.(*live)
+	}
+	v, _ := s.live.LoadOrStore(id, new(live))
+	return v.(*live)
+}
+
+// ChargerConnected marks a charger connected over protocol (memory only).
+func (s *Service) ChargerConnected(ctx context.Context, id ChargerID, protocol string) {
+	l := s.liveOf(id)
+	l.protocol.Store(&protocol)
+	l.lastSeen.Store(s.clock.Now().UnixNano())
+	l.connected.Store(true)
+	s.log.DebugContext(ctx, "charger connected", "charger", id, "protocol", protocol)
+}
+
+// ChargerDisconnected marks a charger disconnected (memory only).
+func (s *Service) ChargerDisconnected(ctx context.Context, id ChargerID) {
+	s.liveOf(id).connected.Store(false)
+	s.log.DebugContext(ctx, "charger disconnected", "charger", id)
+}
+
+// Heartbeat records that the charger is alive and returns the current time.
+// It touches memory only.
+func (s *Service) Heartbeat(_ context.Context, id ChargerID) time.Time {
+	now := s.clock.Now()
+	s.liveOf(id).lastSeen.Store(now.UnixNano())
+	return now
+}
+
+// Boot records what a charger says about itself and accepts it (admission
+// of unknown chargers is the transport's decision).
+func (s *Service) Boot(ctx context.Context, id ChargerID, info BootInfo) (BootResult, error) {
+	if err := validateChargerID(id); err != nil {
+		return BootResult{}, err
+	}
+	now := s.clock.Now()
+	err := s.apply(ctx, ChangeBoot, id, func(tx *bbolt.Tx) (any, error) {
+		c, err := getCharger(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		c.Vendor, c.Model, c.SerialNumber, c.FirmwareVersion = info.Vendor, info.Model, info.SerialNumber, info.FirmwareVersion
+		c.LastBoot = now
+		return c, putCharger(tx, c)
+	})
+	if err != nil {
+		return BootResult{}, err
+	}
+	s.liveOf(id).lastSeen.Store(now.UnixNano())
+	return BootResult{Status: RegistrationAccepted, CurrentTime: now, Interval: s.interval}, nil
+}
+
+// UpdateConnectorStatus records a status report; an identical re-send
+// changes nothing.
+func (s *Service) UpdateConnectorStatus(ctx context.Context, u StatusUpdate) error {
+	if err := validateStatus(u); err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	return s.apply(ctx, ChangeConnectorStatus, u.ChargerID, func(tx *bbolt.Tx) (any, error) {
+		if err := ensureCharger(tx, u.ChargerID); err != nil {
+			return nil, err
+		}
+		key := connectorKey(u.ChargerID, u.ConnectorID)
+		b := tx.Bucket(bkConnectors)
+		var old Connector
+		if v := b.Get(key); v != nil {
+			if err := json.Unmarshal(v, &old); err != nil {
+				return nil, fmt.Errorf("connector %d: %w", u.ConnectorID, err)
+			}
+		}
+		c := Connector{ID: u.ConnectorID, Status: u.Status, ErrorCode: u.ErrorCode, Info: u.Info,
+			VendorID: u.VendorID, VendorErrorCode: u.VendorErrorCode, Timestamp: u.Timestamp, UpdatedAt: now}
+		if old.UpdatedAt != (time.Time{}) && sameStatus(old, c) {
+			return nil, nil
+		}
+		return c, putJSON(b, key, c)
+	})
+}
+
+func sameStatus(a, b Connector) bool {
+	a.UpdatedAt, b.UpdatedAt = time.Time{}, time.Time{}
+	eq := a.Timestamp.Equal(b.Timestamp)
+	a.Timestamp, b.Timestamp = time.Time{}, time.Time{}
+	return eq && a == b
+}
+
+// Authorize answers from the in-memory cache; an unknown token is decided
+// by the charger's policy (and recorded when the policy accepts it).
+func (s *Service) Authorize(ctx context.Context, id ChargerID, idTag string) (Authorization, error) {
+	if err := validateIDTag("idTag", idTag); err != nil {
+		return Authorization{}, err
+	}
+	s.tokMu.RLock()
+	t, ok := s.tokens[idTag]
+	s.tokMu.RUnlock()
+	if ok {
+		return s.answer(t), nil
+	}
+	pol := s.policy.For(id)
+	var source string
+	switch {
+	case pol.Mode == PolicyOpen:
+		source = SourceOpenPolicy
+	case pol.Mode == PolicyAllowlist && pol.allows(idTag):
+		source = SourceAllowlistPolicy
+	default:
+		return Authorization{Status: AuthInvalid}, nil
+	}
+	// The policy decided; recording the token is bookkeeping, so a failure
+	// to record does not turn the answer into an error.
+	if err := s.PutToken(ctx, IDToken{ID: idTag, Status: AuthAccepted, Source: source}); err != nil {
+		s.log.WarnContext(ctx, "recording token accepted by policy", "charger", id, "source", source, "err", err)
+	}
+	return Authorization{Status: AuthAccepted}, nil
+}
+
+func (s *Service) answer(t IDToken) Authorization {
+	a := Authorization{Status: t.Status, Expiry: t.Expiry, ParentID: t.ParentID}
+	if a.Status == AuthAccepted && !t.Expiry.IsZero() && !s.clock.Now().Before(t.Expiry) {
+		a.Status = AuthExpired
+	}
+	return a
+}
+
+// StartTransaction records a transaction the charger started. A duplicate
+// (same charger, connector, idTag, timestamp and meterStart) returns the
+// recorded transaction and writes nothing. The transaction is recorded even
+// when the tag is not accepted: the charger may already be charging.
+func (s *Service) StartTransaction(ctx context.Context, r StartRequest) (Transaction, Authorization, error) {
+	if err := validateStart(r); err != nil {
+		return Transaction{}, Authorization{}, err
+	}
+	auth, err := s.Authorize(ctx, r.ChargerID, r.IDTag)
+	if err != nil {
+		return Transaction{}, Authorization{}, err
+	}
+	now := s.clock.Now()
+	key := idemKey("start", r.ChargerID, r.ConnectorID, r.IDTag, r.Timestamp.UnixNano(), r.MeterStartWh)
+	var t Transaction
+	err = s.apply(ctx, ChangeTransactionStart, r.ChargerID, func(tx *bbolt.Tx) (any, error) {
+		if v := tx.Bucket(bkTxKeys).Get(key); v != nil {
+			var err error
+			t, err = getTransaction(tx, v)
+			return nil, err
+		}
+		status := auth.Status
+		if status == AuthAccepted {
+			busy, err := tagBusyElsewhere(tx, r)
+			if err != nil {
+				return nil, err
+			}
+			if busy {
+				status = AuthConcurrentTx
+			}
+		}
+		txs := tx.Bucket(bkTransactions)
+		seq, err := txs.NextSequence()
+		if err != nil {
+			return nil, err
+		}
+		if seq > math.MaxInt32 {
+			return nil, fmt.Errorf("transaction ids exhausted (%d)", seq)
+		}
+		t = Transaction{ID: int64(seq), ChargerID: r.ChargerID, ConnectorID: r.ConnectorID, IDTag: r.IDTag,
+			StartTime: r.Timestamp, MeterStartWh: r.MeterStartWh, ReservationID: r.ReservationID,
+			Authorization: status, RecordedAt: now}
+		id := store.U64(seq)
+		if err := putJSON(txs, id, t); err != nil {
+			return nil, err
+		}
+		if err := tx.Bucket(bkTxKeys).Put(key, id); err != nil {
+			return nil, err
+		}
+		if err := tx.Bucket(bkActive).Put(id, activeValue(r.ChargerID, r.ConnectorID, r.IDTag)); err != nil {
+			return nil, err
+		}
+		if err := ensureCharger(tx, r.ChargerID); err != nil {
+			return nil, err
+		}
+		return t, useReservation(tx, r)
+	})
+	if err != nil {
+		return Transaction{}, Authorization{}, err
+	}
+	auth.Status = t.Authorization
+	return t, auth, nil
+}
+
+// tagBusyElsewhere applies the 1.6 ConcurrentTx rule: the tag is in an
+// active transaction on another connector.
+func tagBusyElsewhere(tx *bbolt.Tx, r StartRequest) (bool, error) {
+	mine := activeValue(r.ChargerID, r.ConnectorID, r.IDTag)
+	c := tx.Bucket(bkActive).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		ch, conn, tag, err := parseActive(v)
+		if err != nil {
+			return false, err
+		}
+		if tag == r.IDTag && string(v) != string(mine) && (ch != r.ChargerID || conn != r.ConnectorID) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func useReservation(tx *bbolt.Tx, r StartRequest) error {
+	if r.ReservationID == nil || *r.ReservationID < 0 {
+		return nil
+	}
+	b := tx.Bucket(bkReservations)
+	key := store.U64(uint64(*r.ReservationID))
+	var res Reservation
+	if v := b.Get(key); v == nil {
+		return nil
+	} else if err := json.Unmarshal(v, &res); err != nil {
+		return fmt.Errorf("reservation %d: %w", *r.ReservationID, err)
+	}
+	if res.ChargerID != r.ChargerID || res.Status == "Used" {
+		return nil
+	}
+	res.Status = "Used"
+	return putJSON(b, key, res)
+}
+
+// StopTransaction records a stop. A repeated stop returns the recorded
+// result (the first stop wins). A stop for a transaction id this appliance
+// never issued to this charger is recorded as an Orphan transaction with a
+// new id (the charger's id kept in ChargerTxID), never refused.
+func (s *Service) StopTransaction(ctx context.Context, r StopRequest) (Transaction, *Authorization, error) {
+	if err := validateStop(r); err != nil {
+		return Transaction{}, nil, err
+	}
+	var auth *Authorization
+	if r.IDTag != "" {
+		a, err := s.Authorize(ctx, r.ChargerID, r.IDTag)
+		if err != nil {
+			return Transaction{}, nil, err
+		}
+		auth = &a
+	}
+	now := s.clock.Now()
+	orphanKey := idemKey("orphan", r.ChargerID, r.TransactionID)
+	var t Transaction
+	err := s.apply(ctx, ChangeTransactionStop, r.ChargerID, func(tx *bbolt.Tx) (any, error) {
+		var err error
+		changed := false
+		t, err = findStopTarget(tx, r, orphanKey)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case t.ID == 0: // orphan, first time
+			seq, err := tx.Bucket(bkTransactions).NextSequence()
+			if err != nil {
+				return nil, err
+			}
+			t = Transaction{ID: int64(seq), ChargerTxID: strconv.FormatInt(r.TransactionID, 10), ChargerID: r.ChargerID,
+				IDTag: r.IDTag, Orphan: true, RecordedAt: now}
+			if auth != nil {
+				t.Authorization = auth.Status
+			}
+			if err := tx.Bucket(bkTxKeys).Put(orphanKey, store.U64(seq)); err != nil {
+				return nil, err
+			}
+			fallthrough
+		case t.Active():
+			m := r.MeterStopWh
+			t.StopTime, t.MeterStopWh, t.StopIDTag, t.StopReason = r.Timestamp, &m, r.IDTag, r.Reason
+			id := store.U64(uint64(t.ID))
+			if err := putJSON(tx.Bucket(bkTransactions), id, t); err != nil {
+				return nil, err
+			}
+			if err := tx.Bucket(bkActive).Delete(id); err != nil {
+				return nil, err
+			}
+			if err := ensureCharger(tx, r.ChargerID); err != nil {
+				return nil, err
+			}
+			changed = true
+		}
+		if len(r.Readings) > 0 {
+			mv := MeterValues{ChargerID: r.ChargerID, ConnectorID: t.ConnectorID, TransactionID: t.ID, Readings: r.Readings}
+			if _, err := putReport(tx, mv); err != nil {
+				return nil, err
+			}
+		}
+		if !changed {
+			return nil, nil
+		}
+		return t, nil
+	})
+	if err != nil {
+		return Transaction{}, nil, err
+	}
+	return t, auth, nil
+}
+
+// findStopTarget returns the transaction a stop refers to, the orphan
+// already recorded for it, or a zero Transaction for a new orphan.
+func findStopTarget(tx *bbolt.Tx, r StopRequest, orphanKey []byte) (Transaction, error) {
+	if r.TransactionID > 0 {
+		v := tx.Bucket(bkTransactions).Get(store.U64(uint64(r.TransactionID)))
+		if v != nil {
+			var t Transaction
+			if err := json.Unmarshal(v, &t); err != nil {
+				return Transaction{}, fmt.Errorf("transaction %d: %w", r.TransactionID, err)
+			}
+			if t.ChargerID == r.ChargerID && !t.Orphan {
+				return t, nil
+			}
+		}
+	}
+	if v := tx.Bucket(bkTxKeys).Get(orphanKey); v != nil {
+		return getTransaction(tx, v)
+	}
+	return Transaction{}, nil
+}
+
+// RecordMeterValues stores a meter report as sent; an identical re-sent
+// report is stored once.
+func (s *Service) RecordMeterValues(ctx context.Context, mv MeterValues) error {
+	if err := validateMeterValues(mv); err != nil {
+		return err
+	}
+	if len(mv.Readings) == 0 {
+		return nil
+	}
+	return s.apply(ctx, ChangeMeterValues, mv.ChargerID, func(tx *bbolt.Tx) (any, error) {
+		added, err := putReport(tx, mv)
+		if err != nil || !added {
+			return nil, err
+		}
+		return mv, nil
+	})
+}
+
+func putReport(tx *bbolt.Tx, mv MeterValues) (added bool, err error) {
+	enc := encodeReport(nil, mv)
+	key := readingKey(mv.TransactionID, enc)
+	b := tx.Bucket(bkReadings)
+	if b.Get(key) != nil {
+		return false, nil
+	}
+	return true, b.Put(key, enc)
+}
+
+// RecordFirmwareStatus records a firmware status notification.
+func (s *Service) RecordFirmwareStatus(ctx context.Context, id ChargerID, status string) error {
+	return s.updateCharger(ctx, ChangeFirmwareStatus, id, status, func(c *Charger) { c.FirmwareStatus = status })
+}
+
+// RecordDiagnosticsStatus records a diagnostics status notification.
+func (s *Service) RecordDiagnosticsStatus(ctx context.Context, id ChargerID, status string) error {
+	return s.updateCharger(ctx, ChangeDiagnosticsStatus, id, status, func(c *Charger) { c.DiagnosticsStatus = status })
+}
+
+func (s *Service) updateCharger(ctx context.Context, kind ChangeKind, id ChargerID, status string, set func(*Charger)) error {
+	if err := validateChargerID(id); err != nil {
+		return err
+	}
+	if err := validateText("status", status, 64, true); err != nil {
+		return err
+	}
+	return s.apply(ctx, kind, id, func(tx *bbolt.Tx) (any, error) {
+		c, err := getCharger(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		set(&c)
+		return c, putCharger(tx, c)
+	})
+}
+
+// RecordConfiguration records configuration the charger reported: replace
+// drops keys not in cfg (a full GetConfiguration answer), otherwise cfg is
+// merged in.
+func (s *Service) RecordConfiguration(ctx context.Context, id ChargerID, cfg map[string]ConfigValue, replace bool) error {
+	if err := validateChargerID(id); err != nil {
+		return err
+	}
+	for k, v := range cfg {
+		if err := validateText("configuration key", k, 128, true); err != nil {
+			return err
+		}
+		if err := validateText("configuration value of "+k, v.Value, 4096, false); err != nil {
+			return err
+		}
+	}
+	return s.apply(ctx, ChangeConfiguration, id, func(tx *bbolt.Tx) (any, error) {
+		c, err := getCharger(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if replace || c.Configuration == nil {
+			c.Configuration = make(map[string]ConfigValue, len(cfg))
+		}
+		maps.Copy(c.Configuration, cfg)
+		return c, putCharger(tx, c)
+	})
+}
+
+// RecordReservation stores (creates or replaces) a reservation; an empty
+// status means "Accepted".
+func (s *Service) RecordReservation(ctx context.Context, r Reservation) error {
+	if r.Status == "" {
+		r.Status = "Accepted"
+	}
+	if err := validateReservation(r); err != nil {
+		return err
+	}
+	return s.apply(ctx, ChangeReservation, r.ChargerID, func(tx *bbolt.Tx) (any, error) {
+		return r, putJSON(tx.Bucket(bkReservations), store.U64(uint64(r.ID)), r)
+	})
+}
+
+// CancelReservation marks a reservation of charger id Cancelled; ErrNotFound
+// if the charger has no such reservation. Cancelling twice is not an error.
+func (s *Service) CancelReservation(ctx context.Context, id ChargerID, reservationID int) error {
+	if err := validateChargerID(id); err != nil {
+		return err
+	}
+	return s.apply(ctx, ChangeReservation, id, func(tx *bbolt.Tx) (any, error) {
+		b := tx.Bucket(bkReservations)
+		key := store.U64(uint64(reservationID))
+		v := b.Get(key)
+		var r Reservation
+		if reservationID < 0 || v == nil {
+			return nil, fmt.Errorf("reservation %d: %w", reservationID, ErrNotFound)
+		}
+		if err := json.Unmarshal(v, &r); err != nil {
+			return nil, fmt.Errorf("reservation %d: %w", reservationID, err)
+		}
+		if r.ChargerID != id {
+			return nil, fmt.Errorf("reservation %d: %w", reservationID, ErrNotFound)
+		}
+		if r.Status == "Cancelled" {
+			return nil, nil
+		}
+		r.Status = "Cancelled"
+		return r, putJSON(b, key, r)
+	})
+}
+
+// PutToken adds or replaces a token of the authorization cache (blocking a
+// token is PutToken with Status Blocked). UpdatedAt is set to now.
+func (s *Service) PutToken(ctx context.Context, t IDToken) error {
+	if err := validateToken(t); err != nil {
+		return err
+	}
+	t.UpdatedAt = s.clock.Now()
+	return s.apply(ctx, ChangeToken, "", func(tx *bbolt.Tx) (any, error) {
+		// The cache follows commit order, and only committed state.
+		tx.OnCommit(func() { s.setToken(t.ID, &t) })
+		return t, putJSON(tx.Bucket(bkTokens), []byte(t.ID), t)
+	})
+}
+
+// DeleteToken removes a token from the cache; afterwards the policy decides
+// for it again. Deleting an unknown token is not an error.
+func (s *Service) DeleteToken(ctx context.Context, id string) error {
+	if err := validateIDTag("token id", id); err != nil {
+		return err
+	}
+	return s.apply(ctx, ChangeTokenDeleted, "", func(tx *bbolt.Tx) (any, error) {
+		b := tx.Bucket(bkTokens)
+		if b.Get([]byte(id)) == nil {
+			return nil, nil
+		}
+		tx.OnCommit(func() { s.setToken(id, nil) })
+		return id, b.Delete([]byte(id))
+	})
+}
+
+func (s *Service) setToken(id string, t *IDToken) {
+	s.tokMu.Lock()
+	defer s.tokMu.Unlock()
+	if t == nil {
+		delete(s.tokens, id)
+	} else {
+		s.tokens[id] = *t
+	}
+}
+
+// record helpers
+
+func getCharger(tx *bbolt.Tx, id ChargerID) (Charger, error) {
+	c := Charger{ID: id}
+	if v := tx.Bucket(bkChargers).Get([]byte(id)); v != nil {
+		if err := json.Unmarshal(v, &c); err != nil {
+			return Charger{}, fmt.Errorf("charger %s: %w", id, err)
+		}
+	}
+	return c, nil
+}
+
+// putCharger stores the durable part of a charger; connectors and the live
+// state are kept elsewhere.
+func putCharger(tx *bbolt.Tx, c Charger) error {
+	c.Connectors, c.Connected, c.LastSeen, c.Protocol = nil, false, time.Time{}, ""
+	return putJSON(tx.Bucket(bkChargers), []byte(c.ID), c)
+}
+
+func ensureCharger(tx *bbolt.Tx, id ChargerID) error {
+	if tx.Bucket(bkChargers).Get([]byte(id)) != nil {
+		return nil
+	}
+	return putCharger(tx, Charger{ID: id})
+}
+
+func getTransaction(tx *bbolt.Tx, id []byte) (Transaction, error) {
+	var t Transaction
+	v := tx.Bucket(bkTransactions).Get(id)
+	if v == nil {
+		return t, fmt.Errorf("transaction %x: %w", id, ErrNotFound)
+	}
+	if err := json.Unmarshal(v, &t); err != nil {
+		return t, fmt.Errorf("transaction %x: %w", id, err)
+	}
+	return t, nil
+}
+
+func putJSON(b *bbolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %T: %w", v, err)
+	}
+	return b.Put(key, data)
+}
+
+func connectorKey(id ChargerID, connector int) []byte {
+	k := append([]byte(id), 0)
+	return binary.BigEndian.AppendUint32(k, uint32(connector))
+}
+
+func activeValue(id ChargerID, connector int, tag string) []byte {
+	b := appendString(nil, string(id))
+	b = binary.AppendUvarint(b, uint64(connector))
+	return append(b, tag...)
+}
+
+func parseActive(v []byte) (ChargerID, int, string, error) {
+	d := decoder{b: v}
+	id := d.string()
+	conn := d.uvarint()
+	if d.err != nil {
+		return "", 0, "", fmt.Errorf("active transaction entry: %w", d.err)
+	}
+	return ChargerID(id), int(conn), string(d.b), nil
+}
+
+// validation: the adapters check the wire format; this is the domain's own
+// defence, so nothing invalid reaches storage.
+
+func invalid(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, args...))
+}
+
+func validateText(field, s string, max int, required bool) error {
+	switch {
+	case required && s == "":
+		return invalid(field, "empty")
+	case len(s) > max:
+		return invalid(field, "longer than %d bytes", max)
+	case !utf8.ValidString(s):
+		return invalid(field, "not UTF-8")
+	}
+	return nil
+}
+
+func validateChargerID(id ChargerID) error {
+	if err := validateText("chargerId", string(id), 255, true); err != nil {
+		return err
+	}
+	if strings.ContainsFunc(string(id), func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return invalid("chargerId", "contains control characters")
+	}
+	return nil
+}
+
+func validateIDTag(field, tag string) error { return validateText(field, tag, 255, true) }
+
+func validateConnector(field string, n int, min int) error {
+	if n < min || n > math.MaxInt32 {
+		return invalid(field, "%d out of range", n)
+	}
+	return nil
+}
+
+func validateTime(field string, t time.Time) error {
+	// Old years are allowed: a charger without a clock sends 1970 times, and
+	// refusing them would make it retry forever. JSON cannot hold year > 9999.
+	if t.IsZero() || t.Year() < 1 || t.Year() > 9999 {
+		return invalid(field, "%v out of range", t)
+	}
+	return nil
+}
+
+var knownStatus = map[ConnectorStatus]bool{
+	StatusAvailable: true, StatusPreparing: true, StatusCharging: true, StatusSuspendedEV: true,
+	StatusSuspendedEVSE: true, StatusFinishing: true, StatusReserved: true, StatusUnavailable: true,
+	StatusFaulted: true, StatusOccupied: true,
+}
+
+func validateStatus(u StatusUpdate) error {
+	if err := validateChargerID(u.ChargerID); err != nil {
+		return err
+	}
+	if err := validateConnector("connectorId", u.ConnectorID, 0); err != nil {
+		return err
+	}
+	if !knownStatus[u.Status] {
+		return invalid("status", "unknown %q", u.Status)
+	}
+	if !u.Timestamp.IsZero() {
+		if err := validateTime("timestamp", u.Timestamp); err != nil {
+			return err
+		}
+	}
+	for _, f := range [...]struct{ name, v string }{{"errorCode", u.ErrorCode}, {"info", u.Info},
+		{"vendorId", u.VendorID}, {"vendorErrorCode", u.VendorErrorCode}} {
+		if err := validateText(f.name, f.v, 512, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateStart(r StartRequest) error {
+	if err := validateChargerID(r.ChargerID); err != nil {
+		return err
+	}
+	if err := validateConnector("connectorId", r.ConnectorID, 1); err != nil {
+		return err
+	}
+	if err := validateIDTag("idTag", r.IDTag); err != nil {
+		return err
+	}
+	if r.MeterStartWh < 0 {
+		return invalid("meterStart", "negative (%d)", r.MeterStartWh)
+	}
+	return validateTime("timestamp", r.Timestamp)
+}
+
+func validateStop(r StopRequest) error {
+	if err := validateChargerID(r.ChargerID); err != nil {
+		return err
+	}
+	if r.IDTag != "" {
+		if err := validateIDTag("idTag", r.IDTag); err != nil {
+			return err
+		}
+	}
+	if r.MeterStopWh < 0 {
+		return invalid("meterStop", "negative (%d)", r.MeterStopWh)
+	}
+	if err := validateTime("timestamp", r.Timestamp); err != nil {
+		return err
+	}
+	if err := validateText("reason", r.Reason, 64, false); err != nil {
+		return err
+	}
+	return validateReadings("transactionData", r.Readings)
+}
+
+func validateMeterValues(mv MeterValues) error {
+	if err := validateChargerID(mv.ChargerID); err != nil {
+		return err
+	}
+	if err := validateConnector("connectorId", mv.ConnectorID, 0); err != nil {
+		return err
+	}
+	if mv.TransactionID < 0 {
+		return invalid("transactionId", "negative (%d)", mv.TransactionID)
+	}
+	return validateReadings("meterValue", mv.Readings)
+}
+
+func validateReadings(field string, rs []MeterReading) error {
+	for i, r := range rs {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if err := validateTime(f+".timestamp", r.Timestamp); err != nil {
+			return err
+		}
+		for _, w := range [...]struct{ name, v string }{{"measurand", r.Measurand}, {"phase", r.Phase},
+			{"unit", r.Unit}, {"context", r.Context}, {"location", r.Location}, {"format", r.Format}} {
+			if err := validateText(f+"."+w.name, w.v, 64, false); err != nil {
+				return err
+			}
+		}
+		if r.Format == "SignedData" {
+			if err := validateText(f+".value", r.Value, 16384, true); err != nil {
+				return err
+			}
+			continue
+		}
+		v, err := strconv.ParseFloat(r.Value, 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return invalid(f+".value", "%q is not a number", r.Value)
+		}
+		if v < 0 && isRegister(r.Measurand) {
+			return invalid(f+".value", "negative register reading %q", r.Value)
+		}
+	}
+	return nil
+}
+
+// isRegister reports whether measurand is a cumulative energy register
+// (the default measurand is one), which can never be negative.
+func isRegister(m string) bool {
+	return m == "" || strings.HasSuffix(m, ".Register")
+}
+
+func validateToken(t IDToken) error {
+	if err := validateIDTag("token id", t.ID); err != nil {
+		return err
+	}
+	switch t.Status {
+	case AuthAccepted, AuthBlocked, AuthExpired, AuthInvalid:
+	default:
+		return invalid("token status", "%q not one of Accepted, Blocked, Expired, Invalid", t.Status)
+	}
+	if err := validateText("parentId", t.ParentID, 255, false); err != nil {
+		return err
+	}
+	return validateText("source", t.Source, 64, false)
+}
+
+func validateReservation(r Reservation) error {
+	if r.ID < 0 {
+		return invalid("reservationId", "negative (%d)", r.ID)
+	}
+	if err := validateChargerID(r.ChargerID); err != nil {
+		return err
+	}
+	if err := validateConnector("connectorId", r.ConnectorID, 0); err != nil {
+		return err
+	}
+	if err := validateIDTag("idTag", r.IDTag); err != nil {
+		return err
+	}
+	if err := validateTime("expiry", r.Expiry); err != nil {
+		return err
+	}
+	switch r.Status {
+	case "Accepted", "Cancelled", "Used", "Expired":
+		return nil
+	}
+	return invalid("status", "unknown %q", r.Status)
+}

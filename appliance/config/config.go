@@ -1,0 +1,266 @@
+// Package config holds the appliance's configuration: its TOML file format,
+// defaults, command-line overrides and validation. Every key is documented
+// in docs/configuration.md; keep the two in step.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole appliance configuration.
+type Config struct {
+	// DataDir holds the bbolt database and other state.
+	DataDir string `toml:"data_dir"`
+	// Dev runs with simulated hardware and without the cloud.
+	Dev bool `toml:"dev"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `toml:"log_level"`
+
+	OCPP OCPP `toml:"ocpp"`
+	API  API  `toml:"api"`
+	Auth Auth `toml:"auth"`
+}
+
+// OCPP configures the central system that chargers connect to.
+type OCPP struct {
+	// Addr is the plain websocket listener (security profiles 0 and 1); empty disables it.
+	Addr string `toml:"addr"`
+	// TLSAddr is the TLS listener (profiles 2 and 3); empty disables it.
+	TLSAddr string `toml:"tls_addr"`
+	// TLSCert and TLSKey are the server certificate and key (PEM files).
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
+	// ClientCA verifies charger certificates for profile 3 (PEM file).
+	ClientCA string `toml:"client_ca"`
+	// Versions are the enabled subprotocols; empty means all.
+	Versions []string `toml:"versions"`
+	// UnknownChargers is "accept" or "reject": what to do with a charger not listed in Chargers.
+	UnknownChargers string `toml:"unknown_chargers"`
+	// MaxFrameBytes is the largest websocket message accepted.
+	MaxFrameBytes int64 `toml:"max_frame_bytes"`
+	// CallTimeout bounds how long a CSMS→charger CALL waits for its answer.
+	CallTimeout Duration `toml:"call_timeout"`
+	// PingInterval is how often the CSMS pings each charger to detect half-open sockets.
+	PingInterval Duration `toml:"ping_interval"`
+	// HeartbeatInterval is sent to chargers in the BootNotification answer.
+	HeartbeatInterval Duration `toml:"heartbeat_interval"`
+	// Lenient accepts known vendor quirks with a warning, for every charger.
+	Lenient bool `toml:"lenient"`
+	// Chargers lists known chargers and their credentials.
+	Chargers []Charger `toml:"chargers"`
+}
+
+// Charger is one known charger.
+type Charger struct {
+	ID string `toml:"id"`
+	// SecurityProfile is 0 (none), 1 (Basic), 2 (TLS + Basic) or 3 (mutual TLS).
+	SecurityProfile int `toml:"security_profile"`
+	// PasswordHash is the output of `constellation-appliance hash-password`.
+	PasswordHash string `toml:"password_hash"`
+	// Lenient accepts this charger's known quirks with a warning.
+	Lenient bool `toml:"lenient"`
+	// AuthPolicy overrides Auth.UnknownTokens for this charger; empty inherits.
+	AuthPolicy string `toml:"auth_policy"`
+}
+
+// API configures the local operator API.
+type API struct {
+	// Addr is the HTTP listener of the local API and /healthz.
+	Addr string `toml:"addr"`
+}
+
+// Auth configures the offline authorization of id tokens.
+type Auth struct {
+	// UnknownTokens is the policy for tokens not in the cache: strict, allowlist or open.
+	UnknownTokens string `toml:"unknown_tokens"`
+	// Allowlist holds exact ids or prefixes ending in '*', used by the allowlist policy.
+	Allowlist []string `toml:"allowlist"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("30s").
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", b, err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default returns the configuration used when the file and flags set nothing.
+func Default() Config {
+	return Config{
+		DataDir:  "/var/lib/constellation",
+		LogLevel: "info",
+		OCPP: OCPP{
+			Addr:              ":9000",
+			UnknownChargers:   "reject",
+			MaxFrameBytes:     64 << 10,
+			CallTimeout:       Duration{30 * time.Second},
+			PingInterval:      Duration{30 * time.Second},
+			HeartbeatInterval: Duration{300 * time.Second},
+		},
+		API:  API{Addr: "127.0.0.1:8000"},
+		Auth: Auth{UnknownTokens: "strict"},
+	}
+}
+
+// Load reads the configuration: defaults, then the TOML file named by
+// --config (if any), then the flags the user set. args excludes the program name.
+func Load(args []string) (Config, error) {
+	cfg := Default()
+	fs := flag.NewFlagSet("constellation-appliance", flag.ContinueOnError)
+	path := fs.String("config", "", "TOML configuration file")
+	dataDir := fs.String("data-dir", "", "directory for the database and state (overrides data_dir)")
+	ocppAddr := fs.String("ocpp-addr", "", "OCPP websocket listen address (overrides ocpp.addr, default :9000)")
+	apiAddr := fs.String("api-addr", "", "local API listen address (overrides api.addr, default 127.0.0.1:8000)")
+	dev := fs.Bool("dev", false, "development mode: simulated hardware, no cloud, unknown chargers and tokens accepted")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides log_level)")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *path != "" {
+		if err := decodeFile(*path, &cfg); err != nil {
+			return Config{}, err
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["data-dir"] {
+		cfg.DataDir = *dataDir
+	}
+	if set["ocpp-addr"] {
+		cfg.OCPP.Addr = *ocppAddr
+	}
+	if set["api-addr"] {
+		cfg.API.Addr = *apiAddr
+	}
+	if set["log-level"] {
+		cfg.LogLevel = *logLevel
+	}
+	if set["dev"] {
+		cfg.Dev = *dev
+	}
+	if cfg.Dev {
+		applyDev(&cfg, set["data-dir"] || *path != "")
+	}
+	return cfg, cfg.Validate()
+}
+
+// applyDev makes development mode work with no file: a local data
+// directory and an open door for the simulated chargers and cards.
+func applyDev(cfg *Config, dataDirChosen bool) {
+	if !dataDirChosen {
+		cfg.DataDir = "tmp/dev-data"
+	}
+	cfg.OCPP.UnknownChargers = "accept"
+	if cfg.Auth.UnknownTokens == "strict" {
+		cfg.Auth.UnknownTokens = "open"
+	}
+}
+
+func decodeFile(path string, cfg *Config) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	md, err := toml.Decode(string(data), cfg)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		keys := make([]string, len(undecoded))
+		for i, k := range undecoded {
+			keys[i] = k.String()
+		}
+		return fmt.Errorf("config %s: unknown keys: %s", path, strings.Join(keys, ", "))
+	}
+	return nil
+}
+
+// Validate reports the first invalid setting, naming its key.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir: must not be empty"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	if c.OCPP.Addr == "" && c.OCPP.TLSAddr == "" {
+		errs = append(errs, errors.New("ocpp.addr and ocpp.tls_addr: at least one listener is needed"))
+	}
+	if c.OCPP.TLSAddr != "" && (c.OCPP.TLSCert == "" || c.OCPP.TLSKey == "") {
+		errs = append(errs, errors.New("ocpp.tls_cert and ocpp.tls_key: required with ocpp.tls_addr"))
+	}
+	for _, v := range c.OCPP.Versions {
+		switch v {
+		case "ocpp1.6", "ocpp2.0.1", "ocpp2.1":
+		default:
+			errs = append(errs, fmt.Errorf("ocpp.versions: unknown subprotocol %q", v))
+		}
+	}
+	if c.OCPP.UnknownChargers != "accept" && c.OCPP.UnknownChargers != "reject" {
+		errs = append(errs, fmt.Errorf("ocpp.unknown_chargers: %q is not accept or reject", c.OCPP.UnknownChargers))
+	}
+	if c.OCPP.MaxFrameBytes < 1024 {
+		errs = append(errs, fmt.Errorf("ocpp.max_frame_bytes: %d is below 1024", c.OCPP.MaxFrameBytes))
+	}
+	for name, d := range map[string]Duration{"ocpp.call_timeout": c.OCPP.CallTimeout, "ocpp.ping_interval": c.OCPP.PingInterval, "ocpp.heartbeat_interval": c.OCPP.HeartbeatInterval} {
+		if d.Duration <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be positive", name))
+		}
+	}
+	errs = append(errs, validPolicy("auth.unknown_tokens", c.Auth.UnknownTokens, false))
+	seen := map[string]bool{}
+	for i, ch := range c.OCPP.Chargers {
+		key := fmt.Sprintf("ocpp.chargers[%d]", i)
+		switch {
+		case ch.ID == "":
+			errs = append(errs, fmt.Errorf("%s.id: must not be empty", key))
+		case seen[ch.ID]:
+			errs = append(errs, fmt.Errorf("%s.id: %q is listed twice", key, ch.ID))
+		}
+		seen[ch.ID] = true
+		if ch.SecurityProfile < 0 || ch.SecurityProfile > 3 {
+			errs = append(errs, fmt.Errorf("%s.security_profile: %d is not 0, 1, 2 or 3", key, ch.SecurityProfile))
+		}
+		if (ch.SecurityProfile == 1 || ch.SecurityProfile == 2) && ch.PasswordHash == "" {
+			errs = append(errs, fmt.Errorf("%s.password_hash: required for security profile %d", key, ch.SecurityProfile))
+		}
+		if ch.SecurityProfile >= 2 && c.OCPP.TLSAddr == "" {
+			errs = append(errs, fmt.Errorf("%s.security_profile: %d needs ocpp.tls_addr", key, ch.SecurityProfile))
+		}
+		if ch.SecurityProfile == 3 && c.OCPP.ClientCA == "" {
+			errs = append(errs, fmt.Errorf("%s.security_profile: 3 needs ocpp.client_ca", key))
+		}
+		errs = append(errs, validPolicy(key+".auth_policy", ch.AuthPolicy, true))
+	}
+	return errors.Join(errs...)
+}
+
+func validPolicy(key, p string, emptyOK bool) error {
+	switch {
+	case p == "" && emptyOK, p == "strict", p == "allowlist", p == "open":
+		return nil
+	}
+	return fmt.Errorf("%s: %q is not strict, allowlist or open", key, p)
+}

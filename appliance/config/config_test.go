@@ -1,0 +1,97 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "appliance.toml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadDefaults(t *testing.T) {
+	cfg, err := Load(nil)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if cfg.OCPP.Addr != ":9000" || cfg.API.Addr != "127.0.0.1:8000" {
+		t.Errorf("addresses = %q, %q; want :9000, 127.0.0.1:8000", cfg.OCPP.Addr, cfg.API.Addr)
+	}
+	if cfg.OCPP.UnknownChargers != "reject" || cfg.Auth.UnknownTokens != "strict" {
+		t.Errorf("defaults must be closed: unknown_chargers=%q unknown_tokens=%q", cfg.OCPP.UnknownChargers, cfg.Auth.UnknownTokens)
+	}
+}
+
+func TestFlagsOverrideFile(t *testing.T) {
+	p := writeFile(t, `
+data_dir = "/srv/c"
+[ocpp]
+addr = ":7000"
+call_timeout = "5s"
+[api]
+addr = "127.0.0.1:1"
+`)
+	cfg, err := Load([]string{"--config", p, "--api-addr", "127.0.0.1:2"})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if cfg.DataDir != "/srv/c" || cfg.OCPP.Addr != ":7000" || cfg.API.Addr != "127.0.0.1:2" {
+		t.Errorf("got data_dir=%q ocpp.addr=%q api.addr=%q", cfg.DataDir, cfg.OCPP.Addr, cfg.API.Addr)
+	}
+	if cfg.OCPP.CallTimeout.Duration != 5*time.Second {
+		t.Errorf("call_timeout = %v, want 5s", cfg.OCPP.CallTimeout)
+	}
+}
+
+func TestDevOpensTheDoor(t *testing.T) {
+	cfg, err := Load([]string{"--dev"})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if cfg.DataDir != "tmp/dev-data" || cfg.OCPP.UnknownChargers != "accept" || cfg.Auth.UnknownTokens != "open" {
+		t.Errorf("dev: data_dir=%q unknown_chargers=%q unknown_tokens=%q", cfg.DataDir, cfg.OCPP.UnknownChargers, cfg.Auth.UnknownTokens)
+	}
+}
+
+func TestLoadErrorsNameTheKey(t *testing.T) {
+	tests := []struct {
+		name, file string
+		args       []string
+		want       string
+	}{
+		{"unknown key", "colour = 1", nil, "unknown keys: colour"},
+		{"bad duration", "[ocpp]\ncall_timeout = \"soon\"", nil, "call_timeout"},
+		{"bad policy", "[auth]\nunknown_tokens = \"maybe\"", nil, "auth.unknown_tokens"},
+		{"bad level", "log_level = \"loud\"", nil, "log_level"},
+		{"no listener", "[ocpp]\naddr = \"\"", nil, "at least one listener"},
+		{"profile 1 needs hash", "[[ocpp.chargers]]\nid = \"CP1\"\nsecurity_profile = 1", nil, "ocpp.chargers[0].password_hash"},
+		{"profile 2 needs tls", "[[ocpp.chargers]]\nid = \"CP1\"\nsecurity_profile = 2\npassword_hash = \"x\"", nil, "needs ocpp.tls_addr"},
+		{"duplicate charger", "[[ocpp.chargers]]\nid = \"CP1\"\n[[ocpp.chargers]]\nid = \"CP1\"", nil, "listed twice"},
+		{"bad version", "[ocpp]\nversions = [\"ocpp1.5\"]", nil, "ocpp1.5"},
+		{"tiny frames", "[ocpp]\nmax_frame_bytes = 10", nil, "max_frame_bytes"},
+		{"stray argument", "", []string{"extra"}, "unexpected argument"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--config", writeFile(t, tc.file)}, tc.args...)
+			_, err := Load(args)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load error = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestMissingFile(t *testing.T) {
+	if _, err := Load([]string{"--config", filepath.Join(t.TempDir(), "nope.toml")}); err == nil {
+		t.Fatal("Load of a missing file succeeded")
+	}
+}

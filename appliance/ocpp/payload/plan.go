@@ -1,0 +1,244 @@
+package payload
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Enum is implemented by string types whose values are restricted to a fixed
+// set (a schema "enum"). Values is called once per type, on its zero value.
+type Enum interface {
+	Values() []string
+}
+
+type kind uint8
+
+const (
+	kindString kind = iota
+	kindInt
+	kindFloat
+	kindBool
+	kindTime
+	kindStruct
+	kindPtr
+	kindSlice
+)
+
+var kindNames = [...]string{"string", "integer", "number", "boolean", "date-time string", "object", "", "array"}
+
+// typePlan is everything Decode and Validate need to know about a Go type,
+// computed once per type so the per-call work is free of tag parsing.
+type typePlan struct {
+	kind     kind
+	typ      reflect.Type
+	fields   []fieldPlan // kindStruct
+	required uint64      // kindStruct: bit i set if fields[i] is required
+	elem     *typePlan   // kindPtr, kindSlice
+	// enum maps each allowed value to itself so a decoded value can reuse
+	// the interned string instead of allocating.
+	enum     map[string]string
+	enumList string
+}
+
+// constraints are a field's schema keywords. For a slice field, minItems and
+// maxItems apply to the slice and the others to each item.
+type constraints struct {
+	required    bool
+	omitEmpty   bool // the json tag has omitempty or omitzero
+	maxLength   int  // -1: none
+	minLength   int
+	minItems    int
+	maxItems    int // -1: none
+	hasMinimum  bool
+	minimum     float64
+	hasMaximum  bool
+	maximum     float64
+	multipleOf  bool // value must be a multiple of 10^multipleExp
+	multipleExp int
+	uri         bool
+	quirkEmpty  bool // lenient mode accepts an empty array despite minItems
+}
+
+type fieldPlan struct {
+	name  string
+	index int
+	plan  *typePlan
+	c     constraints
+}
+
+var (
+	plans   sync.Map // reflect.Type -> *typePlan
+	buildMu sync.Mutex
+)
+
+var (
+	enumType = reflect.TypeFor[Enum]()
+	timeType = reflect.TypeFor[DateTime]()
+)
+
+// planFor returns the cached plan for t, building it on first use.
+func planFor(t reflect.Type) (*typePlan, error) {
+	if p, ok := plans.Load(t); ok {
+		return p.(*typePlan), nil
+	}
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	building := map[reflect.Type]*typePlan{}
+	p, err := build(t, building)
+	if err != nil {
+		return nil, err
+	}
+	for bt, bp := range building {
+		plans.LoadOrStore(bt, bp)
+	}
+	return p, nil
+}
+
+func build(t reflect.Type, building map[reflect.Type]*typePlan) (*typePlan, error) {
+	if p, ok := plans.Load(t); ok {
+		return p.(*typePlan), nil
+	}
+	if p, ok := building[t]; ok {
+		return p, nil // recursive type: filled in by the outer call
+	}
+	p := &typePlan{typ: t}
+	building[t] = p
+	switch {
+	case t == timeType:
+		p.kind = kindTime
+	case t.Kind() == reflect.String:
+		p.kind = kindString
+		if t.Implements(enumType) {
+			vals := reflect.Zero(t).Interface().(Enum).Values()
+			p.enum = make(map[string]string, len(vals))
+			for _, v := range vals {
+				p.enum[v] = v
+			}
+			p.enumList = strings.Join(vals, ", ")
+		}
+	case t.Kind() == reflect.Int || t.Kind() == reflect.Int32 || t.Kind() == reflect.Int64:
+		p.kind = kindInt
+	case t.Kind() == reflect.Float64:
+		p.kind = kindFloat
+	case t.Kind() == reflect.Bool:
+		p.kind = kindBool
+	case t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice:
+		p.kind = kindPtr
+		if t.Kind() == reflect.Slice {
+			p.kind = kindSlice
+		}
+		e, err := build(t.Elem(), building)
+		if err != nil {
+			return nil, err
+		}
+		p.elem = e
+	case t.Kind() == reflect.Struct:
+		p.kind = kindStruct
+		if err := buildStruct(p, t, building); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("payload: unsupported type %s", t)
+	}
+	return p, nil
+}
+
+func buildStruct(p *typePlan, t reflect.Type, building map[reflect.Type]*typePlan) error {
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if !sf.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		c, err := parseConstraints(sf.Tag.Get("ocpp"))
+		if err != nil {
+			return fmt.Errorf("payload: %s.%s: %w", t, sf.Name, err)
+		}
+		c.omitEmpty = strings.Contains(opts, "omitempty") || strings.Contains(opts, "omitzero")
+		fp, err := build(sf.Type, building)
+		if err != nil {
+			return err
+		}
+		if len(p.fields) == 64 {
+			return fmt.Errorf("payload: %s has more than 64 fields", t)
+		}
+		if c.required {
+			p.required |= 1 << len(p.fields)
+		}
+		p.fields = append(p.fields, fieldPlan{name: name, index: i, plan: fp, c: c})
+	}
+	return nil
+}
+
+// parseConstraints reads an `ocpp:"required,maxLength=20,..."` tag.
+func parseConstraints(tag string) (constraints, error) {
+	c := constraints{maxLength: -1, maxItems: -1}
+	if tag == "" {
+		return c, nil
+	}
+	for item := range strings.SplitSeq(tag, ",") {
+		key, val, hasVal := strings.Cut(item, "=")
+		var n int
+		var f float64
+		var err error
+		switch key {
+		case "maxLength", "minLength", "minItems", "maxItems":
+			n, err = strconv.Atoi(val)
+		case "minimum", "maximum":
+			f, err = strconv.ParseFloat(val, 64)
+		}
+		if err != nil || (hasVal && n < 0) {
+			return c, fmt.Errorf("bad ocpp tag item %q", item)
+		}
+		switch key {
+		case "required":
+			c.required = true
+		case "maxLength":
+			c.maxLength = n
+		case "minLength":
+			c.minLength = n
+		case "minItems":
+			c.minItems = n
+		case "maxItems":
+			c.maxItems = n
+		case "minimum":
+			c.hasMinimum, c.minimum = true, f
+		case "maximum":
+			c.hasMaximum, c.maximum = true, f
+		case "multipleOf":
+			exp, ok := powerOfTen(val)
+			if !ok {
+				return c, fmt.Errorf("multipleOf must be a power of ten, got %q", val)
+			}
+			c.multipleOf, c.multipleExp = true, exp
+		case "format":
+			if val != "uri" {
+				return c, fmt.Errorf("unknown format %q", val)
+			}
+			c.uri = true
+		case "quirkEmpty":
+			c.quirkEmpty = true
+		default:
+			return c, fmt.Errorf("unknown ocpp tag item %q", item)
+		}
+	}
+	return c, nil
+}
+
+// powerOfTen parses "0.1", "1", "10", ... into its exponent.
+func powerOfTen(s string) (int, bool) {
+	d, ok := parseDecimal([]byte(s))
+	if !ok || len(d.digits) != 1 || d.digits[0] != '1' {
+		return 0, false
+	}
+	return d.exp, true
+}

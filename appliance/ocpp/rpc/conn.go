@@ -1,0 +1,616 @@
+package rpc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
+	"github.com/gorilla/websocket"
+)
+
+// Handler answers CALLs from the peer. Returning an *ocppj.Error answers a
+// CALLERROR with that code (spelled for the connection's version); any
+// other error answers InternalError with a generic description and is
+// logged. A nil payload is sent as {}. For an OCPP 2.1 SEND the result is
+// discarded.
+type Handler interface {
+	HandleCall(ctx context.Context, c *Conn, action string, payload json.RawMessage) (json.RawMessage, error)
+}
+
+// HandlerFunc adapts a function to [Handler].
+type HandlerFunc func(ctx context.Context, c *Conn, action string, payload json.RawMessage) (json.RawMessage, error)
+
+// HandleCall calls f.
+func (f HandlerFunc) HandleCall(ctx context.Context, c *Conn, action string, payload json.RawMessage) (json.RawMessage, error) {
+	return f(ctx, c, action, payload)
+}
+
+// Observer is optionally implemented by a Handler to learn about the
+// connection lifecycle. For one charger, Disconnected of a replaced
+// connection is delivered before Connected of its replacement. Connected
+// runs before the first frame is read.
+type Observer interface {
+	Connected(c *Conn)
+	Disconnected(c *Conn, err error)
+}
+
+// Config holds the settings shared by both ends. Zero values take defaults.
+type Config struct {
+	// Handler answers incoming CALLs; nil answers NotImplemented.
+	Handler Handler
+	Logger  *slog.Logger
+	Clock   Clock
+	// CallTimeout bounds the wait for an answer to Conn.Call (default 30s).
+	CallTimeout time.Duration
+	// WriteTimeout bounds one frame write (default 10s).
+	WriteTimeout time.Duration
+	// QueueSize is how many incoming CALLs may be queued, including the one
+	// being handled (default 8). More get a CALLERROR.
+	QueueSize int
+	// DedupSize is how many answers are kept per charger to answer
+	// retransmissions (default 16).
+	DedupSize int
+	// MaxFrameSize is the largest accepted frame in bytes (default 64 KiB);
+	// bigger closes the connection with 1009.
+	MaxFrameSize int64
+	// ReadBufferSize is the socket read buffer (default 1024).
+	ReadBufferSize int
+}
+
+func (c Config) withDefaults() Config {
+	if c.Handler == nil {
+		c.Handler = notImplemented{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Clock == nil {
+		c.Clock = RealClock{}
+	}
+	if c.CallTimeout <= 0 {
+		c.CallTimeout = 30 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = 8
+	}
+	if c.DedupSize <= 0 {
+		c.DedupSize = 16
+	}
+	if c.MaxFrameSize <= 0 {
+		c.MaxFrameSize = 64 << 10
+	}
+	if c.ReadBufferSize <= 0 {
+		c.ReadBufferSize = 1024
+	}
+	return c
+}
+
+type notImplemented struct{}
+
+func (notImplemented) HandleCall(_ context.Context, _ *Conn, action string, _ json.RawMessage) (json.RawMessage, error) {
+	return nil, ocppj.Errorf(ocppj.NotImplemented, "%s not implemented", action)
+}
+
+// writeBufferPool lends write buffers to all connections, so an idle
+// connection holds none.
+var writeBufferPool = &sync.Pool{}
+
+// Message ids: a random per-process base plus a counter, unique per
+// connection and unlikely to repeat across restarts.
+var (
+	idBase = func() uint64 {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		return binary.LittleEndian.Uint64(b[:]) >> 1
+	}()
+	idCounter atomic.Uint64
+)
+
+func nextID() string { return strconv.FormatUint(idBase+idCounter.Add(1), 36) }
+
+// Conn is one OCPP-J connection, either end.
+type Conn struct {
+	id      string
+	version ocppj.Version
+	ws      *websocket.Conn
+	cfg     *Config
+	cache   *dedupCache
+	obs     Observer // may be nil
+
+	ctx    context.Context // handlers' context, cancelled on close
+	cancel context.CancelFunc
+
+	writeMu sync.Mutex
+
+	mu sync.Mutex
+	// Outgoing: one call at a time, waiters in FIFO order.
+	callBusy    bool
+	callWaiters []chan struct{}
+	pendID      string
+	pendCh      chan answer
+	// Incoming: queue[0] is being handled while running.
+	queue    []ocppj.Message
+	running  bool
+	draining bool
+	idle     chan struct{}
+	closed   bool
+	cause    error
+
+	done chan struct{}
+
+	// Ping state (server side): the timer alternates between waiting to
+	// ping and waiting for the pong.
+	pingTimer    Timer
+	awaitingPong atomic.Bool
+	activity     atomic.Bool
+	pingEvery    time.Duration
+	pongWait     time.Duration
+}
+
+type answer struct {
+	payload json.RawMessage
+	err     error
+}
+
+func newConn(ws *websocket.Conn, id string, v ocppj.Version, cfg *Config, cache *dedupCache) *Conn {
+	c := &Conn{id: id, version: v, ws: ws, cfg: cfg, cache: cache, done: make(chan struct{})}
+	c.obs, _ = cfg.Handler.(Observer)
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	ws.SetReadLimit(cfg.MaxFrameSize)
+	ws.SetPongHandler(func(string) error { c.activity.Store(true); return nil })
+	return c
+}
+
+// ID is the charger identity.
+func (c *Conn) ID() string { return c.id }
+
+// Version is the negotiated OCPP version.
+func (c *Conn) Version() ocppj.Version { return c.version }
+
+// RemoteAddr is the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.ws.RemoteAddr() }
+
+// Done is closed when the connection is closed.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Close sends a close frame with code and reason and closes the socket.
+// Pending and waiting calls fail with ErrClosed.
+func (c *Conn) Close(code int, reason string) { c.closeWith(code, reason, ErrClosed) }
+
+// closeWith closes once; cause is what Disconnected reports.
+func (c *Conn) closeWith(code int, reason string, cause error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.cause = cause
+	pt := c.pingTimer
+	c.mu.Unlock()
+	if code != 0 {
+		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+	}
+	_ = c.ws.Close()
+	c.cancel()
+	if pt != nil {
+		pt.Stop()
+	}
+	close(c.done)
+}
+
+func (c *Conn) log() *slog.Logger { return c.cfg.Logger }
+
+// run reads frames until the socket fails, then closes the connection and
+// returns why it ended.
+func (c *Conn) run() error {
+	for {
+		typ, data, err := c.ws.ReadMessage()
+		if err != nil {
+			c.closeWith(0, "", err)
+			break
+		}
+		c.activity.Store(true)
+		if typ != websocket.TextMessage {
+			c.log().Warn("binary frame refused", "charger", c.id, "bytes", len(data))
+			c.closeWith(websocket.CloseUnsupportedData, "text frames only", errors.New("rpc: binary frame"))
+			break
+		}
+		c.handleFrame(data)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cause
+}
+
+func (c *Conn) handleFrame(data []byte) {
+	m, err := ocppj.Parse(data)
+	if err != nil {
+		var pe *ocppj.ParseError
+		if !errors.As(err, &pe) {
+			return
+		}
+		c.log().Warn("bad frame", "charger", c.id, "err", err)
+		switch pe.Type {
+		case ocppj.CallResult, ocppj.CallError:
+			c.resolve(pe.ID, answer{err: fmt.Errorf("rpc: bad answer: %w", err)})
+		case ocppj.CallResultError:
+		default:
+			if pe.ID != "" {
+				c.write(ocppj.EncodeError(c.version, pe.ID, pe.Err))
+			}
+		}
+		return
+	}
+	if (m.Type == ocppj.Send || m.Type == ocppj.CallResultError) && c.version != ocppj.V21 {
+		c.log().Warn("message type not in this version", "charger", c.id, "type", m.Type)
+		c.write(ocppj.EncodeError(c.version, m.ID, ocppj.Errorf(ocppj.MessageTypeNotSupported, "message type %d not supported", m.Type)))
+		return
+	}
+	switch m.Type {
+	case ocppj.Call, ocppj.Send:
+		c.enqueue(m)
+	case ocppj.CallResult:
+		c.resolve(m.ID, answer{payload: m.Payload})
+	case ocppj.CallError:
+		c.resolve(m.ID, answer{err: m.Error})
+	case ocppj.CallResultError:
+		c.log().Warn("peer could not process our answer", "charger", c.id, "id", m.ID, "err", m.Error)
+	}
+}
+
+// enqueue queues an incoming CALL or SEND, answering retransmissions from
+// the dedup cache and refusing calls beyond the queue size.
+func (c *Conn) enqueue(m ocppj.Message) {
+	if m.Type == ocppj.Call {
+		if ans, ok := c.cache.get(m.ID, m.Action); ok {
+			c.log().Debug("retransmission answered from cache", "charger", c.id, "id", m.ID, "action", m.Action)
+			c.write(ans)
+			return
+		}
+	}
+	c.mu.Lock()
+	if c.closed || c.draining {
+		// Unanswered on purpose: the charger retries after reconnecting.
+		c.mu.Unlock()
+		return
+	}
+	for _, q := range c.queue {
+		if q.ID == m.ID && q.Action == m.Action {
+			c.mu.Unlock()
+			return // already queued; its answer is on the way
+		}
+	}
+	if len(c.queue) >= c.cfg.QueueSize {
+		c.mu.Unlock()
+		c.log().Warn("incoming call refused: queue full", "charger", c.id, "action", m.Action)
+		if m.Type == ocppj.Call {
+			code := ocppj.RPCFrameworkError
+			if c.version == ocppj.V16 {
+				code = ocppj.GenericError
+			}
+			c.write(ocppj.EncodeError(c.version, m.ID, ocppj.Errorf(code, "too many outstanding calls")))
+		}
+		return
+	}
+	c.queue = append(c.queue, m)
+	start := !c.running
+	c.running = true
+	c.mu.Unlock()
+	if start {
+		go c.serveCalls()
+	}
+}
+
+// serveCalls handles queued calls one at a time and exits when the queue
+// is empty.
+func (c *Conn) serveCalls() {
+	for {
+		c.mu.Lock()
+		if len(c.queue) == 0 {
+			c.queue = nil
+			c.running = false
+			if c.idle != nil {
+				close(c.idle)
+				c.idle = nil
+			}
+			c.mu.Unlock()
+			return
+		}
+		m := c.queue[0]
+		c.mu.Unlock()
+
+		ans, cacheable := c.answer(m)
+		if m.Type == ocppj.Call {
+			c.write(ans)
+			if cacheable {
+				c.cache.put(m.ID, m.Action, ans)
+			}
+		}
+		c.mu.Lock()
+		c.queue = c.queue[1:]
+		c.mu.Unlock()
+	}
+}
+
+// answer runs the handler and encodes its answer. Internal errors are not
+// cached, so a retransmission gets another try.
+func (c *Conn) answer(m ocppj.Message) (frame []byte, cacheable bool) {
+	payload, err := c.callHandler(m)
+	if err == nil && len(payload) > 0 && !isObject(payload) {
+		err = fmt.Errorf("rpc: handler for %s returned a payload that is not a JSON object", m.Action)
+	}
+	if err == nil {
+		return ocppj.EncodeResult(m.ID, payload), true
+	}
+	var re *ocppj.Error
+	if errors.As(err, &re) {
+		return ocppj.EncodeError(c.version, m.ID, re), true
+	}
+	c.log().Error("handler failed", "charger", c.id, "action", m.Action, "id", m.ID, "err", err)
+	return ocppj.EncodeError(c.version, m.ID, &ocppj.Error{Code: ocppj.InternalError, Description: "internal error"}), false
+}
+
+func (c *Conn) callHandler(m ocppj.Message) (payload json.RawMessage, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("rpc: handler panic: %v", r)
+		}
+	}()
+	return c.cfg.Handler.HandleCall(c.ctx, c, m.Action, m.Payload)
+}
+
+func isObject(b []byte) bool {
+	for i, ch := range b {
+		switch ch {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '{':
+			return json.Valid(b[i:])
+		}
+		return false
+	}
+	return false
+}
+
+// write sends one text frame; a failed write closes the connection.
+func (c *Conn) write(b []byte) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
+	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		c.closeWith(0, "", err)
+		return fmt.Errorf("rpc: write: %w", ErrClosed)
+	}
+	return nil
+}
+
+// Call sends a CALL and waits for its answer. Only one call is outstanding
+// per connection; other callers wait their turn in FIFO order. It returns
+// ErrTimeout after the call timeout, ErrClosed if the connection closes, an
+// error wrapping *ocppj.Error for a CALLERROR, or ctx's error.
+func (c *Conn) Call(ctx context.Context, action string, payload json.RawMessage) (json.RawMessage, error) {
+	if len(payload) > 0 && !isObject(payload) {
+		return nil, fmt.Errorf("rpc: %s payload is not a JSON object", action)
+	}
+	if err := c.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer c.release()
+
+	id := nextID()
+	ch := make(chan answer, 1)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	c.pendID, c.pendCh = id, ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		if c.pendID == id {
+			c.pendID, c.pendCh = "", nil
+		}
+		c.mu.Unlock()
+	}()
+
+	timedOut := make(chan struct{})
+	t := c.cfg.Clock.AfterFunc(c.cfg.CallTimeout, func() { close(timedOut) })
+	defer t.Stop()
+	if err := c.write(ocppj.EncodeCall(id, action, payload)); err != nil {
+		return nil, fmt.Errorf("rpc: %s: %w", action, err)
+	}
+	select {
+	case a := <-ch:
+		if a.err != nil {
+			return nil, fmt.Errorf("rpc: %s: %w", action, a.err)
+		}
+		return a.payload, nil
+	case <-timedOut:
+		return nil, fmt.Errorf("rpc: %s: %w", action, ErrTimeout)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("rpc: %s: %w", action, ctx.Err())
+	case <-c.done:
+		return nil, fmt.Errorf("rpc: %s: %w", action, ErrClosed)
+	}
+}
+
+// acquire takes the single outgoing-call slot, waiting in FIFO order.
+func (c *Conn) acquire(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if !c.callBusy {
+		c.callBusy = true
+		c.mu.Unlock()
+		return nil
+	}
+	turn := make(chan struct{})
+	c.callWaiters = append(c.callWaiters, turn)
+	c.mu.Unlock()
+
+	var err error
+	select {
+	case <-turn:
+		return nil
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-c.done:
+		err = ErrClosed
+	}
+	c.mu.Lock()
+	for i, w := range c.callWaiters {
+		if w == turn {
+			c.callWaiters = append(c.callWaiters[:i], c.callWaiters[i+1:]...)
+			c.mu.Unlock()
+			return err
+		}
+	}
+	c.mu.Unlock()
+	// The slot was handed to us while giving up: pass it on.
+	c.release()
+	return err
+}
+
+func (c *Conn) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.callWaiters) == 0 {
+		c.callBusy = false
+		c.callWaiters = nil
+		return
+	}
+	next := c.callWaiters[0]
+	c.callWaiters = c.callWaiters[1:]
+	close(next)
+}
+
+// resolve delivers an answer to the pending call with that id.
+func (c *Conn) resolve(id string, a answer) {
+	c.mu.Lock()
+	if id == "" || c.pendID != id {
+		c.mu.Unlock()
+		c.log().Warn("answer for unknown message id ignored", "charger", c.id, "id", id)
+		return
+	}
+	ch := c.pendCh
+	c.pendID, c.pendCh = "", nil
+	c.mu.Unlock()
+	ch <- a // buffered, never blocks
+}
+
+// drain stops taking new calls and waits until queued ones are answered.
+func (c *Conn) drain(ctx context.Context) error {
+	c.mu.Lock()
+	c.draining = true
+	if !c.running {
+		c.mu.Unlock()
+		return nil
+	}
+	if c.idle == nil {
+		c.idle = make(chan struct{})
+	}
+	idle := c.idle
+	c.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("rpc: drain %s: %w", c.id, ctx.Err())
+	}
+}
+
+// startPing arms the ping timer; each tick pings, and if neither a pong
+// nor any frame arrives within pongWait the connection is closed.
+func (c *Conn) startPing(every, wait time.Duration) {
+	if every <= 0 {
+		return
+	}
+	c.pingEvery, c.pongWait = every, wait
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		c.pingTimer = c.cfg.Clock.AfterFunc(every, c.onPingTimer)
+	}
+}
+
+func (c *Conn) onPingTimer() {
+	c.mu.Lock()
+	t, closed := c.pingTimer, c.closed
+	c.mu.Unlock()
+	if closed || t == nil {
+		return
+	}
+	if c.awaitingPong.Load() {
+		if !c.activity.Load() {
+			c.log().Warn("no pong, closing half-open connection", "charger", c.id)
+			c.closeWith(websocket.CloseGoingAway, "no pong", ErrHalfOpen)
+			return
+		}
+		c.awaitingPong.Store(false)
+		t.Reset(c.pingEvery)
+		return
+	}
+	c.activity.Store(false)
+	c.awaitingPong.Store(true)
+	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.cfg.WriteTimeout)); err != nil {
+		c.closeWith(0, "", err)
+		return
+	}
+	t.Reset(c.pongWait)
+}
+
+// dedupCache keeps the last answers to a charger's CALLs, keyed by message
+// id and action, so retransmissions get the same bytes.
+type dedupCache struct {
+	mu      sync.Mutex
+	entries []dedupEntry
+	next    int
+	size    int
+}
+
+type dedupEntry struct {
+	id, action string
+	answer     []byte
+}
+
+func newDedupCache(size int) *dedupCache { return &dedupCache{size: size} }
+
+func (d *dedupCache) get(id, action string) ([]byte, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, e := range d.entries {
+		if e.id == id && e.action == action {
+			return e.answer, true
+		}
+	}
+	return nil, false
+}
+
+func (d *dedupCache) put(id, action string, ans []byte) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e := dedupEntry{id: id, action: action, answer: ans}
+	if len(d.entries) < d.size {
+		d.entries = append(d.entries, e)
+		return
+	}
+	d.entries[d.next] = e
+	d.next = (d.next + 1) % d.size
+}

@@ -1,0 +1,114 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+
+	"go.etcd.io/bbolt"
+)
+
+// Migration moves the layout from Version-1 to Version. Migrations are
+// append-only: once released, a migration is never changed or reordered.
+type Migration struct {
+	Version int
+	Name    string
+	Up      func(tx *bbolt.Tx) error
+}
+
+// Bucket names of the appliance layout. Keys are documented per bucket;
+// numeric ids are big-endian (U64) so cursor order is numeric order.
+const (
+	// BucketMeta holds store bookkeeping: the layout version (key "layout").
+	BucketMeta = "meta"
+	// BucketChargers: charger id -> charger record.
+	BucketChargers = "chargers"
+	// BucketConnectors: charger id, 0x00, U32 connector id -> connector record.
+	BucketConnectors = "connectors"
+	// BucketTransactions: U64 transaction id -> transaction record; the
+	// bucket's sequence is the transaction id counter.
+	BucketTransactions = "transactions"
+	// BucketTxKeys: idempotency key of a start (or orphan stop) -> U64 id.
+	BucketTxKeys = "tx_keys"
+	// BucketActiveTx: U64 id of each active transaction -> small summary.
+	BucketActiveTx = "tx_active"
+	// BucketReadings: U64 transaction id (0: none), 8-byte content hash ->
+	// compact meter report. The hash makes re-sent reports idempotent.
+	BucketReadings = "readings"
+	// BucketTokens: id token -> token record (offline authorization cache).
+	BucketTokens = "tokens"
+	// BucketReservations: U64 reservation id -> reservation record.
+	BucketReservations = "reservations"
+)
+
+var layoutKey = []byte("layout")
+
+// Layout is the appliance's schema: the ordered migrations Open applies.
+func Layout() []Migration {
+	return []Migration{
+		{Version: 1, Name: "initial buckets", Up: func(tx *bbolt.Tx) error {
+			for _, name := range []string{
+				BucketChargers, BucketConnectors, BucketTransactions, BucketTxKeys,
+				BucketActiveTx, BucketReadings, BucketTokens, BucketReservations,
+			} {
+				if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+					return fmt.Errorf("create bucket %s: %w", name, err)
+				}
+			}
+			return nil
+		}},
+	}
+}
+
+// migrate brings the file to the newest version of migs in one transaction,
+// so a failed migration leaves the file as it was.
+func migrate(b *bbolt.DB, migs []Migration, log *slog.Logger) (int, error) {
+	for i, m := range migs {
+		if m.Version != i+1 || m.Up == nil {
+			return 0, fmt.Errorf("migration %d (%q): versions must run 1, 2, 3... with a function", i, m.Name)
+		}
+	}
+	latest := len(migs)
+	var version int
+	err := b.Update(func(tx *bbolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists([]byte(BucketMeta))
+		if err != nil {
+			return fmt.Errorf("create meta bucket: %w", err)
+		}
+		current := 0
+		if v := meta.Get(layoutKey); v != nil {
+			if len(v) != 8 {
+				return fmt.Errorf("corrupt layout version (%d bytes)", len(v))
+			}
+			current = int(binary.BigEndian.Uint64(v))
+		}
+		if current > latest {
+			return fmt.Errorf("%w: file has layout %d, this program knows up to %d", ErrNewerSchema, current, latest)
+		}
+		for _, m := range migs[current:] {
+			if err := m.Up(tx); err != nil {
+				return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
+			}
+			log.Info("migrated store layout", "version", m.Version, "name", m.Name)
+		}
+		version = latest
+		if current == latest {
+			return nil
+		}
+		return meta.Put(layoutKey, U64(uint64(latest)))
+	})
+	return version, err
+}
+
+// U64 encodes v big-endian, so byte order equals numeric order.
+func U64(v uint64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), v)
+}
+
+// ParseU64 decodes a U64 key; ok is false if b is not 8 bytes.
+func ParseU64(b []byte) (v uint64, ok bool) {
+	if len(b) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(b), true
+}
