@@ -96,21 +96,32 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
+// route is one endpoint: a net/http pattern and its handler.
+type route struct {
+	pattern string
+	handler func(*Server, http.ResponseWriter, *http.Request) error
+}
+
+// routeTable lists every endpoint; docs/api.md and docs/openapi.yaml
+// describe each of them (a test checks).
+var routeTable = []route{
+	{"GET /healthz", (*Server).healthz},
+	{"GET /api/v1/chargers", (*Server).listChargers},
+	{"GET /api/v1/chargers/{id}", (*Server).getCharger},
+	{"POST /api/v1/chargers/{id}/commands/{action}", (*Server).sendCommand},
+	{"GET /api/v1/transactions", (*Server).listTransactions},
+	{"GET /api/v1/transactions/{id}", (*Server).getTransaction},
+	{"GET /api/v1/tokens", (*Server).listTokens},
+	{"PUT /api/v1/tokens/{id}", (*Server).putToken},
+	{"DELETE /api/v1/tokens/{id}", (*Server).deleteToken},
+	{"POST /api/v1/tokens/{id}/block", (*Server).blockToken},
+	{"GET /api/v1/reservations", (*Server).listReservations},
+}
+
 func (s *Server) routes() {
-	handle := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
-		s.mux.Handle(pattern, s.wrap(h))
+	for _, rt := range routeTable {
+		s.mux.Handle(rt.pattern, s.wrap(func(w http.ResponseWriter, r *http.Request) error { return rt.handler(s, w, r) }))
 	}
-	handle("GET /healthz", s.healthz)
-	handle("GET /api/v1/chargers", s.listChargers)
-	handle("GET /api/v1/chargers/{id}", s.getCharger)
-	handle("POST /api/v1/chargers/{id}/commands/{action}", s.sendCommand)
-	handle("GET /api/v1/transactions", s.listTransactions)
-	handle("GET /api/v1/transactions/{id}", s.getTransaction)
-	handle("GET /api/v1/tokens", s.listTokens)
-	handle("PUT /api/v1/tokens/{id}", s.putToken)
-	handle("DELETE /api/v1/tokens/{id}", s.deleteToken)
-	handle("POST /api/v1/tokens/{id}/block", s.blockToken)
-	handle("GET /api/v1/reservations", s.listReservations)
 }
 
 // ServeHTTP routes r. Unknown paths are answered 404 and known paths with

@@ -334,15 +334,17 @@ func (c *Conn) serveCalls() {
 		c.mu.Unlock()
 
 		ans, cacheable := c.answer(m)
-		if m.Type == ocppj.Call {
-			c.write(ans)
-			if cacheable {
-				c.cache.put(m.ID, m.Action, ans)
-			}
+		// Cache before the answer leaves, so a retransmission from this
+		// point on is answered from the cache rather than dropped.
+		if cacheable && m.Type == ocppj.Call {
+			c.cache.put(m.ID, m.Action, ans)
 		}
 		c.mu.Lock()
 		c.queue = c.queue[1:]
 		c.mu.Unlock()
+		if m.Type == ocppj.Call {
+			c.write(ans)
+		}
 	}
 }
 

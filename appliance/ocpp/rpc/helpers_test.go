@@ -94,7 +94,9 @@ func newObserver(h Handler) *observer {
 	return &observer{Handler: h, events: make(chan string, 100), errs: make(chan error, 100)}
 }
 
-func (o *observer) Connected(c *Conn) { o.events <- "connected " + c.ID() + " " + c.RemoteAddr().String() }
+func (o *observer) Connected(c *Conn) {
+	o.events <- "connected " + c.ID() + " " + c.RemoteAddr().String()
+}
 func (o *observer) Disconnected(c *Conn, err error) {
 	o.events <- "disconnected " + c.ID() + " " + c.RemoteAddr().String()
 	o.errs <- err

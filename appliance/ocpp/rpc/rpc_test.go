@@ -503,3 +503,18 @@ func TestShutdownFinishesHandlers(t *testing.T) {
 		t.Errorf("dial after shutdown: %v", err)
 	}
 }
+
+func FuzzParseIdentity(f *testing.F) {
+	for _, s := range []string{"/ocpp/CP1", "/ocpp/a%20b", "/", "", "/x/%zz", "/ocpp/%FF"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		id, err := ParseIdentity(path)
+		if err != nil {
+			return
+		}
+		if id == "" || len([]rune(id)) > MaxIdentityLen {
+			t.Fatalf("accepted identity %q", id)
+		}
+	})
+}

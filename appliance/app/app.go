@@ -1,0 +1,251 @@
+// Package app wires the appliance together: storage, the charging domain,
+// the OCPP central system and the local API, with their listeners, and
+// runs them until the context ends, then shuts them down in order so that
+// nothing acknowledged is lost.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/constellation-ev/constellation/appliance/api"
+	"github.com/constellation-ev/constellation/appliance/charging"
+	"github.com/constellation-ev/constellation/appliance/config"
+	"github.com/constellation-ev/constellation/appliance/ocpp/csms"
+	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
+	"github.com/constellation-ev/constellation/appliance/ocpp/rpc"
+	"github.com/constellation-ev/constellation/appliance/ocpp/security"
+	"github.com/constellation-ev/constellation/appliance/store"
+)
+
+// DBFile is the database's file name inside the data directory.
+const DBFile = "constellation.db"
+
+// shutdownGrace bounds how long in-flight work may take at shutdown.
+const shutdownGrace = 10 * time.Second
+
+// Addrs are the addresses the appliance actually listens on (useful when a
+// configured port is 0).
+type Addrs struct {
+	OCPP, OCPPTLS, API string
+}
+
+// Run runs the appliance until ctx is done. ready, if not nil, receives
+// the listening addresses once chargers can connect.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Addrs)) (err error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	db, err := store.Open(filepath.Join(cfg.DataDir, DBFile), store.Options{Logger: log.With("area", "store")})
+	if err != nil {
+		return err
+	}
+	// The database closes last: every answer a charger got is already
+	// committed, and Close commits whatever is still queued.
+	defer func() {
+		if cerr := db.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
+		}
+	}()
+
+	svc, err := charging.NewService(ctx, db, charging.Config{
+		Logger:            log.With("area", "charging"),
+		Policy:            authPolicy(cfg),
+		HeartbeatInterval: cfg.OCPP.HeartbeatInterval.Duration,
+	})
+	if err != nil {
+		return err
+	}
+
+	auth, err := security.New(security.Config{
+		Chargers: securityChargers(cfg),
+		Unknown:  security.Policy(cfg.OCPP.UnknownChargers),
+		Logger:   log.With("area", "security"),
+	})
+	if err != nil {
+		return err
+	}
+	lenient := lenientChargers(cfg)
+	central, err := csms.New(csms.Options{
+		Domain: svc,
+		RPC: rpc.ServerOptions{
+			Config: rpc.Config{
+				CallTimeout:  cfg.OCPP.CallTimeout.Duration,
+				MaxFrameSize: cfg.OCPP.MaxFrameBytes,
+			},
+			Versions:      versions(cfg),
+			Authenticator: auth.Listener(true),
+			PingInterval:  cfg.OCPP.PingInterval.Duration,
+		},
+		Lenient: func(id string) bool { return cfg.OCPP.Lenient || lenient[id] },
+		Logger:  log.With("area", "csms"),
+	})
+	if err != nil {
+		return err
+	}
+
+	var up atomic.Bool
+	apiHandler, err := api.New(api.Options{
+		Domain:    svc,
+		Commander: central,
+		Ready:     func() bool { return up.Load() && central.Ready() },
+		Logger:    log.With("area", "api"),
+	})
+	if err != nil {
+		return err
+	}
+
+	var (
+		addrs   Addrs
+		servers []*http.Server
+		errc    = make(chan error, 3)
+	)
+	serve := func(name, addr string, h http.Handler, tlsConf *tls.Config) (string, error) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return "", fmt.Errorf("%s listener: %w", name, err)
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConf,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		servers = append(servers, srv)
+		go func() {
+			var err error
+			if tlsConf != nil {
+				err = srv.ServeTLS(ln, "", "")
+			} else {
+				err = srv.Serve(ln)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s server: %w", name, err)
+			}
+		}()
+		log.Info("listening", "listener", name, "addr", ln.Addr().String())
+		return ln.Addr().String(), nil
+	}
+	closeAll := func() {
+		for _, s := range servers {
+			s.Close()
+		}
+	}
+	if cfg.OCPP.Addr != "" {
+		if addrs.OCPP, err = serve("ocpp", cfg.OCPP.Addr, central, nil); err != nil {
+			closeAll()
+			return err
+		}
+	}
+	if cfg.OCPP.TLSAddr != "" {
+		tlsConf, err := serverTLS(cfg.OCPP)
+		if err == nil {
+			addrs.OCPPTLS, err = serve("ocpp-tls", cfg.OCPP.TLSAddr, central, tlsConf)
+		}
+		if err != nil {
+			closeAll()
+			return err
+		}
+	}
+	if addrs.API, err = serve("api", cfg.API.Addr, apiHandler, nil); err != nil {
+		closeAll()
+		return err
+	}
+	up.Store(true)
+	log.Info("appliance ready", "dev", cfg.Dev, "data_dir", cfg.DataDir)
+	if ready != nil {
+		ready(addrs)
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-errc:
+		log.Error("server failed; shutting down", "err", err)
+	}
+	up.Store(false)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	// Stop taking new HTTP requests first, then let the CSMS finish the
+	// calls in flight (their data is committed before they are answered)
+	// and close every websocket with 1001 Going Away.
+	for _, s := range servers {
+		if serr := s.Shutdown(sctx); serr != nil {
+			log.Warn("http shutdown", "err", serr)
+		}
+	}
+	if serr := central.Shutdown(sctx); serr != nil {
+		log.Warn("csms shutdown", "err", serr)
+	}
+	return err
+}
+
+func serverTLS(c config.OCPP) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("ocpp.tls_cert/tls_key: %w", err)
+	}
+	conf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if c.ClientCA != "" {
+		pem, err := os.ReadFile(c.ClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("ocpp.client_ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ocpp.client_ca: no certificate in %s", c.ClientCA)
+		}
+		// Profile 2 chargers present no certificate; profile 3 ones must
+		// present a valid one, which the authenticator then requires.
+		conf.ClientCAs = pool
+		conf.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return conf, nil
+}
+
+func authPolicy(cfg config.Config) charging.PolicyConfig {
+	p := charging.PolicyConfig{
+		Default: charging.AuthPolicy{Mode: charging.PolicyMode(cfg.Auth.UnknownTokens), Allow: cfg.Auth.Allowlist},
+	}
+	for _, c := range cfg.OCPP.Chargers {
+		if c.AuthPolicy != "" {
+			if p.PerCharger == nil {
+				p.PerCharger = map[charging.ChargerID]charging.AuthPolicy{}
+			}
+			p.PerCharger[charging.ChargerID(c.ID)] = charging.AuthPolicy{Mode: charging.PolicyMode(c.AuthPolicy), Allow: cfg.Auth.Allowlist}
+		}
+	}
+	return p
+}
+
+func securityChargers(cfg config.Config) []security.Charger {
+	var out []security.Charger
+	for _, c := range cfg.OCPP.Chargers {
+		out = append(out, security.Charger{ID: c.ID, Profile: c.SecurityProfile, PasswordHash: c.PasswordHash})
+	}
+	return out
+}
+
+func lenientChargers(cfg config.Config) map[string]bool {
+	m := map[string]bool{}
+	for _, c := range cfg.OCPP.Chargers {
+		if c.Lenient {
+			m[c.ID] = true
+		}
+	}
+	return m
+}
+
+func versions(cfg config.Config) []ocppj.Version {
+	var vs []ocppj.Version
+	for _, v := range cfg.OCPP.Versions {
+		vs = append(vs, ocppj.Version(v))
+	}
+	return vs
+}

@@ -1,0 +1,247 @@
+// Package csms is the appliance's OCPP central system: it owns the
+// websocket endpoint (an rpc.Server), routes every CALL from a charger to
+// the adapter of the OCPP version the connection negotiated, tells the
+// charging domain when chargers come and go, and sends commands to
+// chargers ([CSMS.Send]) for the local API and the cloud.
+package csms
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/constellation-ev/constellation/appliance/charging"
+	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
+	"github.com/constellation-ev/constellation/appliance/ocpp/rpc"
+	"github.com/constellation-ev/constellation/appliance/ocpp/v16"
+)
+
+// Domain is what the CSMS needs from the charging domain: the connection
+// lifecycle, and everything its version adapters record.
+// *charging.Service implements it.
+type Domain interface {
+	v16.Domain
+	ChargerConnected(ctx context.Context, id charging.ChargerID, protocol string)
+	ChargerDisconnected(ctx context.Context, id charging.ChargerID)
+}
+
+var _ Domain = (*charging.Service)(nil)
+
+// adapter maps one OCPP version onto the domain: it answers the CALLs of
+// that version's chargers, checks commands before they are sent and
+// records the effects of their answers. A 2.0.1 or 2.1 adapter plugs in
+// by implementing it.
+type adapter interface {
+	rpc.Handler
+	// CheckCommand returns an *ocppj.Error when action with this payload
+	// cannot be sent.
+	CheckCommand(action string, payload json.RawMessage) error
+	// CommandAnswered records the effects of the charger's response; an
+	// error wrapping *ocppj.Error means the response was unacceptable.
+	CommandAnswered(ctx context.Context, chargerID, action string, request, response json.RawMessage) error
+}
+
+var _ adapter = (*v16.Adapter)(nil)
+
+// Options configures a CSMS.
+type Options struct {
+	// Domain is the charging domain. Required.
+	Domain Domain
+	// RPC configures the websocket endpoint: authenticator, enabled
+	// versions, ping, timeouts, frame and queue sizes. RPC.Handler must be
+	// nil (the CSMS is the handler); a nil RPC.Logger uses Logger.
+	// Versions defaults to the versions that have an adapter (today 1.6
+	// only); a version enabled without an adapter is accepted, and every
+	// CALL on it is answered NotImplemented.
+	RPC rpc.ServerOptions
+	// Lenient says whether a charger's payloads are decoded leniently;
+	// nil: strict for all.
+	Lenient func(chargerID string) bool
+	// Logger receives the CSMS's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// CSMS is the central system. It is an http.Handler for the chargers'
+// websocket endpoint.
+type CSMS struct {
+	domain   Domain
+	srv      *rpc.Server
+	adapters map[ocppj.Version]adapter
+	log      *slog.Logger
+	// ctx is the context of work the connection hooks start; it carries
+	// no deadline, as those hooks have none.
+	ctx     context.Context
+	closing atomic.Bool
+
+	// mu orders the connection hooks per CSMS; current is each charger's
+	// live connection, so the end of an old connection reported after its
+	// replacement connected does not mark the charger disconnected.
+	mu      sync.Mutex
+	current map[string]*rpc.Conn
+}
+
+var (
+	_ http.Handler = (*CSMS)(nil)
+	_ rpc.Handler  = (*CSMS)(nil)
+	_ rpc.Observer = (*CSMS)(nil)
+)
+
+// New returns a CSMS with its rpc.Server built; serve it with an
+// http.Server (any path ending in the charger identity).
+func New(opts Options) (*CSMS, error) {
+	if opts.Domain == nil {
+		return nil, errors.New("csms: Options.Domain is required")
+	}
+	if opts.RPC.Handler != nil {
+		return nil, errors.New("csms: Options.RPC.Handler must be nil: the CSMS handles calls")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a16, err := v16.NewAdapter(v16.AdapterOptions{Domain: opts.Domain, Lenient: opts.Lenient, Logger: log.With("area", "ocpp16")})
+	if err != nil {
+		return nil, fmt.Errorf("csms: %w", err)
+	}
+	c := &CSMS{
+		domain:   opts.Domain,
+		adapters: map[ocppj.Version]adapter{ocppj.V16: a16},
+		log:      log,
+		ctx:      context.Background(),
+		current:  map[string]*rpc.Conn{},
+	}
+	so := opts.RPC
+	if len(so.Versions) == 0 {
+		for _, v := range ocppj.Versions {
+			if c.adapters[v] != nil {
+				so.Versions = append(so.Versions, v)
+			}
+		}
+	}
+	for _, v := range so.Versions {
+		if !slices.Contains(ocppj.Versions, v) {
+			return nil, fmt.Errorf("csms: unknown OCPP version %q", v)
+		}
+		if c.adapters[v] == nil {
+			log.Warn("OCPP version enabled without an adapter; its calls are answered NotImplemented", "version", v)
+		}
+	}
+	so.Handler = c
+	if so.Logger == nil {
+		so.Logger = log.With("area", "rpc")
+	}
+	c.srv = rpc.NewServer(so)
+	return c, nil
+}
+
+// ServeHTTP upgrades a charger's request to an OCPP-J websocket.
+func (c *CSMS) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.srv.ServeHTTP(w, r) }
+
+// Ready reports whether the CSMS accepts chargers: true from New until
+// Shutdown starts.
+func (c *CSMS) Ready() bool { return !c.closing.Load() }
+
+// Shutdown stops accepting chargers, lets the CALLs being handled finish
+// and be answered, and closes every connection (see rpc.Server.Shutdown).
+func (c *CSMS) Shutdown(ctx context.Context) error {
+	c.closing.Store(true)
+	if err := c.srv.Shutdown(ctx); err != nil {
+		return fmt.Errorf("csms: shutdown: %w", err)
+	}
+	return nil
+}
+
+// HandleCall routes a charger's CALL to the adapter of its OCPP version.
+func (c *CSMS) HandleCall(ctx context.Context, conn *rpc.Conn, action string, payload json.RawMessage) (json.RawMessage, error) {
+	a := c.adapters[conn.Version()]
+	if a == nil {
+		return nil, ocppj.Errorf(ocppj.NotImplemented, "OCPP %s is not implemented yet", conn.Version())
+	}
+	return a.HandleCall(ctx, conn, action, payload)
+}
+
+// Connected tells the domain that a charger connected.
+func (c *CSMS) Connected(conn *rpc.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.current[conn.ID()] = conn
+	c.domain.ChargerConnected(c.ctx, charging.ChargerID(conn.ID()), string(conn.Version()))
+}
+
+// Disconnected tells the domain that a charger's connection ended, unless
+// a newer connection of the charger is already up.
+func (c *CSMS) Disconnected(conn *rpc.Conn, _ error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.current[conn.ID()] != conn {
+		return
+	}
+	delete(c.current, conn.ID())
+	c.domain.ChargerDisconnected(c.ctx, charging.ChargerID(conn.ID()))
+}
+
+// Send sends a command to a charger in its OCPP version and returns the
+// charger's response payload, after recording the response's domain
+// effects. A nil or empty payload is sent as {}. Errors:
+//
+//   - charging.ErrNotConnected: the charger has no connection, or it closed
+//     before the charger answered;
+//   - charging.ErrInvalidCommand (with the *ocppj.Error saying why): the
+//     action or payload is not valid for the charger's version; nothing
+//     was sent;
+//   - charging.ErrNoAnswer: no answer within the call timeout, or before
+//     ctx's deadline (then ctx's error is wrapped too);
+//   - charging.ErrChargerError (with the *ocppj.Error): the charger
+//     answered a CALLERROR, or a response that is not valid.
+//
+// Other errors (ctx cancelled, a failure to record) are wrapped as they are.
+func (c *CSMS) Send(ctx context.Context, id charging.ChargerID, action string, payload json.RawMessage) (json.RawMessage, error) {
+	if len(payload) == 0 {
+		payload = json.RawMessage("{}")
+	}
+	conn, ok := c.srv.Conn(string(id))
+	if !ok {
+		return nil, fmt.Errorf("csms: %s to %s: %w", action, id, charging.ErrNotConnected)
+	}
+	a := c.adapters[conn.Version()]
+	if a == nil {
+		return nil, fmt.Errorf("csms: %s to %s: %w: %w", action, id, charging.ErrInvalidCommand,
+			ocppj.Errorf(ocppj.NotImplemented, "OCPP %s is not implemented yet", conn.Version()))
+	}
+	if err := a.CheckCommand(action, payload); err != nil {
+		return nil, fmt.Errorf("csms: %s to %s: %w: %w", action, id, charging.ErrInvalidCommand, err)
+	}
+	resp, err := conn.Call(ctx, action, payload)
+	if err != nil {
+		return nil, c.callError(id, action, err)
+	}
+	if err := a.CommandAnswered(ctx, string(id), action, payload, resp); err != nil {
+		var oe *ocppj.Error
+		if errors.As(err, &oe) {
+			c.log.WarnContext(ctx, "charger answered a command with an invalid response", "charger", id, "action", action, "err", err)
+			return nil, fmt.Errorf("csms: %s to %s: %w: %w", action, id, charging.ErrChargerError, err)
+		}
+		return nil, fmt.Errorf("csms: %s to %s: recording the answer: %w", action, id, err)
+	}
+	return resp, nil
+}
+
+// callError maps the rpc outcome of a command to the domain's command errors.
+func (c *CSMS) callError(id charging.ChargerID, action string, err error) error {
+	var oe *ocppj.Error
+	switch {
+	case errors.As(err, &oe):
+		return fmt.Errorf("csms: %s to %s: %w: %w", action, id, charging.ErrChargerError, err)
+	case errors.Is(err, rpc.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("csms: %s to %s: %w: %w", action, id, charging.ErrNoAnswer, err)
+	case errors.Is(err, rpc.ErrClosed):
+		return fmt.Errorf("csms: %s to %s: %w: %w", action, id, charging.ErrNotConnected, err)
+	}
+	return fmt.Errorf("csms: %s to %s: %w", action, id, err)
+}
