@@ -30,6 +30,9 @@ import (
 
 // Security profiles.
 const (
+	// ProfileNone admits a listed charger without credentials: for chargers
+	// that cannot authenticate, on a network the installer trusts.
+	ProfileNone      = 0
 	ProfileBasic     = 1
 	ProfileTLSBasic  = 2
 	ProfileMutualTLS = 3
@@ -111,7 +114,7 @@ func (a *Authenticator) SetChargers(chargers []Charger) error {
 			if _, _, _, err := parseHash(c.PasswordHash); err != nil {
 				return fmt.Errorf("security: charger %s: %w", c.ID, err)
 			}
-		case ProfileMutualTLS:
+		case ProfileNone, ProfileMutualTLS:
 		default:
 			return fmt.Errorf("security: charger %s: unknown security profile %d", c.ID, c.Profile)
 		}
@@ -156,6 +159,9 @@ func (a *Authenticator) authenticate(r *http.Request, id string, allowUnknown bo
 			return nil
 		}
 		return fmt.Errorf("unknown charger %q: %w", id, rpc.ErrForbidden)
+	}
+	if c.Profile == ProfileNone {
+		return nil
 	}
 	if c.Profile >= ProfileTLSBasic && r.TLS == nil {
 		return fmt.Errorf("charger %q: security profile %d requires TLS: %w", id, c.Profile, rpc.ErrForbidden)

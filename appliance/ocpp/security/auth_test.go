@@ -129,6 +129,7 @@ func TestProfilesOverLoopback(t *testing.T) {
 		{ID: "CP1", Profile: ProfileBasic, PasswordHash: hash(t, pw1)},
 		{ID: "CP2", Profile: ProfileTLSBasic, PasswordHash: hash(t, pw2)},
 		{ID: "CP3", Profile: ProfileMutualTLS},
+		{ID: "CP0", Profile: ProfileNone},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -177,6 +178,7 @@ func TestProfilesOverLoopback(t *testing.T) {
 		{"p3 other CN", ws(secure, "CP3"), rpc.DialOptions{TLSConfig: tlsWith(other)}, 403},
 		{"p3 no certificate", ws(secure, "CP3"), rpc.DialOptions{TLSConfig: tlsWith()}, 403},
 		{"p3 without TLS", ws(plain, "CP3"), rpc.DialOptions{}, 403},
+		{"p0 listed, no credentials", ws(plain, "CP0"), rpc.DialOptions{}, 0},
 		{"unknown on strict listener", ws(plain, "NEW"), rpc.DialOptions{}, 403},
 		{"unknown on open listener", ws(plainOpen, "NEW"), rpc.DialOptions{}, 0},
 		{"known still checked on open listener", ws(plainOpen, "CP1"), rpc.DialOptions{}, 401},
