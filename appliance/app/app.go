@@ -88,7 +88,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 			PingInterval:  cfg.OCPP.PingInterval.Duration,
 		},
 		Lenient: func(id string) bool { return cfg.OCPP.Lenient || lenient[id] },
-		Logger:  log.With("area", "csms"),
+		Logger:  log,
 	})
 	if err != nil {
 		return err

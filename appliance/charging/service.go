@@ -149,8 +149,10 @@ func NewService(ctx context.Context, st Store, cfg Config) (*Service, error) {
 // in the same transaction, so the change and its outbox record are durable
 // together. apply returns after the commit is fsynced.
 func (s *Service) apply(ctx context.Context, kind ChangeKind, id ChargerID, change func(tx *bbolt.Tx) (any, error)) error {
+	var committed any
 	err := s.st.Update(ctx, func(tx *bbolt.Tx) error {
 		rec, err := change(tx)
+		committed = rec // the last run is the one that commits
 		if err != nil || rec == nil || s.onChange == nil {
 			return err
 		}
@@ -159,7 +161,35 @@ func (s *Service) apply(ctx context.Context, kind ChangeKind, id ChargerID, chan
 	if err != nil {
 		return fmt.Errorf("charging: %s %s: %w", kind, id, err)
 	}
+	s.logChange(ctx, kind, id, committed)
 	return nil
+}
+
+// logChange logs the changes an operator follows (boots and sessions) at
+// info level and the rest at debug. Id tags are not logged.
+func (s *Service) logChange(ctx context.Context, kind ChangeKind, id ChargerID, rec any) {
+	switch r := rec.(type) {
+	case nil:
+		s.log.DebugContext(ctx, "duplicate ignored", "change", kind, "charger", id)
+	case Charger:
+		if kind == ChangeBoot {
+			s.log.InfoContext(ctx, "charger booted", "charger", id, "vendor", r.Vendor, "model", r.Model, "firmware", r.FirmwareVersion)
+			return
+		}
+		s.log.DebugContext(ctx, "charger updated", "change", kind, "charger", id)
+	case Transaction:
+		if kind == ChangeTransactionStart {
+			s.log.InfoContext(ctx, "transaction started", "charger", id, "connector", r.ConnectorID, "transaction", r.ID, "authorization", r.Authorization)
+			return
+		}
+		var wh int64
+		if r.MeterStopWh != nil {
+			wh = *r.MeterStopWh - r.MeterStartWh
+		}
+		s.log.InfoContext(ctx, "transaction stopped", "charger", id, "connector", r.ConnectorID, "transaction", r.ID, "energy_wh", wh, "reason", r.StopReason, "orphan", r.Orphan)
+	default:
+		s.log.DebugContext(ctx, "recorded", "change", kind, "charger", id)
+	}
 }
 
 func (s *Service) liveOf(id ChargerID) *live {

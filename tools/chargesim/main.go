@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		stations      = fs.Int("stations", 1, "number of simulated stations (connections in load mode)")
 		connectors    = fs.Int("connectors", 1, "connectors per station")
 		idPrefix      = fs.String("id-prefix", "sim-", "station ids are <prefix>0001, <prefix>0002, ...")
-		tags          = fs.String("tags", "SIMTAG0001,SIMTAG0002", "comma-separated idTags presented round robin")
+		tags          = fs.String("tags", "", "comma-separated idTags presented round robin (default: each connector its own, <station>-<connector>)")
 		meterInterval = fs.Duration("meter-interval", time.Minute, "MeterValues sample interval during a session")
 		session       = fs.Duration("session", 30*time.Minute, "length of a charging session")
 		sessions      = fs.Int("sessions", 0, "sessions per connector, then exit (0: forever)")

@@ -112,7 +112,7 @@ func New(opts Options) (*CSMS, error) {
 	c := &CSMS{
 		domain:   opts.Domain,
 		adapters: map[ocppj.Version]adapter{ocppj.V16: a16},
-		log:      log,
+		log:      log.With("area", "csms"),
 		ctx:      context.Background(),
 		current:  map[string]*rpc.Conn{},
 	}

@@ -71,7 +71,8 @@ type Options struct {
 	// Pause between the sessions of a connector (default 1m, negative for
 	// none; the first session starts at once).
 	Pause time.Duration
-	// Tags are the idTags presented, round robin (default SIMTAG0001).
+	// Tags are the idTags presented, round robin; empty: each connector
+	// presents its own tag, <station id>-<connector>.
 	Tags []string
 	// HeartbeatInterval overrides the interval the CSMS gives (0: use it).
 	HeartbeatInterval time.Duration
@@ -135,9 +136,6 @@ func (o *Options) withDefaults() (Options, error) {
 		c.Pause = time.Minute
 	case c.Pause < 0:
 		c.Pause = 0
-	}
-	if len(c.Tags) == 0 {
-		c.Tags = []string{"SIMTAG0001"}
 	}
 	if c.Vendor == "" {
 		c.Vendor = "Constellation"

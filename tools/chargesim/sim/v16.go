@@ -325,7 +325,7 @@ func (p *v16Proto) connectorLife(ctx context.Context, cn *connector) {
 					continue
 				}
 			} else {
-				tag = p.takeTag()
+				tag = p.takeTag(cn.id)
 			}
 		}
 		if p.session(ctx, cn, tag, remote) && !remote {
@@ -340,10 +340,16 @@ func (p *v16Proto) usable(cn *connector) bool {
 	return cn.operative && p.connectors[0].operative && !cn.inSession
 }
 
-func (p *v16Proto) takeTag() string {
+// takeTag returns the idTag for the next session on connector cn: the
+// configured tags round robin, or else the connector's own tag, so that
+// stations sharing a CSMS never present the same card twice at once.
+func (p *v16Proto) takeTag(cn int) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	tags := p.s.opts.Tags
+	if len(tags) == 0 {
+		return ownTag(p.s.opts.ID, cn)
+	}
 	t := tags[p.nextTag%len(tags)]
 	p.nextTag++
 	return t
@@ -379,7 +385,21 @@ func (p *v16Proto) authorize(ctx context.Context, tag string) bool {
 	if st, ok := p.authCache[tag]; ok {
 		return st == v16.AuthorizationAccepted
 	}
+	if len(p.s.opts.Tags) == 0 {
+		for cn := 1; cn <= p.s.opts.Connectors; cn++ {
+			if tag == ownTag(p.s.opts.ID, cn) {
+				return true
+			}
+		}
+		return false
+	}
 	return slices.Contains(p.s.opts.Tags, tag)
+}
+
+// ownTag is connector cn's default idTag: the station id (cut to fit the
+// 20-character limit) and the connector number.
+func ownTag(station string, cn int) string {
+	return fmt.Sprintf("%.17s-%d", station, cn)
 }
 
 // session runs one charging session on cn and reports whether it charged.

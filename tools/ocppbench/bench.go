@@ -1,0 +1,408 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
+	"github.com/constellation-ev/constellation/appliance/ocpp/rpc"
+	"github.com/constellation-ev/constellation/tools/chargesim/sim"
+)
+
+// Options configure a benchmark run.
+type Options struct {
+	// Counts are the numbers of concurrent chargers.
+	Counts []int
+	// Servers are the server kinds to measure (default all).
+	Servers []string
+	// Duration is each scenario's measured window; Warmup runs before it
+	// with the same load and is not counted.
+	Duration, Warmup time.Duration
+	// MemCounts are the charger counts for the memory measurement
+	// (default the counts of at least 100).
+	MemCounts []int
+	// MeterValuesSaturated adds saturated MeterValues scenarios.
+	MeterValuesSaturated bool
+	// ProfileDir, if set, receives one CPU profile of the server per
+	// scenario.
+	ProfileDir string
+	// Out receives the progress table; ServerLog the children's logs.
+	Out, ServerLog io.Writer
+}
+
+// Scenario is one measured load.
+type Scenario struct {
+	Server string
+	Action string // Heartbeat or MeterValues
+	Paced  bool   // each charger one call a second; otherwise saturated
+	N      int
+}
+
+// Name is the scenario without the server, e.g. "Heartbeat saturated".
+func (s Scenario) Name() string {
+	if s.Paced {
+		return s.Action + " paced"
+	}
+	return s.Action + " saturated"
+}
+
+// Result is a scenario's outcome.
+type Result struct {
+	Scenario
+	Connected             int
+	Calls, OK, Failed     int64
+	PerSecond             float64
+	P50, P99, Max         time.Duration
+	Elapsed               time.Duration
+	ServerCPU             time.Duration // user+system of the server process in the window
+	DiskBytes             int64         // write_bytes of the server in the whole run (setup included)
+	DiskPerCall           float64       // MeterValues only: bytes per acknowledged call, setup subtracted
+	DBGrowth              int64         // growth of the database file over the run
+	Err                   string
+	setupBytes, setupCall int64
+}
+
+// MemResult is the memory of one server with N idle connected chargers.
+type MemResult struct {
+	Server                 string
+	N, Connected           int
+	RSS0, RSSN             uint64
+	Heap0, HeapN           uint64 // HeapInuse + StackInuse
+	Goroutines0, GoroutineN int
+}
+
+// PerChargerRSS is (RSS_N - RSS_0) / N in bytes.
+func (m MemResult) PerChargerRSS() float64 {
+	return (float64(m.RSSN) - float64(m.RSS0)) / float64(max(m.Connected, 1))
+}
+
+// PerChargerHeap is the Go heap + stacks growth per charger in bytes.
+func (m MemResult) PerChargerHeap() float64 {
+	return (float64(m.HeapN) - float64(m.Heap0)) / float64(max(m.Connected, 1))
+}
+
+// Report is a whole run.
+type Report struct {
+	Results []Result
+	Memory  []MemResult
+}
+
+// scenarios lists what runs against one server kind.
+func scenarios(kind string, opts Options) []Scenario {
+	var out []Scenario
+	for _, n := range opts.Counts {
+		out = append(out,
+			Scenario{kind, "Heartbeat", false, n},
+			Scenario{kind, "Heartbeat", true, n})
+		if kind == Appliance {
+			out = append(out, Scenario{kind, "MeterValues", true, n})
+			if opts.MeterValuesSaturated {
+				out = append(out, Scenario{kind, "MeterValues", false, n})
+			}
+		}
+	}
+	return out
+}
+
+// Run runs every scenario and memory measurement and prints as it goes.
+func Run(ctx context.Context, opts Options) (Report, error) {
+	var rep Report
+	if len(opts.Servers) == 0 {
+		opts.Servers = ServerKinds
+	}
+	if opts.MemCounts == nil {
+		for _, n := range opts.Counts {
+			if n >= 100 {
+				opts.MemCounts = append(opts.MemCounts, n)
+			}
+		}
+	}
+	printHeader(opts.Out)
+	for _, kind := range opts.Servers {
+		res, err := runServer(ctx, kind, opts)
+		rep.Results = append(rep.Results, res...)
+		if err != nil {
+			return rep, err
+		}
+	}
+	if len(opts.MemCounts) > 0 {
+		fmt.Fprintf(opts.Out, "\nmemory with N idle connected chargers (each booted, then 16 Heartbeats), after GC and FreeOSMemory:\n")
+		printMemHeader(opts.Out)
+	}
+	for _, kind := range opts.Servers {
+		for _, n := range opts.MemCounts {
+			m, err := measureMemory(ctx, kind, n, opts.ServerLog)
+			if err != nil {
+				return rep, err
+			}
+			rep.Memory = append(rep.Memory, m)
+			printMem(opts.Out, m)
+		}
+	}
+	return rep, nil
+}
+
+func runServer(ctx context.Context, kind string, opts Options) ([]Result, error) {
+	srv, err := startServer(ctx, kind, opts.ServerLog)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.close()
+	var out []Result
+	prefix := 0
+	for _, sc := range scenarios(kind, opts) {
+		prefix++
+		r, err := runScenario(ctx, srv, sc, fmt.Sprintf("b%d-", prefix), opts)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+		printResult(opts.Out, r)
+	}
+	return out, nil
+}
+
+// loadConfig is the sim.Load configuration of a scenario.
+func loadConfig(srv *server, sc Scenario, prefix string, d time.Duration) sim.LoadConfig {
+	cfg := sim.LoadConfig{
+		URL: srv.url, Stations: sc.N, IDPrefix: prefix, Action: sc.Action,
+		Duration: d, CallTimeout: 30 * time.Second,
+	}
+	if sc.Paced {
+		cfg.Rate = float64(sc.N)
+	}
+	if sc.N > 1000 {
+		// Stay under the listen backlog (somaxconn, often 4096).
+		cfg.Ramp = 20 * time.Microsecond
+	}
+	return cfg
+}
+
+func runScenario(ctx context.Context, srv *server, sc Scenario, prefix string, opts Options) (Result, error) {
+	r := Result{Scenario: sc}
+	if opts.Warmup > 0 {
+		if _, err := sim.Load(ctx, loadConfig(srv, sc, prefix, opts.Warmup)); err != nil {
+			return r, fmt.Errorf("%s %s N=%d warm-up: %w", sc.Server, sc.Name(), sc.N, err)
+		}
+	}
+	if sc.Action == "MeterValues" {
+		// The same connections, boots, StartTransactions and
+		// StopTransactions with (next to) no MeterValues: subtracted from
+		// the measured run to leave the MeterValues' own writes.
+		io0, _ := readIO(srv.pid())
+		base, err := sim.Load(ctx, loadConfig(srv, Scenario{sc.Server, sc.Action, true, sc.N}, prefix, time.Nanosecond))
+		if err != nil {
+			return r, err
+		}
+		io1, _ := readIO(srv.pid())
+		r.setupBytes, r.setupCall = io1.WriteBytes-io0.WriteBytes, base.OK
+	}
+	if opts.ProfileDir != "" {
+		name := fmt.Sprintf("%s-%s-%d.pprof", sc.Server, strings.ReplaceAll(sc.Name(), " ", "-"), sc.N)
+		if err := srv.profStart(filepath.Join(opts.ProfileDir, name)); err != nil {
+			return r, err
+		}
+		defer func() { _ = srv.profStop() }()
+	}
+	io0, err := readIO(srv.pid())
+	if err != nil {
+		return r, err
+	}
+	cpu0, _ := readCPU(srv.pid())
+	db0 := srv.dbSize()
+	res, err := sim.Load(ctx, loadConfig(srv, sc, prefix, opts.Duration))
+	if err != nil {
+		return r, fmt.Errorf("%s %s N=%d: %w", sc.Server, sc.Name(), sc.N, err)
+	}
+	cpu1, _ := readCPU(srv.pid())
+	io1, _ := readIO(srv.pid())
+	r.Connected, r.Calls, r.OK, r.Failed = res.Connected, res.Calls, res.OK, res.Failed
+	r.PerSecond, r.P50, r.P99, r.Max, r.Elapsed = res.PerSecond, res.P50, res.P99, res.Max, res.Elapsed
+	// The CPU time covers connect and setup too; they are short next to
+	// the window for all but the largest counts.
+	r.ServerCPU = cpu1 - cpu0
+	r.DiskBytes = io1.WriteBytes - io0.WriteBytes
+	r.DBGrowth = srv.dbSize() - db0
+	if sc.Action == "MeterValues" && r.OK > r.setupCall {
+		r.DiskPerCall = float64(r.DiskBytes-r.setupBytes) / float64(r.OK-r.setupCall)
+	}
+	if r.Connected < sc.N {
+		r.Err = fmt.Sprintf("%d of %d connected", r.Connected, sc.N)
+	}
+	return r, nil
+}
+
+// measureMemory starts a fresh server, reads its memory, connects n idle
+// chargers (each boots and sends 16 Heartbeats, so the dedup cache is full
+// like a long-connected charger's), reads it again and stops the server.
+func measureMemory(ctx context.Context, kind string, n int, stderr io.Writer) (MemResult, error) {
+	m := MemResult{Server: kind, N: n}
+	srv, err := startServer(ctx, kind, stderr)
+	if err != nil {
+		return m, err
+	}
+	defer srv.close()
+	// Let start-up settle (appliance: store open, first commits).
+	time.Sleep(500 * time.Millisecond)
+	ms, rss, err := srv.mem()
+	if err != nil {
+		return m, err
+	}
+	m.RSS0, m.Heap0, m.Goroutines0 = rss, ms.HeapInuse+ms.StackInuse, ms.Goroutines
+
+	conns, err := connectIdle(ctx, srv.url, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close(1000, "bye")
+		}
+	}()
+	m.Connected = len(conns)
+	if err != nil {
+		return m, err
+	}
+	time.Sleep(time.Second)
+	ms, rss, err = srv.mem()
+	if err != nil {
+		return m, err
+	}
+	m.RSSN, m.HeapN, m.GoroutineN = rss, ms.HeapInuse+ms.StackInuse, ms.Goroutines
+	return m, nil
+}
+
+var bootPayload = json.RawMessage(`{"chargePointVendor":"Constellation","chargePointModel":"ocppbench"}`)
+
+// connectIdle connects n chargers (at most 100 handshakes at a time), boots
+// each and has it send 16 Heartbeats.
+func connectIdle(ctx context.Context, url string, n int) ([]*rpc.Conn, error) {
+	var (
+		mu    sync.Mutex
+		conns = make([]*rpc.Conn, 0, n)
+		errs  []error
+		wg    sync.WaitGroup
+		sem   = make(chan struct{}, 100)
+	)
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			id := sim.StationID("idle-", i+1)
+			c, err := rpc.Dial(ctx, sim.StationURL(url, id), rpc.DialOptions{Versions: []ocppj.Version{ocppj.V16}, ID: id})
+			if err == nil {
+				_, err = c.Call(ctx, "BootNotification", bootPayload)
+				for j := 0; err == nil && j < 16; j++ {
+					_, err = c.Call(ctx, "Heartbeat", json.RawMessage("{}"))
+				}
+				if err != nil {
+					c.Close(1000, "bye")
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", id, err))
+				return
+			}
+			conns = append(conns, c)
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return conns, fmt.Errorf("%d of %d idle chargers failed, first: %w", len(errs), n, errs[0])
+	}
+	return conns, nil
+}
+
+// find returns the result of a scenario.
+func (rep Report) find(server, action string, paced bool, n int) (Result, bool) {
+	i := slices.IndexFunc(rep.Results, func(r Result) bool {
+		return r.Server == server && r.Action == action && r.Paced == paced && r.N == n
+	})
+	if i < 0 {
+		return Result{}, false
+	}
+	return rep.Results[i], true
+}
+
+func (rep Report) mem(server string, n int) (MemResult, bool) {
+	i := slices.IndexFunc(rep.Memory, func(m MemResult) bool { return m.Server == server && m.N == n })
+	if i < 0 {
+		return MemResult{}, false
+	}
+	return rep.Memory[i], true
+}
+
+// Target is one of the issue's targets and how the run did.
+type Target struct {
+	Name, Want, Got string
+	Status          string // PASS, MISS or n/a
+}
+
+// Targets evaluates the targets (informational).
+func (rep Report) Targets() []Target {
+	var out []Target
+	status := func(ok bool) string {
+		if ok {
+			return "PASS"
+		}
+		return "MISS"
+	}
+	na := func(name, want string) Target { return Target{name, want, "not measured", "n/a"} }
+
+	for _, floor := range []string{BareWS, BareRPC} {
+		name := "saturated Heartbeat calls/s, 1,000 chargers, appliance vs " + floor
+		want := "≥ 90% of " + floor
+		a, ok1 := rep.find(Appliance, "Heartbeat", false, 1000)
+		b, ok2 := rep.find(floor, "Heartbeat", false, 1000)
+		if !ok1 || !ok2 || b.PerSecond == 0 {
+			out = append(out, na(name, want))
+			continue
+		}
+		ratio := a.PerSecond / b.PerSecond
+		out = append(out, Target{name, want,
+			fmt.Sprintf("%.0f vs %.0f calls/s = %.0f%%", a.PerSecond, b.PerSecond, 100*ratio), status(ratio >= 0.9)})
+	}
+	if r, ok := rep.find(Appliance, "Heartbeat", true, 5000); ok {
+		out = append(out, Target{"Heartbeat p99, 5,000 chargers paced", "≤ 1 ms", fmtDur(r.P99), status(r.P99 <= time.Millisecond && r.Failed == 0)})
+	} else {
+		out = append(out, na("Heartbeat p99, 5,000 chargers paced", "≤ 1 ms"))
+	}
+	if r, ok := rep.find(Appliance, "MeterValues", true, 5000); ok {
+		out = append(out, Target{"durable MeterValues p99, 5,000 chargers paced", "≤ 10 ms", fmtDur(r.P99), status(r.P99 <= 10*time.Millisecond && r.Failed == 0)})
+	} else {
+		out = append(out, na("durable MeterValues p99, 5,000 chargers paced", "≤ 10 ms"))
+	}
+	// Memory: the largest measured count of the appliance.
+	var best MemResult
+	for _, m := range rep.Memory {
+		if m.Server == Appliance && m.N > best.N {
+			best = m
+		}
+	}
+	if best.N > 0 {
+		pc := best.PerChargerRSS()
+		out = append(out, Target{fmt.Sprintf("appliance memory per connected charger (RSS, %d chargers)", best.N), "≤ 20 KB (20,000 B)",
+			fmt.Sprintf("%.1f KB", pc/1000), status(pc <= 20000)})
+	} else {
+		out = append(out, na("appliance memory per connected charger", "≤ 20 KB"))
+	}
+	return out
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%dµs", d.Microseconds())
+	case d < time.Second:
+		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
+}
