@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +18,6 @@ import (
 
 	"github.com/constellation-ev/constellation/appliance/app"
 	"github.com/constellation-ev/constellation/appliance/config"
-	"github.com/constellation-ev/constellation/appliance/ocpp/security"
 )
 
 // appliance is an appliance running in this process on loopback ports.
@@ -25,6 +25,9 @@ type appliance struct {
 	addrs app.Addrs
 	ocpp  string // ws://host:port/ocpp/
 	api   string // http://host:port
+	// stop shuts the appliance down and returns app.Run's error; the test's
+	// cleanup calls it too.
+	stop func() error
 }
 
 // startAppliance runs the whole appliance on a temp data dir until the
@@ -46,15 +49,18 @@ func startAppliance(t *testing.T, mutate func(*config.Config)) *appliance {
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	go func() { done <- app.Run(ctx, cfg, log, func(a app.Addrs) { ready <- a }) }()
-	t.Cleanup(func() {
+	stop := sync.OnceValue(func() error {
 		cancel()
-		if err := <-done; err != nil {
+		return <-done
+	})
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
 			t.Errorf("app.Run: %v", err)
 		}
 	})
 	select {
 	case a := <-ready:
-		return &appliance{addrs: a, ocpp: "ws://" + a.OCPP + "/ocpp/", api: "http://" + a.API}
+		return &appliance{addrs: a, ocpp: "ws://" + a.OCPP + "/ocpp/", api: "http://" + a.API, stop: stop}
 	case err := <-done:
 		t.Fatalf("app.Run ended before it was ready: %v", err)
 	}
@@ -304,7 +310,7 @@ func TestHostileInput(t *testing.T) {
 // chargers keep working through all of it.
 func TestHostileConnections(t *testing.T) {
 	a := startAppliance(t, func(c *config.Config) {
-		c.OCPP.Chargers = []config.Charger{{ID: "LOCKED", SecurityProfile: 1, PasswordHash: mustHash(t)}}
+		c.OCPP.Chargers = []config.Charger{{ID: "LOCKED", SecurityProfile: 1, PasswordHash: hashOf(t, "correct-horse-battery-staple")}}
 	})
 	good := dialRaw(t, a, "GOOD-2")
 	good.call("BootNotification", boot)
@@ -429,15 +435,6 @@ func expectClose(t *testing.T, c *rawCharger, code int) {
 		}
 		return
 	}
-}
-
-func mustHash(t *testing.T) string {
-	t.Helper()
-	h, err := security.HashPassword("correct-horse-battery-staple")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
 }
 
 func basic(user, pw string) http.Header {

@@ -71,10 +71,10 @@ type Result struct {
 
 // MemResult is the memory of one server with N idle connected chargers.
 type MemResult struct {
-	Server                 string
-	N, Connected           int
-	RSS0, RSSN             uint64
-	Heap0, HeapN           uint64 // HeapInuse + StackInuse
+	Server                  string
+	N, Connected            int
+	RSS0, RSSN              uint64
+	Heap0, HeapN            uint64 // HeapInuse + StackInuse
 	Goroutines0, GoroutineN int
 }
 

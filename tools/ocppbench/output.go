@@ -86,5 +86,3 @@ func writeMarkdown(w io.Writer, rep Report, opts Options) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", t.Name, t.Want, strings.ReplaceAll(t.Got, "|", "/"), t.Status)
 	}
 }
-
-

@@ -2,21 +2,15 @@ package security
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/constellation-ev/constellation/appliance/internal/testpki"
 	"github.com/constellation-ev/constellation/appliance/ocpp/rpc"
 	"github.com/gorilla/websocket"
 )
@@ -65,54 +59,6 @@ func FuzzVerifyPassword(f *testing.F) {
 }
 
 // pki is a throwaway CA with server and charger certificates.
-type pki struct {
-	pool   *x509.CertPool
-	server tls.Certificate
-	key    *ecdsa.PrivateKey
-	ca     *x509.Certificate
-}
-
-func newPKI(t *testing.T) *pki {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(der)
-	p := &pki{pool: x509.NewCertPool(), key: key, ca: ca}
-	p.pool.AddCert(ca)
-	p.server = p.issue(t, "csms", x509.ExtKeyUsageServerAuth, 2)
-	return p
-}
-
-func (p *pki) issue(t *testing.T, cn string, usage x509.ExtKeyUsage, serial int64) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
 func hash(t *testing.T, pw string) string {
 	t.Helper()
 	h, err := HashPassword(pw)
@@ -123,7 +69,7 @@ func hash(t *testing.T, pw string) string {
 }
 
 func TestProfilesOverLoopback(t *testing.T) {
-	p := newPKI(t)
+	p := testpki.New(t)
 	const pw1, pw2 = "profile-one-secret-key", "profile-two-secret-key"
 	auth, err := New(Config{Unknown: AcceptUnknown, Chargers: []Charger{
 		{ID: "CP1", Profile: ProfileBasic, PasswordHash: hash(t, pw1)},
@@ -143,9 +89,9 @@ func TestProfilesOverLoopback(t *testing.T) {
 	defer plainOpen.Close()
 	secure := httptest.NewUnstartedServer(strict)
 	secure.TLS = &tls.Config{
-		Certificates: []tls.Certificate{p.server},
+		Certificates: []tls.Certificate{p.Server},
 		ClientAuth:   tls.VerifyClientCertIfGiven,
-		ClientCAs:    p.pool,
+		ClientCAs:    p.Pool,
 	}
 	secure.StartTLS()
 	defer secure.Close()
@@ -155,10 +101,10 @@ func TestProfilesOverLoopback(t *testing.T) {
 	ws := func(s *httptest.Server, id string) string {
 		return "ws" + strings.TrimPrefix(s.URL, "http") + "/ocpp/" + id
 	}
-	cp3 := p.issue(t, "CP3", x509.ExtKeyUsageClientAuth, 10)
-	other := p.issue(t, "OTHER", x509.ExtKeyUsageClientAuth, 11)
+	cp3 := p.Issue(t, "CP3", x509.ExtKeyUsageClientAuth)
+	other := p.Issue(t, "OTHER", x509.ExtKeyUsageClientAuth)
 	tlsWith := func(certs ...tls.Certificate) *tls.Config {
-		return &tls.Config{RootCAs: p.pool, Certificates: certs}
+		return &tls.Config{RootCAs: p.Pool, Certificates: certs}
 	}
 
 	tests := []struct {
