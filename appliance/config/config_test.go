@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -94,4 +95,40 @@ func TestMissingFile(t *testing.T) {
 	if _, err := Load([]string{"--config", filepath.Join(t.TempDir(), "nope.toml")}); err == nil {
 		t.Fatal("Load of a missing file succeeded")
 	}
+}
+
+// TestEveryKeyDocumented keeps docs/configuration.md in step with Config.
+func TestEveryKeyDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatalf("read docs: %v", err)
+	}
+	for _, key := range keys(reflect.TypeOf(Config{}), "") {
+		if !strings.Contains(string(doc), "`"+key+"`") {
+			t.Errorf("docs/configuration.md does not document %q", key)
+		}
+	}
+}
+
+// keys lists the TOML keys of struct type t: dotted for tables, and the
+// bare name for the fields of arrays of tables (documented in their own table).
+func keys(t reflect.Type, prefix string) []string {
+	var out []string
+	for f := range t.Fields() {
+		name := f.Tag.Get("toml")
+		if name == "" {
+			continue
+		}
+		ft := f.Type
+		switch {
+		case ft.Kind() == reflect.Struct && ft != reflect.TypeOf(Duration{}):
+			out = append(out, keys(ft, prefix+name+".")...)
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+			out = append(out, prefix+name)
+			out = append(out, keys(ft.Elem(), "")...)
+		default:
+			out = append(out, prefix+name)
+		}
+	}
+	return out
 }
