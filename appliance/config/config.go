@@ -180,16 +180,24 @@ func decodeFile(path string, cfg *Config) error {
 	if err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}
+	if err := decode(data, cfg); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// decode reads TOML into cfg, refusing keys that Config does not have.
+func decode(data []byte, cfg *Config) error {
 	md, err := toml.Decode(string(data), cfg)
 	if err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
+		return err
 	}
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
 		keys := make([]string, len(undecoded))
 		for i, k := range undecoded {
 			keys[i] = k.String()
 		}
-		return fmt.Errorf("config %s: unknown keys: %s", path, strings.Join(keys, ", "))
+		return fmt.Errorf("unknown keys: %s", strings.Join(keys, ", "))
 	}
 	return nil
 }
