@@ -218,8 +218,7 @@ func TestHostileInput(t *testing.T) {
 	good.call("StartTransaction", startTx)
 
 	type expect struct {
-		code  string // CALLERROR code; "" with close==0 means no answer at all
-		close int    // websocket close code expected instead of an answer
+		code string // CALLERROR code; "" means no answer at all
 	}
 	cases := []struct {
 		name  string

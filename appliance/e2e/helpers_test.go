@@ -4,18 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/constellation-ev/constellation/appliance/internal/schematest"
+	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
 
 	"github.com/constellation-ev/constellation/appliance/config"
 )
@@ -85,95 +83,11 @@ func (c *apiClient) get(t testing.TB, path string, out any) {
 	}
 }
 
-// waitHealthy polls /healthz until it answers 200 (bounded).
-func (c *apiClient) waitHealthy(t testing.TB) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	for {
-		status, _, err := c.do(ctx, http.MethodGet, "/healthz", nil, nil)
-		if err == nil && status == http.StatusOK {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("appliance API at %s never became healthy (last: HTTP %d, %v)", c.base, status, err)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-// Schema checks. appliance/ocpp/internal/schematest cannot be imported
-// from here (it is internal to appliance/ocpp), so this is the same check:
-// the official schema file compiled on its own, formats asserted as the
-// schema's draft asks.
-
-var schemas struct {
-	once sync.Once
-	dir  string
-	err  error
-	mu   sync.Mutex
-	m    map[string]*jsonschema.Schema
-}
-
-// schemaDir returns ../shared/ocpp-schemas/1.6 next to the repository
-// root, or skips the test when it is absent.
-func schemaDir(t testing.TB) string {
-	t.Helper()
-	schemas.once.Do(func() {
-		dir, err := os.Getwd()
-		if err != nil {
-			schemas.err = err
-			return
-		}
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				break
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				schemas.err = errors.New("no go.mod above the working directory")
-				return
-			}
-			dir = parent
-		}
-		schemas.dir = filepath.Join(dir, "..", "shared", "ocpp-schemas", "1.6")
-		_, schemas.err = os.Stat(schemas.dir)
-	})
-	if schemas.err != nil {
-		t.Skipf("OCPP 1.6 schemas not found at ../shared/ocpp-schemas/1.6 relative to the repository root (%v); skipping", schemas.err)
-	}
-	return schemas.dir
-}
-
 // checkSchema returns the official 1.6 schema's verdict on a request (or
-// response) payload of action.
+// response) payload of action; the test skips when the schemas are absent.
 func checkSchema(t testing.TB, action string, response bool, payload []byte) error {
 	t.Helper()
-	name := action
-	if response {
-		name += "Response"
-	}
-	file := filepath.Join(schemaDir(t), name+".json")
-	schemas.mu.Lock()
-	s, ok := schemas.m[file]
-	if !ok {
-		var err error
-		if s, err = jsonschema.NewCompiler().Compile(file); err != nil {
-			schemas.mu.Unlock()
-			return fmt.Errorf("compile %s: %w", file, err)
-		}
-		if schemas.m == nil {
-			schemas.m = map[string]*jsonschema.Schema{}
-		}
-		schemas.m[file] = s
-	}
-	schemas.mu.Unlock()
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(payload))
-	if err != nil {
-		return fmt.Errorf("payload is not JSON: %w", err)
-	}
-	return s.Validate(inst)
+	return schematest.Check(t, ocppj.V16, action, response, payload)
 }
 
 // tail returns the last n bytes of a file, for failure messages.

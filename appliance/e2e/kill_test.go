@@ -39,7 +39,7 @@ import (
 	"github.com/constellation-ev/constellation/appliance/api"
 	"github.com/constellation-ev/constellation/appliance/app"
 	"github.com/constellation-ev/constellation/appliance/charging"
-	"github.com/constellation-ev/constellation/appliance/ocpp/v16"
+	v16 "github.com/constellation-ev/constellation/appliance/ocpp/v16"
 	"github.com/constellation-ev/constellation/appliance/store"
 	"github.com/constellation-ev/constellation/tools/chargesim/sim"
 )
@@ -209,10 +209,14 @@ func TestKill(t *testing.T) {
 	acks := &ackLog{}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	// Each connector's sessions last about as long as the kill phase, so
-	// the kills land in sessions; the stations keep going while the
-	// appliance is down (transaction messages queue and are replayed).
-	sessions := 3 + kills
+	// A kill cycle (start, 100-800 ms up, kill) takes about 0.55 s, a
+	// session with its pause 0.35 s: the connectors' sessions outlast the
+	// kill phase, so every kill lands in sessions. Short sessions mean many
+	// StartTransactions, so some kills land between a start's commit and
+	// its CALLRESULT, and its replay must find the stored one. The stations
+	// keep going while the appliance is down (transaction messages queue
+	// and are replayed after the reconnect).
+	sessions := 3 + 2*kills
 	type result struct {
 		id  string
 		err error
@@ -222,8 +226,8 @@ func TestKill(t *testing.T) {
 		id := sim.StationID("KILL", i)
 		st, err := sim.NewStation(sim.Options{
 			ID: id, URL: sim.StationURL("ws://"+ocppAddr, id),
-			Connectors: 2, MeterInterval: 75 * time.Millisecond, SessionLength: 600 * time.Millisecond,
-			Sessions: sessions, Pause: 100 * time.Millisecond, Tags: []string{id + "A", id + "B"},
+			Connectors: 2, MeterInterval: 75 * time.Millisecond, SessionLength: 300 * time.Millisecond,
+			Sessions: sessions, Pause: 50 * time.Millisecond, Tags: []string{id + "A", id + "B"},
 			HeartbeatInterval: time.Hour, RetryInterval: 100 * time.Millisecond, CallTimeout: 20 * time.Second,
 			ReconnectMin: 20 * time.Millisecond, ReconnectMax: 200 * time.Millisecond,
 			OnAck: acks.add,
@@ -247,20 +251,22 @@ func TestKill(t *testing.T) {
 			cur.kill()
 		}
 	}()
-	var verified []sim.Ack // acks received before the last kill
+	exp := newAcked() // the acks received before the last kill
 	for k := range kills {
+		started := time.Now()
 		cur = startChild(t, dataDir, ocppAddr, logFile)
 		apiAddr := cur.waitReady(t, logPath)
+		startup := time.Since(started)
 		up := time.Duration(100+rng.IntN(701)) * time.Millisecond
 		timer := time.NewTimer(up)
 		// What was acknowledged before the previous kill must have
 		// survived it: check through the restarted appliance's API.
-		verifyAPI(t, newAPIClient(apiAddr), verified)
+		verifyAPI(t, newAPIClient(apiAddr), exp)
 		<-timer.C
-		verified = acks.snapshot()
+		exp.add(t, acks.snapshot())
 		cur.kill()
 		cur = nil
-		t.Logf("kill %d after %v up: %d acks so far", k+1, up, len(verified))
+		t.Logf("kill %d after %v up (ready %v after start): %d acks so far", k+1, up, startup.Round(time.Millisecond), exp.n)
 		if t.Failed() {
 			return
 		}
@@ -270,7 +276,7 @@ func TestKill(t *testing.T) {
 	// appliance stops cleanly.
 	cur = startChild(t, dataDir, ocppAddr, logFile)
 	apiAddr := cur.waitReady(t, logPath)
-	verifyAPI(t, newAPIClient(apiAddr), verified)
+	verifyAPI(t, newAPIClient(apiAddr), exp)
 	stillRunning := running - len(done) // stations still in their sessions at the final start
 	for ; running > 0; running-- {
 		select {
@@ -300,7 +306,8 @@ func TestKill(t *testing.T) {
 	if counts["StartTransaction"] == 0 || counts["StopTransaction"] == 0 || counts["MeterValues"] == 0 {
 		t.Fatalf("the stations got no transaction messages acknowledged: %v", counts)
 	}
-	verifyDB(t, filepath.Join(dataDir, app.DBFile), all)
+	exp.add(t, all)
+	verifyDB(t, filepath.Join(dataDir, app.DBFile), exp)
 }
 
 // acked is what the stations' acknowledged transaction messages say must
@@ -311,15 +318,23 @@ type acked struct {
 	stops  map[int64]*v16.StopTransactionRequest
 	meters map[int64][]v16.MeterValue // MeterValues and stop transactionData, by transaction
 	other  int                        // MeterValues without a transaction
+	n      int                        // acks added so far
+	seen   map[string]bool            // station/seq of the transaction messages
 }
 
-// expectations decodes the acknowledged messages from the payloads as
-// they were sent (the wire form, with millisecond timestamps).
-func expectations(t *testing.T, acks []sim.Ack) acked {
+func newAcked() *acked {
+	return &acked{starts: map[int64]*v16.StartTransactionRequest{}, owner: map[int64]string{},
+		stops: map[int64]*v16.StopTransactionRequest{}, meters: map[int64][]v16.MeterValue{}, seen: map[string]bool{}}
+}
+
+// add takes in the acks after the first e.n of all, decoding the
+// acknowledged messages from the payloads as they were sent (the wire
+// form, with millisecond timestamps).
+func (e *acked) add(t *testing.T, all []sim.Ack) {
 	t.Helper()
-	e := acked{starts: map[int64]*v16.StartTransactionRequest{}, owner: map[int64]string{},
-		stops: map[int64]*v16.StopTransactionRequest{}, meters: map[int64][]v16.MeterValue{}}
-	seen := map[string]bool{}
+	acks := all[e.n:]
+	e.n = len(all)
+	seen := e.seen
 	for _, a := range acks {
 		switch a.Action {
 		case "StartTransaction", "StopTransaction", "MeterValues":
@@ -366,13 +381,12 @@ func expectations(t *testing.T, acks []sim.Ack) acked {
 			t.Errorf("transaction %d: stop acknowledged, start not", id)
 		}
 	}
-	return e
 }
 
 // checkStarts compares stored transactions with the acknowledged starts
 // and stops: each start stored exactly once under the id it was given,
 // each stop recorded with the meter value sent, ids unique.
-func checkStarts(t *testing.T, where string, e acked, stored []charging.Transaction) map[int64]charging.Transaction {
+func checkStarts(t *testing.T, where string, e *acked, stored []charging.Transaction) map[int64]charging.Transaction {
 	t.Helper()
 	byID := map[int64]charging.Transaction{}
 	type startKey struct {
@@ -424,7 +438,7 @@ func checkStarts(t *testing.T, where string, e acked, stored []charging.Transact
 
 // verifyAPI checks, through a running appliance's API, that the starts and
 // stops among acks (all acknowledged before the previous kill) are stored.
-func verifyAPI(t *testing.T, c *apiClient, acks []sim.Ack) {
+func verifyAPI(t *testing.T, c *apiClient, e *acked) {
 	t.Helper()
 	var stored []charging.Transaction
 	after := int64(0)
@@ -441,12 +455,12 @@ func verifyAPI(t *testing.T, c *apiClient, acks []sim.Ack) {
 		}
 		after = page.NextAfter
 	}
-	checkStarts(t, "after restart", expectations(t, acks), stored)
+	checkStarts(t, "after restart", e, stored)
 }
 
 // verifyDB opens the database of the stopped appliance and checks that
 // everything acknowledged is stored exactly once, and nothing else.
-func verifyDB(t *testing.T, path string, acks []sim.Ack) {
+func verifyDB(t *testing.T, path string, e *acked) {
 	t.Helper()
 	db, err := store.Open(path, store.Options{})
 	if err != nil {
@@ -471,7 +485,6 @@ func verifyDB(t *testing.T, path string, acks []sim.Ack) {
 		}
 		after = page[len(page)-1].ID
 	}
-	e := expectations(t, acks)
 	byID := checkStarts(t, "final", e, stored)
 
 	// The stations finished every session, so every stored transaction is

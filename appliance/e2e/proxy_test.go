@@ -1,13 +1,10 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -119,34 +116,26 @@ func (r *recorder) waitFor(t testing.TB, since int, what string, match func(fram
 // action whose request match accepts (nil: any), and returns it.
 func (r *recorder) result(t testing.TB, since int, action string, match func(req json.RawMessage) bool) frame {
 	t.Helper()
-	return r.waitFor(t, since, "CALLRESULT to "+action, func(f frame) bool {
-		return f.FromCSMS && f.Msg.Type == ocppj.CallResult && f.Action == action && (match == nil || match(f.Request))
+	f := r.waitFor(t, since, "CALLRESULT to "+action, func(f frame) bool {
+		return f.FromCSMS && (f.Msg.Type == ocppj.CallResult || f.Msg.Type == ocppj.CallError) &&
+			f.Action == action && (match == nil || match(f.Request))
 	})
+	if f.Msg.Type != ocppj.CallResult {
+		t.Fatalf("the appliance answered %s %s with %s", action, f.Request, f.Raw)
+	}
+	return f
 }
 
 // proxy is a websocket-level man in the middle between stations and the
 // appliance's OCPP endpoint: it relays every message both ways unchanged
-// and records it. It can also send a CALL of its own to the appliance on
-// a station's connection, as if the station sent it.
+// and records it.
 type proxy struct {
 	target string // the appliance's OCPP host:port
 	rec    *recorder
-
-	mu    sync.Mutex
-	links map[string]*link // current connection of each station
-	next  int
-}
-
-// link is one proxied station connection.
-type link struct {
-	station     string
-	front, back *websocket.Conn
-	backMu      sync.Mutex // serialises writes to back
-	injected    map[string]chan ocppj.Message
 }
 
 func newProxy(target string, rec *recorder) *proxy {
-	return &proxy{target: target, rec: rec, links: map[string]*link{}}
+	return &proxy{target: target, rec: rec}
 }
 
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -178,18 +167,6 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		back.Close()
 		return
 	}
-	l := &link{station: station, front: front, back: back, injected: map[string]chan ocppj.Message{}}
-	p.mu.Lock()
-	p.links[station] = l
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		if p.links[station] == l {
-			delete(p.links, station)
-		}
-		p.mu.Unlock()
-	}()
-
 	done := make(chan struct{})
 	go func() { // station → appliance
 		defer close(done)
@@ -200,10 +177,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			p.rec.add(station, false, data)
-			l.backMu.Lock()
-			err = back.WriteMessage(typ, data)
-			l.backMu.Unlock()
-			if err != nil {
+			if err := back.WriteMessage(typ, data); err != nil {
 				return
 			}
 		}
@@ -214,56 +188,11 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			break
 		}
-		f := p.rec.add(station, true, data)
-		if ch := l.takeInjected(f.Msg); ch != nil {
-			ch <- f.Msg // the answer to our own CALL: not the station's
-			continue
-		}
+		p.rec.add(station, true, data)
 		if err := front.WriteMessage(typ, data); err != nil {
 			break
 		}
 	}
 	front.Close()
 	<-done
-}
-
-func (l *link) takeInjected(m ocppj.Message) chan ocppj.Message {
-	if m.Type != ocppj.CallResult && m.Type != ocppj.CallError {
-		return nil
-	}
-	l.backMu.Lock()
-	defer l.backMu.Unlock()
-	ch := l.injected[m.ID]
-	delete(l.injected, m.ID)
-	return ch
-}
-
-// inject sends a CALL to the appliance on the station's current
-// connection, as the station, and returns the appliance's answer. It is
-// recorded like every other frame.
-func (p *proxy) inject(ctx context.Context, station, action string, payload []byte) (ocppj.Message, error) {
-	p.mu.Lock()
-	l := p.links[station]
-	p.next++
-	id := "e2e-injected-" + strconv.Itoa(p.next)
-	p.mu.Unlock()
-	if l == nil {
-		return ocppj.Message{}, errors.New("station not connected")
-	}
-	ch := make(chan ocppj.Message, 1)
-	raw := ocppj.EncodeCall(id, action, payload)
-	l.backMu.Lock()
-	l.injected[id] = ch
-	p.rec.add(station, false, raw)
-	err := l.back.WriteMessage(websocket.TextMessage, raw)
-	l.backMu.Unlock()
-	if err != nil {
-		return ocppj.Message{}, err
-	}
-	select {
-	case m := <-ch:
-		return m, nil
-	case <-ctx.Done():
-		return ocppj.Message{}, ctx.Err()
-	}
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/ocpp/csms"
-	"github.com/constellation-ev/constellation/appliance/ocpp/internal/schematest"
+	"github.com/constellation-ev/constellation/appliance/internal/schematest"
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
 	"github.com/constellation-ev/constellation/appliance/ocpp/rpc"
 	"github.com/constellation-ev/constellation/appliance/store"

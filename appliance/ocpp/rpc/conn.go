@@ -333,7 +333,8 @@ func (c *Conn) serveCalls() {
 		m := c.queue[0]
 		c.mu.Unlock()
 
-		ans, cacheable := c.answer(m)
+		var after afterAnswer
+		ans, cacheable := c.answer(context.WithValue(c.ctx, afterAnswerKey{}, &after), m)
 		// Cache before the answer leaves, so a retransmission from this
 		// point on is answered from the cache rather than dropped.
 		if cacheable && m.Type == ocppj.Call {
@@ -345,13 +346,34 @@ func (c *Conn) serveCalls() {
 		if m.Type == ocppj.Call {
 			c.write(ans)
 		}
+		for _, f := range after {
+			go f()
+		}
 	}
+}
+
+type afterAnswerKey struct{}
+
+// afterAnswer holds what a handler asked to run once its answer is out.
+type afterAnswer []func()
+
+// AfterAnswer makes f run, in a goroutine of its own, once the answer to the
+// CALL being handled with ctx has been written. A handler uses it for what
+// must follow its answer on the wire (a reboot after Reset, the message a
+// TriggerMessage asked for). Call it from the handler's goroutine; with any
+// other context f starts at once.
+func AfterAnswer(ctx context.Context, f func()) {
+	if a, ok := ctx.Value(afterAnswerKey{}).(*afterAnswer); ok {
+		*a = append(*a, f)
+		return
+	}
+	go f()
 }
 
 // answer runs the handler and encodes its answer. Internal errors are not
 // cached, so a retransmission gets another try.
-func (c *Conn) answer(m ocppj.Message) (frame []byte, cacheable bool) {
-	payload, err := c.callHandler(m)
+func (c *Conn) answer(ctx context.Context, m ocppj.Message) (frame []byte, cacheable bool) {
+	payload, err := c.callHandler(ctx, m)
 	if err == nil && len(payload) > 0 && !isObject(payload) {
 		err = fmt.Errorf("rpc: handler for %s returned a payload that is not a JSON object", m.Action)
 	}
@@ -366,13 +388,13 @@ func (c *Conn) answer(m ocppj.Message) (frame []byte, cacheable bool) {
 	return ocppj.EncodeError(c.version, m.ID, &ocppj.Error{Code: ocppj.InternalError, Description: "internal error"}), false
 }
 
-func (c *Conn) callHandler(m ocppj.Message) (payload json.RawMessage, err error) {
+func (c *Conn) callHandler(ctx context.Context, m ocppj.Message) (payload json.RawMessage, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("rpc: handler panic: %v", r)
 		}
 	}()
-	return c.cfg.Handler.HandleCall(c.ctx, c, m.Action, m.Payload)
+	return c.cfg.Handler.HandleCall(ctx, c, m.Action, m.Payload)
 }
 
 func isObject(b []byte) bool {

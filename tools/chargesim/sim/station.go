@@ -169,6 +169,8 @@ type protocol interface {
 	heartbeatInterval() time.Duration
 	// live runs the scripted sessions; it returns when they are done.
 	live(ctx context.Context) error
+	// dataTransfer sends a vendor-specific message and returns the status.
+	dataTransfer(ctx context.Context, vendorID, messageID, data string) (string, error)
 }
 
 // Station is one simulated charge point. Create it with [NewStation] and
@@ -224,6 +226,13 @@ func NewStation(opts Options) (*Station, error) {
 	}
 	s.proto = newV16(s)
 	return s, nil
+}
+
+// DataTransfer sends a vendor-specific DataTransfer to the CSMS (in order
+// with everything else the station sends) and returns the answer's status.
+// Offline it fails with [ErrOffline].
+func (s *Station) DataTransfer(ctx context.Context, vendorID, messageID, data string) (string, error) {
+	return s.proto.dataTransfer(ctx, vendorID, messageID, data)
 }
 
 // ID is the station's charge point identity.

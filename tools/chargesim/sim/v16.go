@@ -606,7 +606,7 @@ func wakeUp(cn *connector) {
 
 // HandleCall answers a CSMS command: decoded strictly, answered with a
 // schema-valid payload, with follow-up messages sent afterwards.
-func (p *v16Proto) HandleCall(_ context.Context, _ *rpc.Conn, action string, raw json.RawMessage) (json.RawMessage, error) {
+func (p *v16Proto) HandleCall(ctx context.Context, _ *rpc.Conn, action string, raw json.RawMessage) (json.RawMessage, error) {
 	req, _, err := v16.DecodeRequest(action, raw, false)
 	if err != nil {
 		return nil, err
@@ -626,7 +626,7 @@ func (p *v16Proto) HandleCall(_ context.Context, _ *rpc.Conn, action string, raw
 		return nil, fmt.Errorf("sim: answer to %s: %w", action, err)
 	}
 	if after != nil {
-		go after()
+		rpc.AfterAnswer(ctx, after)
 	}
 	return out, nil
 }
@@ -1134,4 +1134,20 @@ func (l *v16LoadScript) teardown(ctx context.Context, c *rpc.Conn) {
 	_, _ = loadCall[v16.StopTransactionResponse](ctx, c, "StopTransaction", &v16.StopTransactionRequest{
 		MeterStop: l.registerWh, Timestamp: payload.NewDateTime(l.clock.Now()), TransactionId: l.txID, Reason: v16.ReasonLocal,
 	})
+}
+
+func (p *v16Proto) dataTransfer(ctx context.Context, vendorID, messageID, data string) (string, error) {
+	req := &v16.DataTransferRequest{VendorId: vendorID, MessageId: messageID}
+	if data != "" {
+		req.Data = &data
+	}
+	resp, err := p.s.call(ctx, "DataTransfer", req)
+	if err != nil {
+		return "", err
+	}
+	r, ok := resp.(*v16.DataTransferResponse)
+	if !ok {
+		return "", fmt.Errorf("%w: DataTransfer answered %T", ErrBadResponse, resp)
+	}
+	return string(r.Status), nil
 }

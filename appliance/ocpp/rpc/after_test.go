@@ -1,0 +1,38 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+)
+
+// TestAfterAnswerRunsAfterTheAnswerIsWritten: a handler that cuts its
+// connection from AfterAnswer (as a charger power-cycling after Reset does)
+// never loses the answer. Without the hook the cut races the write; the
+// window is narrow, so the exchange is repeated.
+func TestAfterAnswerRunsAfterTheAnswerIsWritten(t *testing.T) {
+	ts := startServer(t, ServerOptions{Config: Config{Handler: HandlerFunc(
+		func(ctx context.Context, c *Conn, _ string, _ json.RawMessage) (json.RawMessage, error) {
+			AfterAnswer(ctx, func() { c.ws.UnderlyingConn().Close() }) // power cycle
+			return json.RawMessage(`{"status":"Accepted"}`), nil
+		})}})
+	for i := range 50 {
+		ws := rawDial(t, ts.url(fmt.Sprintf("CP%d", i)), "ocpp1.6")
+		send(t, ws, `[2,"r1","Reset",{"type":"Soft"}]`)
+		if m := recv(t, ws); m.ID != "r1" || string(m.Payload) != `{"status":"Accepted"}` {
+			t.Fatalf("round %d: answer %+v", i, m)
+		}
+		if _, _, err := ws.ReadMessage(); err == nil {
+			t.Fatalf("round %d: connection still open after the power cycle", i)
+		}
+	}
+}
+
+// TestAfterAnswerOutsideAHandlerRunsAtOnce: with a context that is not a
+// handler's, the function still runs.
+func TestAfterAnswerOutsideAHandlerRunsAtOnce(t *testing.T) {
+	done := make(chan struct{})
+	AfterAnswer(context.Background(), func() { close(done) })
+	<-done
+}
