@@ -36,3 +36,30 @@ func TestAfterAnswerOutsideAHandlerRunsAtOnce(t *testing.T) {
 	AfterAnswer(context.Background(), func() { close(done) })
 	<-done
 }
+
+// TestReplacedConnectionDeliversItsLastAnswer: a charger that answers a
+// call and reconnects at once (a quick reboot) does not lose that answer
+// to the replacement of its old connection.
+func TestReplacedConnectionDeliversItsLastAnswer(t *testing.T) {
+	ts := startServer(t, ServerOptions{})
+	for i := range 20 {
+		id := fmt.Sprintf("QUICK%d", i)
+		old := rawDial(t, ts.url(id), "ocpp1.6")
+		conn := serverConn(t, ts, id)
+		type result struct {
+			payload json.RawMessage
+			err     error
+		}
+		got := make(chan result, 1)
+		go func() {
+			p, err := conn.Call(context.Background(), "Reset", json.RawMessage(`{"type":"Soft"}`))
+			got <- result{p, err}
+		}()
+		call := recv(t, old)
+		send(t, old, `[3,"`+call.ID+`",{"status":"Accepted"}]`)
+		rawDial(t, ts.url(id), "ocpp1.6") // the rebooted charger
+		if r := <-got; r.err != nil || string(r.payload) != `{"status":"Accepted"}` {
+			t.Fatalf("round %d: Call = %s, %v; want the answer sent before the reconnect", i, r.payload, r.err)
+		}
+	}
+}

@@ -148,6 +148,10 @@ type Conn struct {
 	idle     chan struct{}
 	closed   bool
 	cause    error
+	// ending is set by closeGracefully: the close frame is sent and no new
+	// work starts, but the reader still takes what the peer sent before it.
+	ending      bool
+	endingCause error
 
 	done chan struct{}
 
@@ -199,6 +203,9 @@ func (c *Conn) closeWith(code int, reason string, cause error) {
 	}
 	c.closed = true
 	c.cause = cause
+	if c.endingCause != nil {
+		c.cause = c.endingCause
+	}
 	pt := c.pingTimer
 	c.mu.Unlock()
 	if code != 0 {
@@ -210,6 +217,27 @@ func (c *Conn) closeWith(code int, reason string, cause error) {
 		pt.Stop()
 	}
 	close(c.done)
+}
+
+// closeGracefully sends a close frame but lets the reader go on for up to
+// grace, so that frames the peer sent before it saw our close (the answer
+// to a pending call, typically) are still taken; then the connection
+// closes with cause. New calls, incoming or outgoing, are refused meanwhile.
+func (c *Conn) closeGracefully(code int, reason string, cause error, grace time.Duration) {
+	c.mu.Lock()
+	if c.closed || c.ending {
+		c.mu.Unlock()
+		return
+	}
+	c.ending, c.endingCause = true, cause
+	c.mu.Unlock()
+	deadline := time.Now().Add(grace)
+	if err := c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline); err != nil {
+		c.closeWith(0, "", err)
+		return
+	}
+	// The reader ends on the peer's close frame, on EOF, or at the deadline.
+	_ = c.ws.SetReadDeadline(deadline)
 }
 
 func (c *Conn) log() *slog.Logger { return c.cfg.Logger }
@@ -283,7 +311,7 @@ func (c *Conn) enqueue(m ocppj.Message) {
 		}
 	}
 	c.mu.Lock()
-	if c.closed || c.draining {
+	if c.closed || c.draining || c.ending {
 		// Unanswered on purpose: the charger retries after reconnecting.
 		c.mu.Unlock()
 		return
@@ -476,7 +504,7 @@ func (c *Conn) Call(ctx context.Context, action string, payload json.RawMessage)
 // acquire takes the single outgoing-call slot, waiting in FIFO order.
 func (c *Conn) acquire(ctx context.Context) error {
 	c.mu.Lock()
-	if c.closed {
+	if c.closed || c.ending {
 		c.mu.Unlock()
 		return ErrClosed
 	}

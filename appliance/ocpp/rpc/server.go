@@ -16,6 +16,10 @@ import (
 	"github.com/gorilla/websocket"
 )
 
+// replaceGrace bounds how long a replaced connection may still deliver
+// what its peer sent before it saw the close.
+const replaceGrace = time.Second
+
 // MaxIdentityLen is the longest charger identity accepted (OCPP: 48).
 const MaxIdentityLen = 48
 
@@ -227,7 +231,9 @@ func (s *Server) serve(c, old *Conn, oldGone, gone chan struct{}) {
 	defer s.wg.Done()
 	if old != nil {
 		s.cfg.Logger.Info("charger reconnected, replacing old connection", "charger", c.id)
-		old.closeWith(websocket.ClosePolicyViolation, "replaced by new connection", ErrReplaced)
+		// Gracefully: a charger that answered a call (a Reset, say) and
+		// reconnected at once still has that answer taken.
+		old.closeGracefully(websocket.ClosePolicyViolation, "replaced by new connection", ErrReplaced, replaceGrace)
 		<-oldGone
 	}
 	s.cfg.Logger.Info("charger connected", "charger", c.id, "version", c.version, "remote", c.RemoteAddr())
