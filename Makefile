@@ -8,8 +8,10 @@ GOBIN     := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN)/staticcheck
 FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
+# make bench OCPPBENCH_FLAGS="-repeat 1" for a shorter load run (the default keeps the best of 3).
+OCPPBENCH_FLAGS ?=
 
-.PHONY: help build test lint run bench bench-load fuzz clean
+.PHONY: help build test lint run bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -37,7 +39,7 @@ run: ## the appliance in dev mode (simulated hardware) with two simulated charge
 
 bench: ## Go benchmarks and the CSMS load benchmark; see docs/benchmarks.md
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
-	$(GO) run ./tools/ocppbench
+	$(GO) run ./tools/ocppbench $(OCPPBENCH_FLAGS)
 
 fuzz: ## run every fuzz target for FUZZTIME (default 10s)
 	@set -e; for pkg in $$($(GO) list ./...); do \

@@ -48,8 +48,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		warmup   = fs.Duration("warmup", 1500*time.Millisecond, "warm-up per scenario (same load, not counted)")
 		memN     = fs.String("mem-n", "", "comma-separated idle charger counts for the memory measurement (default: the -n values ≥ 100; \"none\" skips)")
 		mvSat    = fs.Bool("mv-saturated", true, "also run saturated MeterValues against the appliance")
-		quick    = fs.Bool("quick", false, "smoke run: -n 1,10 -duration 1s -warmup 200ms -mem-n 10 unless set")
+		quick    = fs.Bool("quick", false, "smoke run: -n 1,10 -duration 1s -warmup 200ms -mem-n 10 -repeat 1 unless set")
 		markdown = fs.String("markdown", "", "also write the results as Markdown tables to this file")
+		repeat   = fs.Int("repeat", 3, "runs per scenario; the summary keeps the best (quick: 1)")
+		noFsync  = fs.Bool("no-fsync-probe", false, "skip measuring the storage floor (pwrite+fdatasync)")
 		profDir  = fs.String("cpuprofile", "", "directory for one server CPU profile per scenario")
 		logFile  = fs.String("server-log", "", "file for the servers' logs (default stderr)")
 	)
@@ -74,8 +76,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if !set["mem-n"] {
 			*memN = "10"
 		}
+		if !set["repeat"] {
+			*repeat = 1
+		}
 	}
 	opts := Options{Duration: *duration, Warmup: *warmup, MeterValuesSaturated: *mvSat,
+		Repeat: *repeat, FsyncProbe: !*noFsync,
 		ProfileDir: *profDir, Out: stdout, ServerLog: stderr}
 	var err error
 	if opts.Counts, err = parseCounts(*counts); err != nil {

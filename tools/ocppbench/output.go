@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
-const rowFormat = "%-9s  %-21s %5s %6s %8s %7s %9s %8s %8s %8s %7s %11s %s\n"
+const rowFormat = "%-9s  %-21s %5s %6s %8s %7s %9s %8s %8s %8s %19s %11s %s\n"
 
 func printHeader(w io.Writer) {
-	fmt.Fprintf(w, rowFormat, "server", "scenario", "N", "conn", "calls", "failed", "calls/s", "p50", "p99", "max", "srv CPU", "disk B/call", "")
+	fmt.Fprintf(w, rowFormat, "server", "scenario", "N", "conn", "calls", "failed", "calls/s", "p50", "p99", "max", "CPU srv/cli/irq/oth", "disk B/call", "")
 }
 
 func printResult(w io.Writer, r Result) {
@@ -22,12 +23,17 @@ func printResult(w io.Writer, r Result) {
 		cpuShare(r), disk, r.Err)
 }
 
-// cpuShare is the server's CPU use over the window as a percentage of one core.
+// cpuShare is the CPU use of the server, the load generator, interrupts
+// (loopback networking) and the rest of the machine over the measured
+// run, in percent of one core (the machine has 200). The run
+// includes connecting and setting up the chargers, so the shares are
+// approximate for the largest counts.
 func cpuShare(r Result) string {
 	if r.Elapsed <= 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.0f%%", 100*float64(r.ServerCPU)/float64(r.Elapsed))
+	pc := func(d time.Duration) int { return int(100*float64(d)/float64(r.Elapsed) + 0.5) }
+	return fmt.Sprintf("%d/%d/%d/%d", pc(r.ServerCPU), pc(r.ClientCPU), pc(r.IRQCPU), pc(r.OtherCPU))
 }
 
 const memFormat = "%-9s %5s %6s %9s %9s %12s %10s %10s %12s %9s\n"
@@ -46,6 +52,13 @@ func printMem(w io.Writer, m MemResult) {
 func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
 func printTargets(w io.Writer, rep Report) {
+	if len(rep.Results) > len(rep.Best()) {
+		fmt.Fprintln(w, "\nbest run of each scenario (highest calls/s saturated, lowest p99 paced):")
+		printHeader(w)
+		for _, r := range rep.Best() {
+			printResult(w, r)
+		}
+	}
 	fmt.Fprintln(w, "\ntargets (informational):")
 	for _, t := range rep.Targets() {
 		fmt.Fprintf(w, "  %-4s  %-62s want %-22s got %s\n", t.Status, t.Name, t.Want, t.Got)
@@ -54,21 +67,16 @@ func printTargets(w io.Writer, rep Report) {
 
 // writeMarkdown writes the results, memory and targets as Markdown tables.
 func writeMarkdown(w io.Writer, rep Report, opts Options) {
-	fmt.Fprintf(w, "Measured window %s per scenario after a %s warm-up.\n\n", opts.Duration, opts.Warmup)
-	fmt.Fprintln(w, "| server | scenario | chargers | connected | calls | failed | calls/s | p50 | p99 | max | server CPU | disk B/MeterValues |")
-	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-	for _, r := range rep.Results {
-		disk := "-"
-		if r.Action == "MeterValues" && r.DiskPerCall > 0 {
-			disk = fmt.Sprintf("%.0f", r.DiskPerCall)
-		}
-		name := r.Name()
-		if r.Err != "" {
-			name += " (" + r.Err + ")"
-		}
-		fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %d | %.0f | %s | %s | %s | %s | %s |\n",
-			r.Server, name, r.N, r.Connected, r.Calls, r.Failed, r.PerSecond,
-			fmtDur(r.P50), fmtDur(r.P99), fmtDur(r.Max), cpuShare(r), disk)
+	fmt.Fprintf(w, "Measured window %s per scenario after a %s warm-up; best of %d runs per scenario.\n\n", opts.Duration, opts.Warmup, opts.Repeat)
+	if rep.Fsync.Count > 0 {
+		fs := rep.Fsync
+		fmt.Fprintf(w, "Storage floor: 4 KiB pwrite + fdatasync in %s, %d times: p50 %s, p99 %s, max %s.\n\n", fs.Dir, fs.Count, fmtDur(fs.P50), fmtDur(fs.P99), fmtDur(fs.Max))
+	}
+	writeRuns(w, rep.Best())
+	if len(rep.Results) > len(rep.Best()) {
+		fmt.Fprintln(w, "\nEvery run, in order (the table above keeps the best of each scenario):")
+		fmt.Fprintln(w)
+		writeRuns(w, rep.Results)
 	}
 	if len(rep.Memory) > 0 {
 		fmt.Fprintln(w, "\n| server | idle chargers | RSS at 0 | RSS at N | RSS per charger | Go heap+stacks at 0 | at N | heap+stacks per charger | goroutines per charger |")
@@ -84,5 +92,23 @@ func writeMarkdown(w io.Writer, rep Report, opts Options) {
 	fmt.Fprintln(w, "| --- | --- | --- | --- |")
 	for _, t := range rep.Targets() {
 		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", t.Name, t.Want, strings.ReplaceAll(t.Got, "|", "/"), t.Status)
+	}
+}
+
+func writeRuns(w io.Writer, rs []Result) {
+	fmt.Fprintln(w, "| server | scenario | chargers | connected | calls | failed | calls/s | p50 | p99 | max | CPU % server/client/irq/other | disk B/MeterValues |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, r := range rs {
+		disk := "-"
+		if r.Action == "MeterValues" && r.DiskPerCall > 0 {
+			disk = fmt.Sprintf("%.0f", r.DiskPerCall)
+		}
+		name := r.Name()
+		if r.Err != "" {
+			name += " (" + r.Err + ")"
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %d | %.0f | %s | %s | %s | %s | %s |\n",
+			r.Server, name, r.N, r.Connected, r.Calls, r.Failed, r.PerSecond,
+			fmtDur(r.P50), fmtDur(r.P99), fmtDur(r.Max), cpuShare(r), disk)
 	}
 }
