@@ -339,7 +339,7 @@ func (c *Conn) enqueue(m ocppj.Message) {
 	c.running = true
 	c.mu.Unlock()
 	if start {
-		go c.serveCalls()
+		pool.run(c.serveCalls)
 	}
 }
 

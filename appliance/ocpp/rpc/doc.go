@@ -5,9 +5,10 @@
 // dedup per charger, ping/pong half-open detection, frame limits, subprotocol
 // negotiation and an authentication hook.
 //
-// Per connection it keeps one reader goroutine, a handler goroutine only
-// while calls are queued, one timer for pings (server side), and borrows
-// write buffers from a shared pool.
+// Per connection it keeps one reader goroutine and one timer for pings
+// (server side); calls are handled on a process-wide pool of reused worker
+// goroutines, one per call in progress, and write buffers are borrowed from
+// a shared pool.
 package rpc
 
 import "errors"
