@@ -234,7 +234,14 @@ func (s *Server) serve(c, old *Conn, oldGone, gone chan struct{}) {
 		// Gracefully: a charger that answered a call (a Reset, say) and
 		// reconnected at once still has that answer taken.
 		old.closeGracefully(websocket.ClosePolicyViolation, "replaced by new connection", ErrReplaced, replaceGrace)
-		<-oldGone
+		select {
+		case <-oldGone:
+		case <-time.After(2 * replaceGrace):
+			// Its reader never saw the deadline (it had not started, or is
+			// stuck): close the socket under it.
+			old.closeWith(0, "", ErrReplaced)
+			<-oldGone
+		}
 	}
 	s.cfg.Logger.Info("charger connected", "charger", c.id, "version", c.version, "remote", c.RemoteAddr())
 	if c.obs != nil {
