@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/constellation-ev/constellation/appliance/internal/testlog"
+
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/store"
 )
@@ -64,29 +66,11 @@ func (f *fakeCommander) recorded() []command {
 	return append([]command(nil), f.calls...)
 }
 
-// syncBuffer is a log sink shared with the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	svc   *charging.Service
 	cmd   *fakeCommander
 	ready atomic.Bool
-	logs  *syncBuffer
+	logs  *testlog.Buffer
 	srv   *httptest.Server
 	txs   []int64 // transaction ids, oldest first
 }
@@ -110,7 +94,7 @@ func newEnvWith(t *testing.T, wrapDomain func(Domain) Domain) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{svc: svc, cmd: &fakeCommander{}, logs: &syncBuffer{}}
+	e := &env{svc: svc, cmd: &fakeCommander{}, logs: &testlog.Buffer{}}
 	e.ready.Store(true)
 	e.populate(t)
 	s, err := New(Options{

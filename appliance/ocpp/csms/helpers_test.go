@@ -1,7 +1,6 @@
 package csms_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/constellation-ev/constellation/appliance/internal/testlog"
 
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/internal/schematest"
@@ -31,7 +32,7 @@ type env struct {
 	cs    *csms.CSMS
 	url   string
 	clock *manualClock // the CSMS's rpc clock: call timeouts fire only when told
-	logs  *syncBuffer
+	logs  *testlog.Buffer
 }
 
 type envOptions struct {
@@ -42,7 +43,7 @@ type envOptions struct {
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
-	e := &env{clock: newManualClock(), logs: &syncBuffer{}}
+	e := &env{clock: newManualClock(), logs: &testlog.Buffer{}}
 	db, err := store.Open(filepath.Join(t.TempDir(), "constellation.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -185,22 +186,4 @@ func (t *manualTimer) fire() {
 	if !stopped {
 		t.f()
 	}
-}
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
