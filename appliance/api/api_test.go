@@ -20,9 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/constellation-ev/constellation/appliance/internal/testlog"
-
 	"github.com/constellation-ev/constellation/appliance/charging"
+	"github.com/constellation-ev/constellation/appliance/internal/testlog"
 	"github.com/constellation-ev/constellation/appliance/store"
 )
 

@@ -12,10 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/constellation-ev/constellation/appliance/internal/testlog"
-
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/internal/schematest"
+	"github.com/constellation-ev/constellation/appliance/internal/testlog"
 	"github.com/constellation-ev/constellation/appliance/ocpp/csms"
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
 	"github.com/constellation-ev/constellation/appliance/ocpp/rpc"
