@@ -16,17 +16,46 @@ type DateTime struct {
 // NewDateTime returns t as a DateTime.
 func NewDateTime(t time.Time) DateTime { return DateTime{t} }
 
-// MarshalJSON encodes d as an RFC 3339 UTC string.
+// MarshalJSON encodes d as an RFC 3339 UTC string, with milliseconds when
+// there are any. It is written by hand rather than with time.AppendFormat:
+// every answer with a timestamp (each Heartbeat) goes through it.
 func (d DateTime) MarshalJSON() ([]byte, error) {
 	t := d.UTC()
-	layout := `"2006-01-02T15:04:05Z"`
-	if t.Nanosecond() >= int(time.Millisecond) {
-		layout = `"2006-01-02T15:04:05.000Z"`
-	}
-	if y := t.Year(); y < 0 || y > 9999 {
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
 		return nil, errors.New("payload: DateTime year outside 0000-9999")
 	}
-	return t.AppendFormat(make([]byte, 0, 26), layout), nil
+	hour, minute, second := t.Clock()
+	b := make([]byte, 0, 26)
+	b = append(b, '"')
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, second, 2)
+	if ms := t.Nanosecond() / int(time.Millisecond); ms > 0 {
+		b = append(b, '.')
+		b = appendDigits(b, ms, 3)
+	}
+	return append(b, 'Z', '"'), nil
+}
+
+// appendDigits appends the n lowest decimal digits of v, zero-padded.
+func appendDigits(b []byte, v, n int) []byte {
+	for range n {
+		b = append(b, 0)
+	}
+	for i := len(b) - 1; i >= len(b)-n; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return b
 }
 
 // UnmarshalJSON decodes a strict RFC 3339 string, for callers that use

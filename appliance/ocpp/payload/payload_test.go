@@ -3,6 +3,7 @@ package payload
 import (
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -257,4 +258,33 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("accepted invalid JSON %q", data)
 		}
 	})
+}
+
+// TestDateTimeMarshalMatchesTimeFormat: the hand-written encoder writes
+// what time.Format does with the RFC 3339 layouts it replaces.
+func TestDateTimeMarshalMatchesTimeFormat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	cases := []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(2026, 11, 28, 10, 0, 0, 999_999, time.UTC), // under a millisecond: no fraction
+		time.Date(2026, 11, 28, 10, 0, 0, 1_000_000, time.FixedZone("CET", 3600)),
+	}
+	for range 2000 {
+		cases = append(cases, time.Unix(rng.Int64N(250_000_000_000), rng.Int64N(1e9)))
+	}
+	for _, tm := range cases {
+		layout := `"2006-01-02T15:04:05Z"`
+		if tm.Nanosecond() >= int(time.Millisecond) {
+			layout = `"2006-01-02T15:04:05.000Z"`
+		}
+		want := tm.UTC().Format(layout)
+		got, err := NewDateTime(tm).MarshalJSON()
+		if err != nil || string(got) != want {
+			t.Fatalf("MarshalJSON(%v) = %s, %v; want %s", tm, got, err, want)
+		}
+	}
+	if _, err := NewDateTime(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)).MarshalJSON(); err == nil {
+		t.Error("year 10000 encoded")
+	}
 }
