@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,16 @@ type Stats struct {
 	Retries uint64 // groups rolled back and re-run without a failing function
 	// PageWrites is bbolt's count of page write calls (dirty pages, meta not included).
 	PageWrites int64
+	// CommitTimes counts groups by how long committing them took (running
+	// the functions, writing and fsyncing; failed groups included): CommitTimes[i] counts those
+	// under CommitTimeBounds[i], the last one those longer than every bound.
+	CommitTimes [len(CommitTimeBounds) + 1]uint64
+}
+
+// CommitTimeBounds are the upper bounds of the CommitTimes buckets.
+var CommitTimeBounds = [...]time.Duration{
+	500 * time.Microsecond, time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond,
+	10 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond,
 }
 
 // DB is an open store. It is safe for concurrent use.
@@ -73,6 +84,7 @@ type DB struct {
 	done   chan struct{}
 
 	ops, failed, commits, retries atomic.Uint64
+	commitTimes                   [len(CommitTimeBounds) + 1]atomic.Uint64
 }
 
 type request struct {
@@ -163,13 +175,26 @@ func (db *DB) View(fn func(*bbolt.Tx) error) error {
 // Stats returns the committer's counters.
 func (db *DB) Stats() Stats {
 	bs := db.bolt.Stats()
-	return Stats{
+	st := Stats{
 		Ops:        db.ops.Load(),
 		Failed:     db.failed.Load(),
 		Commits:    db.commits.Load(),
 		Retries:    db.retries.Load(),
 		PageWrites: bs.TxStats.GetWrite(),
 	}
+	for i := range st.CommitTimes {
+		st.CommitTimes[i] = db.commitTimes[i].Load()
+	}
+	return st
+}
+
+// recordCommitTime counts one commit that took d.
+func (db *DB) recordCommitTime(d time.Duration) {
+	i := 0
+	for i < len(CommitTimeBounds) && d >= CommitTimeBounds[i] {
+		i++
+	}
+	db.commitTimes[i].Add(1)
 }
 
 // Close stops accepting writes, commits everything already queued and closes
@@ -185,10 +210,29 @@ func (db *DB) Close() error {
 	close(db.queue)
 	db.mu.Unlock()
 	<-db.done
+	st := db.Stats()
+	db.log.Info("store closed", "writes", st.Ops, "commits", st.Commits, "failed", st.Failed,
+		"commit_times", formatCommitTimes(st.CommitTimes))
 	if err := db.bolt.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
 	return nil
+}
+
+// formatCommitTimes renders the histogram as "<500µs:12 <1ms:3 ... >=50ms:0".
+func formatCommitTimes(counts [len(CommitTimeBounds) + 1]uint64) string {
+	var b strings.Builder
+	for i, n := range counts {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if i < len(CommitTimeBounds) {
+			fmt.Fprintf(&b, "<%v:%d", CommitTimeBounds[i], n)
+		} else {
+			fmt.Fprintf(&b, ">=%v:%d", CommitTimeBounds[i-1], n)
+		}
+	}
+	return b.String()
 }
 
 // run is the single committer: it takes whatever is queued (no timer: a
@@ -211,7 +255,9 @@ func (db *DB) run() {
 				break fill
 			}
 		}
+		start := time.Now()
 		db.commit(batch)
+		db.recordCommitTime(time.Since(start))
 		clear(batch) // drop references to finished requests
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"go.etcd.io/bbolt"
 )
@@ -104,6 +105,28 @@ func TestGroupCommit(t *testing.T) {
 	st := db.Stats()
 	if st.Ops != n+1 || st.Commits != 2 {
 		t.Fatalf("stats = %+v, want %d ops in 2 commits", st, n+1)
+	}
+	var timed uint64
+	for _, c := range st.CommitTimes {
+		timed += c
+	}
+	if timed != st.Commits {
+		t.Errorf("commit time histogram counts %d commits, want %d", timed, st.Commits)
+	}
+}
+
+func TestCommitTimeBuckets(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "db"))
+	for _, d := range []time.Duration{0, 499 * time.Microsecond, 500 * time.Microsecond, 3 * time.Millisecond, 50 * time.Millisecond, time.Hour} {
+		db.recordCommitTime(d)
+	}
+	got := db.Stats().CommitTimes
+	want := [len(CommitTimeBounds) + 1]uint64{2, 1, 0, 1, 0, 0, 0, 2}
+	if got != want {
+		t.Fatalf("buckets = %v, want %v", got, want)
+	}
+	if s := formatCommitTimes(want); s != "<500µs:2 <1ms:1 <2ms:0 <5ms:1 <10ms:0 <20ms:0 <50ms:0 >=50ms:2" {
+		t.Errorf("formatted as %q", s)
 	}
 }
 
