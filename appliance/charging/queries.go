@@ -47,12 +47,13 @@ func (s *Service) Chargers(ctx context.Context) ([]Charger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("charging: list chargers: %w", err)
 	}
-	s.live.Range(func(k, _ any) bool {
-		if id := k.(ChargerID); !seen[id] {
+	s.liveMu.RLock()
+	for id := range s.live {
+		if !seen[id] {
 			out = append(out, Charger{ID: id, Connectors: []Connector{}})
 		}
-		return true
-	})
+	}
+	s.liveMu.RUnlock()
 	for i := range out {
 		s.addLive(&out[i])
 	}
@@ -77,7 +78,7 @@ func (s *Service) Charger(_ context.Context, id ChargerID) (Charger, error) {
 		return Charger{}, fmt.Errorf("charging: charger %s: %w", id, err)
 	}
 	if !found {
-		if _, ok := s.live.Load(id); !ok {
+		if s.findLive(id) == nil {
 			return Charger{}, fmt.Errorf("charging: charger %s: %w", id, ErrNotFound)
 		}
 		c = Charger{ID: id, Connectors: []Connector{}}
@@ -87,11 +88,10 @@ func (s *Service) Charger(_ context.Context, id ChargerID) (Charger, error) {
 }
 
 func (s *Service) addLive(c *Charger) {
-	v, ok := s.live.Load(c.ID)
-	if !ok {
+	l := s.findLive(c.ID)
+	if l == nil {
 		return
 	}
-	l := v.(*live)
 	c.Connected = l.connected.Load()
 	if n := l.lastSeen.Load(); n != 0 {
 		c.LastSeen = time.Unix(0, n)

@@ -85,7 +85,10 @@ type Service struct {
 	interval time.Duration
 	onChange func(*bbolt.Tx, Change) error
 
-	live sync.Map // ChargerID -> *live
+	// live is read on every call (a Heartbeat is nothing else), so it is a
+	// plain map: sync.Map boxes each string key into an interface.
+	liveMu sync.RWMutex
+	live   map[ChargerID]*live
 
 	tokMu  sync.RWMutex
 	tokens map[string]IDToken
@@ -122,6 +125,7 @@ func NewService(ctx context.Context, st Store, cfg Config) (*Service, error) {
 		interval: cmp.Or(cfg.HeartbeatInterval, DefaultHeartbeatInterval),
 		onChange: cfg.OnChange,
 		tokens:   make(map[string]IDToken),
+		live:     make(map[ChargerID]*live),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -193,11 +197,24 @@ func (s *Service) logChange(ctx context.Context, kind ChangeKind, id ChargerID, 
 }
 
 func (s *Service) liveOf(id ChargerID) *live {
-	if v, ok := s.live.Load(id); ok {
-		return v.(*live)
+	if l := s.findLive(id); l != nil {
+		return l
 	}
-	v, _ := s.live.LoadOrStore(id, new(live))
-	return v.(*live)
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	l := s.live[id]
+	if l == nil {
+		l = new(live)
+		s.live[id] = l
+	}
+	return l
+}
+
+// findLive returns the charger's live state, or nil if it never connected.
+func (s *Service) findLive(id ChargerID) *live {
+	s.liveMu.RLock()
+	defer s.liveMu.RUnlock()
+	return s.live[id]
 }
 
 // ChargerConnected marks a charger connected over protocol (memory only).

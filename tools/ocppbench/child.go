@@ -7,8 +7,12 @@ package main
 // answers commands read line by line from stdin (one reply line each):
 //
 //	mem             GC, return memory to the OS, reply "mem {MemStats JSON}"
-//	prof-start FILE start a CPU profile into FILE, reply "ok"
-//	prof-stop       stop it, reply "ok"
+//	prof-start FILE start a CPU profile into FILE, reply "ok"; the
+//	                allocations so far go to FILE.allocs-base
+//	prof-stop       stop it and write the allocations so far to FILE.allocs
+//	                (compare with go tool pprof -diff_base), reply "ok"
+//	trace-start FILE start a runtime execution trace into FILE, reply "ok"
+//	trace-stop       stop it, reply "ok"
 //	quit (or EOF)   shut down and exit
 //
 // Logs go to stderr.
@@ -26,6 +30,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"sync"
 	"time"
@@ -150,7 +155,14 @@ func childMain(kind string) int {
 		}
 		close(cmds)
 	}()
-	var prof *os.File
+	var prof, tr *os.File
+	stopTrace := func() {
+		if tr != nil {
+			trace.Stop()
+			_ = tr.Close()
+			tr = nil
+		}
+	}
 	for {
 		select {
 		case err := <-errc:
@@ -162,6 +174,7 @@ func childMain(kind string) int {
 					pprof.StopCPUProfile()
 					_ = prof.Close()
 				}
+				stopTrace()
 				cancel()
 				if err := <-errc; err != nil {
 					log.Error("shutdown", "err", err)
@@ -185,19 +198,48 @@ func childMain(kind string) int {
 					continue
 				}
 				prof = f
+				writeAllocs(f.Name() + ".allocs-base")
 				reply("ok")
 			case "prof-stop":
 				if prof != nil {
 					pprof.StopCPUProfile()
 					_ = prof.Close()
+					writeAllocs(prof.Name() + ".allocs")
 					prof = nil
 				}
+				reply("ok")
+			case "trace-start":
+				f, err := os.Create(arg)
+				if err == nil {
+					if err = trace.Start(f); err != nil {
+						_ = f.Close()
+					}
+				}
+				if err != nil {
+					reply("err %v", err)
+					continue
+				}
+				tr = f
+				reply("ok")
+			case "trace-stop":
+				stopTrace()
 				reply("ok")
 			default:
 				reply("err unknown command %q", cmd)
 			}
 		}
 	}
+}
+
+// writeAllocs writes the allocation profile (everything allocated since
+// the child started) to file; a failure only costs the profile.
+func writeAllocs(file string) {
+	f, err := os.Create(file)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_ = pprof.Lookup("allocs").WriteTo(f, 0)
 }
 
 // readMem collects garbage, returns freed memory to the OS (so RSS shows

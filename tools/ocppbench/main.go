@@ -53,6 +53,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		repeat   = fs.Int("repeat", 3, "runs per scenario; the summary keeps the best (quick: 1)")
 		noFsync  = fs.Bool("no-fsync-probe", false, "skip measuring the storage floor (pwrite+fdatasync)")
 		profDir  = fs.String("cpuprofile", "", "directory for one server CPU profile per scenario")
+		traceDir = fs.String("trace", "", "directory for one server runtime trace per scenario (go tool trace)")
 		logFile  = fs.String("server-log", "", "file for the servers' logs (default stderr)")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -82,7 +83,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	opts := Options{Duration: *duration, Warmup: *warmup, MeterValuesSaturated: *mvSat,
 		Repeat: *repeat, FsyncProbe: !*noFsync,
-		ProfileDir: *profDir, Out: stdout, ServerLog: stderr}
+		ProfileDir: *profDir, TraceDir: *traceDir, Out: stdout, ServerLog: stderr}
 	var err error
 	if opts.Counts, err = parseCounts(*counts); err != nil {
 		return fmt.Errorf("-n: %w", err)

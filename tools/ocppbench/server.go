@@ -136,14 +136,16 @@ func (s *server) mem() (memStats, uint64, error) {
 	return m, rss, err
 }
 
-func (s *server) profStart(file string) error {
-	_, err := s.command("prof-start "+file, "ok")
-	return err
-}
-
-func (s *server) profStop() error {
-	_, err := s.command("prof-stop", "ok")
-	return err
+// startCapture starts a capture of kind "prof" (CPU profile) or "trace"
+// (runtime execution trace) into file; the returned function stops it.
+func (s *server) startCapture(kind, file string) (stop func() error, err error) {
+	if _, err := s.command(kind+"-start "+file, "ok"); err != nil {
+		return nil, err
+	}
+	return func() error {
+		_, err := s.command(kind+"-stop", "ok")
+		return err
+	}, nil
 }
 
 // close stops the child and removes its data directory.

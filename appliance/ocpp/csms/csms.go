@@ -54,7 +54,7 @@ type Options struct {
 	// Domain is the charging domain. Required.
 	Domain Domain
 	// RPC configures the websocket endpoint: authenticator, enabled
-	// versions, ping, timeouts, frame and queue sizes. RPC.Handler must be
+	// versions, ping, timeouts, frame sizes. RPC.Handler must be
 	// nil (the CSMS is the handler); a nil RPC.Logger uses Logger.
 	// Versions defaults to the versions that have an adapter (today 1.6
 	// only); a version enabled without an adapter is accepted, and every

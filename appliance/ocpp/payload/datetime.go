@@ -2,6 +2,7 @@ package payload
 
 import (
 	"errors"
+	"reflect"
 	"time"
 )
 
@@ -20,13 +21,17 @@ func NewDateTime(t time.Time) DateTime { return DateTime{t} }
 // there are any. It is written by hand rather than with time.AppendFormat:
 // every answer with a timestamp (each Heartbeat) goes through it.
 func (d DateTime) MarshalJSON() ([]byte, error) {
-	t := d.UTC()
-	year, month, day := t.Date()
-	if year < 0 || year > 9999 {
+	if y := d.UTC().Year(); y < 0 || y > 9999 {
 		return nil, errors.New("payload: DateTime year outside 0000-9999")
 	}
+	return d.appendJSON(make([]byte, 0, 26)), nil
+}
+
+// appendJSON appends d as a JSON string; the year must be within 0000-9999.
+func (d DateTime) appendJSON(b []byte) []byte {
+	t := d.UTC()
+	year, month, day := t.Date()
 	hour, minute, second := t.Clock()
-	b := make([]byte, 0, 26)
 	b = append(b, '"')
 	b = appendDigits(b, year, 4)
 	b = append(b, '-')
@@ -43,7 +48,17 @@ func (d DateTime) MarshalJSON() ([]byte, error) {
 		b = append(b, '.')
 		b = appendDigits(b, ms, 3)
 	}
-	return append(b, 'Z', '"'), nil
+	return append(b, 'Z', '"')
+}
+
+// dateTimeOf returns the DateTime v holds, without boxing it into an
+// interface (an allocation) when v is addressable, as fields reached through
+// a pointer are.
+func dateTimeOf(v reflect.Value) DateTime {
+	if v.CanAddr() {
+		return *v.Addr().Interface().(*DateTime)
+	}
+	return v.Interface().(DateTime)
 }
 
 // appendDigits appends the n lowest decimal digits of v, zero-padded.

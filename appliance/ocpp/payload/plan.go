@@ -2,10 +2,12 @@ package payload
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Enum is implemented by string types whose values are restricted to a fixed
@@ -69,10 +71,20 @@ type fieldPlan struct {
 	c     constraints
 }
 
+// plans is the plan cache, read on every Decode, Validate and Marshal. It
+// is an immutable map replaced whole when a type is added (rarely: once per
+// type), so reads take no lock.
 var (
-	plans   sync.Map // reflect.Type -> *typePlan
+	plans   atomic.Pointer[map[reflect.Type]*typePlan]
 	buildMu sync.Mutex
 )
+
+func cachedPlan(t reflect.Type) *typePlan {
+	if m := plans.Load(); m != nil {
+		return (*m)[t]
+	}
+	return nil
+}
 
 var (
 	enumType = reflect.TypeFor[Enum]()
@@ -81,8 +93,8 @@ var (
 
 // planFor returns the cached plan for t, building it on first use.
 func planFor(t reflect.Type) (*typePlan, error) {
-	if p, ok := plans.Load(t); ok {
-		return p.(*typePlan), nil
+	if p := cachedPlan(t); p != nil {
+		return p, nil
 	}
 	buildMu.Lock()
 	defer buildMu.Unlock()
@@ -91,15 +103,18 @@ func planFor(t reflect.Type) (*typePlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	for bt, bp := range building {
-		plans.LoadOrStore(bt, bp)
+	next := map[reflect.Type]*typePlan{}
+	if old := plans.Load(); old != nil {
+		maps.Copy(next, *old)
 	}
+	maps.Copy(next, building)
+	plans.Store(&next)
 	return p, nil
 }
 
 func build(t reflect.Type, building map[reflect.Type]*typePlan) (*typePlan, error) {
-	if p, ok := plans.Load(t); ok {
-		return p.(*typePlan), nil
+	if p := cachedPlan(t); p != nil {
+		return p, nil
 	}
 	if p, ok := building[t]; ok {
 		return p, nil // recursive type: filled in by the outer call

@@ -15,28 +15,37 @@ import (
 // required pointer or slice that is nil, or a required DateTime that is
 // zero, is a missing field. There is no lenient mode for what we send.
 func Validate(v any) error {
-	rv := reflect.ValueOf(v)
-	for rv.Kind() == reflect.Pointer {
-		if rv.IsNil() {
-			return ocppj.Errorf(ocppj.InternalError, "payload: Validate of nil %T", v)
-		}
-		rv = rv.Elem()
-	}
-	if !rv.IsValid() {
-		return ocppj.Errorf(ocppj.InternalError, "payload: Validate of nil")
-	}
-	p, err := planFor(rv.Type())
+	rv, p, err := structOf(v)
 	if err != nil {
-		return &ocppj.Error{Code: ocppj.InternalError, Description: err.Error()}
-	}
-	if p.kind != kindStruct {
-		return ocppj.Errorf(ocppj.InternalError, "payload: Validate needs a struct, got %T", v)
+		return err
 	}
 	var w walker
 	if e := w.object(p, rv); e != nil {
 		return e
 	}
 	return nil
+}
+
+// structOf returns the struct v is or points to, and its plan.
+func structOf(v any) (reflect.Value, *typePlan, error) {
+	rv := reflect.ValueOf(v)
+	for rv.Kind() == reflect.Pointer {
+		if rv.IsNil() {
+			return rv, nil, ocppj.Errorf(ocppj.InternalError, "payload: nil %T", v)
+		}
+		rv = rv.Elem()
+	}
+	if !rv.IsValid() {
+		return rv, nil, ocppj.Errorf(ocppj.InternalError, "payload: nil value")
+	}
+	p, err := planFor(rv.Type())
+	if err != nil {
+		return rv, nil, &ocppj.Error{Code: ocppj.InternalError, Description: err.Error()}
+	}
+	if p.kind != kindStruct {
+		return rv, nil, ocppj.Errorf(ocppj.InternalError, "payload: need a struct, got %T", v)
+	}
+	return rv, p, nil
 }
 
 type walker struct {
@@ -69,7 +78,7 @@ func absent(p *typePlan, c *constraints, v reflect.Value) bool {
 	case kindSlice:
 		return v.IsNil() || (c.omitEmpty && v.Len() == 0)
 	case kindTime:
-		return v.Interface().(DateTime).IsZero()
+		return dateTimeOf(v).IsZero()
 	}
 	return c.omitEmpty && v.IsZero()
 }
@@ -91,7 +100,7 @@ func (w *walker) value(p *typePlan, c *constraints, v reflect.Value) *ocppj.Erro
 		d, _ := parseDecimal(strconv.AppendFloat(nil, f, 'e', -1, 64))
 		bad = checkNumber(c, d, f)
 	case kindTime:
-		if y := v.Interface().(DateTime).UTC().Year(); y < 0 || y > 9999 {
+		if y := dateTimeOf(v).UTC().Year(); y < 0 || y > 9999 {
 			bad = &violation{code: ocppj.PropertyConstraintViolation, msg: fmt.Sprintf("year %d cannot be written as a date-time", y)}
 		}
 	case kindStruct:

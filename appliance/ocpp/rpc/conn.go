@@ -1,12 +1,14 @@
 package rpc
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net"
 	"strconv"
@@ -23,6 +25,14 @@ import (
 // other error answers InternalError with a generic description and is
 // logged. A nil payload is sent as {}. For an OCPP 2.1 SEND the result is
 // discarded.
+//
+// A handler runs on its connection's reader goroutine, as an HTTP/1.1
+// handler does: the peer's next frame is read once it returns. OCPP allows
+// one outstanding CALL per direction, so a peer never waits for that; a
+// flood of CALLs is answered in order, held back by TCP flow control. Hence
+// a handler must not wait for an answer from a peer: [Conn.Call] with the
+// handler's context fails with [ErrCallInHandler] while the handler runs.
+// What follows an answer on the wire goes through [AfterAnswer].
 type Handler interface {
 	HandleCall(ctx context.Context, c *Conn, action string, payload json.RawMessage) (json.RawMessage, error)
 }
@@ -54,9 +64,6 @@ type Config struct {
 	CallTimeout time.Duration
 	// WriteTimeout bounds one frame write (default 10s).
 	WriteTimeout time.Duration
-	// QueueSize is how many incoming CALLs may be queued, including the one
-	// being handled (default 8). More get a CALLERROR.
-	QueueSize int
 	// DedupSize is how many answers are kept per charger to answer
 	// retransmissions (default 16).
 	DedupSize int
@@ -82,9 +89,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
-	}
-	if c.QueueSize <= 0 {
-		c.QueueSize = 8
 	}
 	if c.DedupSize <= 0 {
 		c.DedupSize = 16
@@ -141,9 +145,9 @@ type Conn struct {
 	callWaiters []chan struct{}
 	pendID      string
 	pendCh      chan answer
-	// Incoming: queue[0] is being handled while running.
-	queue    []ocppj.Message
-	running  bool
+	// Incoming: handling is set while the reader runs a handler; drain
+	// waits on idle for it to end.
+	handling bool
 	draining bool
 	idle     chan struct{}
 	closed   bool
@@ -290,7 +294,7 @@ func (c *Conn) handleFrame(data []byte) {
 	}
 	switch m.Type {
 	case ocppj.Call, ocppj.Send:
-		c.enqueue(m)
+		c.serveCall(m)
 	case ocppj.CallResult:
 		c.resolve(m.ID, answer{payload: m.Payload})
 	case ocppj.CallError:
@@ -300,9 +304,10 @@ func (c *Conn) handleFrame(data []byte) {
 	}
 }
 
-// enqueue queues an incoming CALL or SEND, answering retransmissions from
-// the dedup cache and refusing calls beyond the queue size.
-func (c *Conn) enqueue(m ocppj.Message) {
+// serveCall handles an incoming CALL or SEND on the reader goroutine:
+// a retransmission is answered from the dedup cache, anything else runs the
+// handler and writes its answer.
+func (c *Conn) serveCall(m ocppj.Message) {
 	if m.Type == ocppj.Call {
 		if ans, ok := c.cache.get(m.ID, m.Action); ok {
 			c.log().Debug("retransmission answered from cache", "charger", c.id, "id", m.ID, "action", m.Action)
@@ -316,83 +321,89 @@ func (c *Conn) enqueue(m ocppj.Message) {
 		c.mu.Unlock()
 		return
 	}
-	for _, q := range c.queue {
-		if q.ID == m.ID && q.Action == m.Action {
-			c.mu.Unlock()
-			return // already queued; its answer is on the way
-		}
-	}
-	if len(c.queue) >= c.cfg.QueueSize {
-		c.mu.Unlock()
-		c.log().Warn("incoming call refused: queue full", "charger", c.id, "action", m.Action)
-		if m.Type == ocppj.Call {
-			code := ocppj.RPCFrameworkError
-			if c.version == ocppj.V16 {
-				code = ocppj.GenericError
-			}
-			c.write(ocppj.EncodeError(c.version, m.ID, ocppj.Errorf(code, "too many outstanding calls")))
-		}
-		return
-	}
-	c.queue = append(c.queue, m)
-	start := !c.running
-	c.running = true
+	c.handling = true
 	c.mu.Unlock()
-	if start {
-		pool.run(c.serveCalls)
+
+	scope := &callScope{Context: c.ctx, conn: c}
+	ans, cacheable := c.answer(scope, m)
+	// Cache before the answer leaves, so a retransmission from this point
+	// on is answered from the cache.
+	if cacheable && m.Type == ocppj.Call {
+		c.cache.put(m.ID, m.Action, ans)
+	}
+	if m.Type == ocppj.Call {
+		c.write(ans)
+	}
+	after := scope.end()
+
+	c.mu.Lock()
+	c.handling = false
+	if c.idle != nil {
+		close(c.idle)
+		c.idle = nil
+	}
+	c.mu.Unlock()
+	for _, f := range after {
+		go f()
 	}
 }
 
-// serveCalls handles queued calls one at a time and exits when the queue
-// is empty.
-func (c *Conn) serveCalls() {
-	for {
-		c.mu.Lock()
-		if len(c.queue) == 0 {
-			c.queue = nil
-			c.running = false
-			if c.idle != nil {
-				close(c.idle)
-				c.idle = nil
-			}
-			c.mu.Unlock()
-			return
-		}
-		m := c.queue[0]
-		c.mu.Unlock()
+// callScope is the context a handler runs with. It marks the handler's
+// goroutine as the connection's reader (see [ErrCallInHandler]) and collects
+// what [AfterAnswer] defers. Being the context itself saves an allocation
+// per call.
+type callScope struct {
+	context.Context
+	conn *Conn
 
-		var after afterAnswer
-		ans, cacheable := c.answer(context.WithValue(c.ctx, afterAnswerKey{}, &after), m)
-		// Cache before the answer leaves, so a retransmission from this
-		// point on is answered from the cache rather than dropped.
-		if cacheable && m.Type == ocppj.Call {
-			c.cache.put(m.ID, m.Action, ans)
-		}
-		c.mu.Lock()
-		c.queue = c.queue[1:]
-		c.mu.Unlock()
-		if m.Type == ocppj.Call {
-			c.write(ans)
-		}
-		for _, f := range after {
-			go f()
-		}
-	}
+	mu    sync.Mutex
+	ended bool
+	after []func()
 }
 
-type afterAnswerKey struct{}
+type callScopeKey struct{}
 
-// afterAnswer holds what a handler asked to run once its answer is out.
-type afterAnswer []func()
+// Value returns the scope itself for callScopeKey.
+func (s *callScope) Value(key any) any {
+	if key == (callScopeKey{}) {
+		return s
+	}
+	return s.Context.Value(key)
+}
+
+// running reports whether the handler this scope belongs to still runs.
+func (s *callScope) running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.ended
+}
+
+// end marks the handler finished and returns what it deferred.
+func (s *callScope) end() []func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ended = true
+	return s.after
+}
+
+// later queues f to run after the answer; false if the handler has ended.
+func (s *callScope) later(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return false
+	}
+	s.after = append(s.after, f)
+	return true
+}
 
 // AfterAnswer makes f run, in a goroutine of its own, once the answer to the
 // CALL being handled with ctx has been written. A handler uses it for what
 // must follow its answer on the wire (a reboot after Reset, the message a
-// TriggerMessage asked for). Call it from the handler's goroutine; with any
-// other context f starts at once.
+// TriggerMessage asked for, a call to another charger). With any other
+// context, or once the handler has returned, f starts at once.
 func AfterAnswer(ctx context.Context, f func()) {
-	if a, ok := ctx.Value(afterAnswerKey{}).(*afterAnswer); ok {
-		*a = append(*a, f)
+	if s, ok := ctx.Value(callScopeKey{}).(*callScope); ok && s.later(f) {
 		return
 	}
 	go f()
@@ -425,17 +436,14 @@ func (c *Conn) callHandler(ctx context.Context, m ocppj.Message) (payload json.R
 	return c.cfg.Handler.HandleCall(ctx, c, m.Action, m.Payload)
 }
 
+// isObject reports whether b looks like a JSON object: it checks the
+// braces, not the whole text. Payloads come from our own encoders (handlers'
+// answers, commands the adapters validated); this catches an adapter bug
+// that would return an array or a bare value without scanning every answer
+// a second time.
 func isObject(b []byte) bool {
-	for i, ch := range b {
-		switch ch {
-		case ' ', '\t', '\r', '\n':
-			continue
-		case '{':
-			return json.Valid(b[i:])
-		}
-		return false
-	}
-	return false
+	b = bytes.TrimSpace(b)
+	return len(b) >= 2 && b[0] == '{' && b[len(b)-1] == '}'
 }
 
 // write sends one text frame; a failed write closes the connection.
@@ -457,6 +465,9 @@ func (c *Conn) write(b []byte) error {
 func (c *Conn) Call(ctx context.Context, action string, payload json.RawMessage) (json.RawMessage, error) {
 	if len(payload) > 0 && !isObject(payload) {
 		return nil, fmt.Errorf("rpc: %s payload is not a JSON object", action)
+	}
+	if s, ok := ctx.Value(callScopeKey{}).(*callScope); ok && s.running() {
+		return nil, fmt.Errorf("rpc: %s: %w", action, ErrCallInHandler)
 	}
 	if err := c.acquire(ctx); err != nil {
 		return nil, err
@@ -567,11 +578,12 @@ func (c *Conn) resolve(id string, a answer) {
 	ch <- a // buffered, never blocks
 }
 
-// drain stops taking new calls and waits until queued ones are answered.
+// drain stops taking new calls and waits until the one being handled is
+// answered.
 func (c *Conn) drain(ctx context.Context) error {
 	c.mu.Lock()
 	c.draining = true
-	if !c.running {
+	if !c.handling {
 		c.mu.Unlock()
 		return nil
 	}
@@ -629,9 +641,12 @@ func (c *Conn) onPingTimer() {
 }
 
 // dedupCache keeps the last answers to a charger's CALLs, keyed by message
-// id and action, so retransmissions get the same bytes.
+// id and action, so retransmissions get the same bytes. It is checked on
+// every CALL, so the ids' hashes are kept apart: the scan reads two cache
+// lines of integers and compares strings only on a hash match.
 type dedupCache struct {
 	mu      sync.Mutex
+	hashes  []uint64 // hashes[i] is the hash of entries[i].id
 	entries []dedupEntry
 	next    int
 	size    int
@@ -642,13 +657,16 @@ type dedupEntry struct {
 	answer     []byte
 }
 
+var dedupSeed = maphash.MakeSeed()
+
 func newDedupCache(size int) *dedupCache { return &dedupCache{size: size} }
 
 func (d *dedupCache) get(id, action string) ([]byte, bool) {
+	h := maphash.String(dedupSeed, id)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, e := range d.entries {
-		if e.id == id && e.action == action {
+	for i, eh := range d.hashes {
+		if e := &d.entries[i]; eh == h && e.id == id && e.action == action {
 			return e.answer, true
 		}
 	}
@@ -656,13 +674,14 @@ func (d *dedupCache) get(id, action string) ([]byte, bool) {
 }
 
 func (d *dedupCache) put(id, action string, ans []byte) {
+	h, e := maphash.String(dedupSeed, id), dedupEntry{id: id, action: action, answer: ans}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	e := dedupEntry{id: id, action: action, answer: ans}
 	if len(d.entries) < d.size {
+		d.hashes = append(d.hashes, h)
 		d.entries = append(d.entries, e)
 		return
 	}
-	d.entries[d.next] = e
+	d.hashes[d.next], d.entries[d.next] = h, e
 	d.next = (d.next + 1) % d.size
 }

@@ -1,14 +1,13 @@
 // Package rpc is the OCPP-J RPC endpoint over websockets, shared by the
 // CSMS (Server) and the charger simulator (Dial): one outstanding outgoing
 // CALL per connection with FIFO waiters and a timeout, incoming CALLs
-// handled in arrival order through a small bounded queue, retransmission
-// dedup per charger, ping/pong half-open detection, frame limits, subprotocol
-// negotiation and an authentication hook.
+// handled in arrival order on the connection's reader goroutine,
+// retransmission dedup per charger, ping/pong half-open detection, frame
+// limits, subprotocol negotiation and an authentication hook.
 //
-// Per connection it keeps one reader goroutine and one timer for pings
-// (server side); calls are handled on a process-wide pool of reused worker
-// goroutines, one per call in progress, and write buffers are borrowed from
-// a shared pool.
+// Per connection it keeps one reader goroutine, which also runs the
+// handlers (no hand-off per call), and one timer for pings (server side);
+// write buffers are borrowed from a shared pool.
 package rpc
 
 import "errors"
@@ -18,6 +17,11 @@ var (
 	// ErrClosed: the connection is closed (or was replaced) and the call
 	// cannot complete.
 	ErrClosed = errors.New("rpc: connection closed")
+	// ErrCallInHandler: Call was made with the context of a handler that is
+	// still running. Handlers run on their connection's reader, so waiting
+	// there for an answer would stall that connection (and, between two
+	// chargers calling each other, both); use [AfterAnswer].
+	ErrCallInHandler = errors.New("rpc: call from a running handler; use AfterAnswer")
 	// ErrTimeout: no CALLRESULT or CALLERROR arrived within the call timeout.
 	ErrTimeout = errors.New("rpc: call timed out")
 	// ErrReplaced is the Disconnected cause of a connection that a newer

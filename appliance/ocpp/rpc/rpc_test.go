@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -307,45 +308,85 @@ func TestDedupAcrossReconnect(t *testing.T) {
 	}
 }
 
-func TestFloodGetsCallError(t *testing.T) {
+// TestFloodIsAnsweredInOrder: CALLs sent without waiting for answers are
+// read one at a time, each after the previous one's answer, so every one
+// is answered, in order, and the connection stays usable.
+func TestFloodIsAnsweredInOrder(t *testing.T) {
 	release := make(chan struct{})
-	started := make(chan struct{}, 100)
-	h := HandlerFunc(func(context.Context, *Conn, string, json.RawMessage) (json.RawMessage, error) {
-		started <- struct{}{}
+	var mu sync.Mutex
+	var handled []string
+	h := HandlerFunc(func(_ context.Context, _ *Conn, _ string, p json.RawMessage) (json.RawMessage, error) {
 		<-release
+		mu.Lock()
+		handled = append(handled, string(p))
+		mu.Unlock()
+		return p, nil
+	})
+	ts := startServer(t, ServerOptions{Config: Config{Handler: h}})
+	ws := rawDial(t, ts.url("CP1"), "ocpp1.6")
+	const n = 50
+	for i := range n {
+		send(t, ws, fmt.Sprintf(`[2,"%d","DataTransfer",{"n":%d}]`, i, i))
+	}
+	close(release)
+	for i := range n {
+		if m := recv(t, ws); m.Type != ocppj.CallResult || m.ID != fmt.Sprint(i) || string(m.Payload) != fmt.Sprintf(`{"n":%d}`, i) {
+			t.Fatalf("answer %d: %+v", i, m)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, p := range handled {
+		if p != fmt.Sprintf(`{"n":%d}`, i) {
+			t.Fatalf("handled out of order: %v", handled)
+		}
+	}
+}
+
+// TestCallInHandlerFails: a handler waiting for a peer's answer would stall
+// its own connection, so Call with its context fails at once, on its own
+// connection and on another; from AfterAnswer the same call goes through.
+func TestCallInHandlerFails(t *testing.T) {
+	type result struct {
+		same, other error
+	}
+	results := make(chan result, 1)
+	after := make(chan error, 1)
+	var ts *testServer
+	h := HandlerFunc(func(ctx context.Context, c *Conn, action string, _ json.RawMessage) (json.RawMessage, error) {
+		if action != "Heartbeat" {
+			return nil, nil
+		}
+		other, _ := ts.Conn("CP2")
+		var r result
+		_, r.same = c.Call(ctx, "GetLocalListVersion", nil)
+		_, r.other = other.Call(ctx, "GetLocalListVersion", nil)
+		results <- r
+		AfterAnswer(ctx, func() {
+			_, err := c.Call(ctx, "GetLocalListVersion", nil)
+			after <- err
+		})
 		return nil, nil
 	})
-	for _, v := range []ocppj.Version{ocppj.V201, ocppj.V16} {
-		t.Run(string(v), func(t *testing.T) {
-			ts := startServer(t, ServerOptions{Config: Config{Handler: h, QueueSize: 3}})
-			ws := rawDial(t, ts.url("CP1"), string(v))
-			for i := range 4 {
-				send(t, ws, fmt.Sprintf(`[2,"%d","Heartbeat",{}]`, i))
-			}
-			code := "RpcFrameworkError"
-			if v == ocppj.V16 {
-				code = "GenericError"
-			}
-			if got := recvRaw(t, ws); got != `[4,"3","`+code+`","too many outstanding calls",{}]` {
-				t.Fatalf("flood answer %s", got)
-			}
-			<-started
-			for range 3 {
-				release <- struct{}{}
-			}
-			for i := range 3 {
-				if m := recv(t, ws); m.Type != ocppj.CallResult || m.ID != fmt.Sprint(i) {
-					t.Fatalf("answer %d: %+v", i, m)
-				}
-			}
-			// Still usable, and the refused call can be retried.
-			send(t, ws, `[2,"3","Heartbeat",{}]`)
-			<-started
-			release <- struct{}{}
-			if m := recv(t, ws); m.Type != ocppj.CallResult || m.ID != "3" {
-				t.Fatalf("after flood: %+v", m)
-			}
-		})
+	ts = startServer(t, ServerOptions{Config: Config{Handler: h}})
+	rawDial(t, ts.url("CP2"), "ocpp1.6")
+	serverConn(t, ts, "CP2")
+	cp1 := rawDial(t, ts.url("CP1"), "ocpp1.6")
+	send(t, cp1, `[2,"h1","Heartbeat",{}]`)
+	r := <-results
+	if !errors.Is(r.same, ErrCallInHandler) || !errors.Is(r.other, ErrCallInHandler) {
+		t.Fatalf("Call in handler = %v / %v, want ErrCallInHandler", r.same, r.other)
+	}
+	if m := recv(t, cp1); m.Type != ocppj.CallResult || m.ID != "h1" {
+		t.Fatalf("answer %+v", m)
+	}
+	call := recv(t, cp1) // the call made from AfterAnswer
+	if call.Type != ocppj.Call || call.Action != "GetLocalListVersion" {
+		t.Fatalf("after the answer: %+v", call)
+	}
+	send(t, cp1, `[3,"`+call.ID+`",{"listVersion":1}]`)
+	if err := <-after; err != nil {
+		t.Fatalf("Call from AfterAnswer: %v", err)
 	}
 }
 

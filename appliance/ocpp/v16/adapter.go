@@ -132,12 +132,9 @@ func (a *Adapter) Handle(ctx context.Context, id, action string, data json.RawMe
 	}
 	// What we send must be valid too: the domain allows values 1.6 cannot
 	// carry, and a charger may reject a malformed answer and retry forever.
-	if err := payload.Validate(resp); err != nil {
-		return nil, fmt.Errorf("v16: %s response is invalid: %w", action, err)
-	}
-	out, err := json.Marshal(resp)
+	out, err := payload.Marshal(resp)
 	if err != nil {
-		return nil, fmt.Errorf("v16: encoding %s response: %w", action, err)
+		return nil, fmt.Errorf("v16: %s response is invalid: %w", action, err)
 	}
 	return out, nil
 }

@@ -1,5 +1,12 @@
 package v16
 
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/constellation-ev/constellation/appliance/ocpp/payload"
+)
+
 // examples holds one handwritten valid payload per action: request, response.
 // Between them they use every optional field at least once.
 var examples = map[string][2]string{
@@ -39,4 +46,29 @@ var examples = map[string][2]string{
 	"TriggerMessage":  {`{"requestedMessage":"StatusNotification","connectorId":0}`, `{"status":"NotImplemented"}`},
 	"UnlockConnector": {`{"connectorId":1}`, `{"status":"UnlockFailed"}`},
 	"UpdateFirmware":  {`{"location":"https://fw.example.com/v2.bin","retries":2,"retrieveDate":"2024-05-01T03:00:00Z","retryInterval":600}`, `{}`},
+}
+
+// TestMarshalMatchesEncodingJSON: payload.Marshal, which writes every
+// answer the CSMS sends, encodes each example exactly as encoding/json does.
+func TestMarshalMatchesEncodingJSON(t *testing.T) {
+	for action, ex := range examples {
+		for i, data := range ex {
+			decode := DecodeRequest
+			if i == 1 {
+				decode = DecodeResponse
+			}
+			v, _, err := decode(action, json.RawMessage(data), false)
+			if err != nil {
+				t.Fatalf("%s example %d: %v", action, i, err)
+			}
+			want, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := payload.Marshal(v)
+			if err != nil || string(got) != string(want) {
+				t.Errorf("%s example %d: payload.Marshal = %s, %v\nencoding/json = %s", action, i, got, err, want)
+			}
+		}
+	}
 }

@@ -54,7 +54,7 @@ func newFakeCSMS(t *testing.T) *fakeCSMS {
 	f := &fakeCSMS{t: t, calls: make(chan rec, 100000)}
 	f.nextTx.Store(100)
 	f.srv = rpc.NewServer(rpc.ServerOptions{
-		Config:   rpc.Config{Handler: rpc.HandlerFunc(f.handle), QueueSize: 64},
+		Config:   rpc.Config{Handler: rpc.HandlerFunc(f.handle)},
 		Versions: []ocppj.Version{ocppj.V16},
 		Authenticator: authFunc(func(_ *http.Request, id string) error {
 			f.mu.Lock()

@@ -547,12 +547,9 @@ const transactionMessageAttempts = 3
 // exchange validates and sends one CALL and decodes its answer, keeping
 // statistics and reporting the acknowledgement.
 func (s *Station) exchange(ctx context.Context, c *rpc.Conn, seq uint64, action string, req any) (any, error) {
-	if err := payload.Validate(req); err != nil {
-		return nil, fmt.Errorf("%w: %s request invalid: %w", ErrDropped, action, err)
-	}
-	raw, err := json.Marshal(req)
+	raw, err := payload.Marshal(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: encode %s: %w", ErrDropped, action, err)
+		return nil, fmt.Errorf("%w: %s request invalid: %w", ErrDropped, action, err)
 	}
 	s.stats.CallsSent.Add(1)
 	start := time.Now()
