@@ -616,13 +616,15 @@ func (c *Conn) startPing(every, wait time.Duration) {
 
 func (c *Conn) onPingTimer() {
 	c.mu.Lock()
-	t, closed := c.pingTimer, c.closed
+	t, closed, handling := c.pingTimer, c.closed, c.handling
 	c.mu.Unlock()
 	if closed || t == nil {
 		return
 	}
 	if c.awaitingPong.Load() {
-		if !c.activity.Load() {
+		// While a handler runs the reader cannot take the pong: a slow
+		// handler is not a dead peer.
+		if !c.activity.Load() && !handling {
 			c.log().Warn("no pong, closing half-open connection", "charger", c.id)
 			c.closeWith(websocket.CloseGoingAway, "no pong", ErrHalfOpen)
 			return

@@ -559,3 +559,55 @@ func FuzzParseIdentity(f *testing.F) {
 		}
 	})
 }
+
+// TestSlowHandlerIsNotHalfOpen: while a handler runs, the reader cannot
+// take the pong; the connection is not closed as half-open for that.
+func TestSlowHandlerIsNotHalfOpen(t *testing.T) {
+	clk := newFakeClock()
+	started, release := make(chan struct{}), make(chan struct{})
+	h := HandlerFunc(func(context.Context, *Conn, string, json.RawMessage) (json.RawMessage, error) {
+		close(started)
+		<-release
+		return nil, nil
+	})
+	ts := startServer(t, ServerOptions{
+		Config:       Config{Handler: h, Clock: clk},
+		PingInterval: 30 * time.Second, PongWait: 10 * time.Second,
+	})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // before the server's cleanup, which waits for the handler
+	ws := rawDial(t, ts.url("SLOW"), "ocpp1.6")
+	pinged := make(chan struct{}, 1)
+	ws.SetPingHandler(func(data string) error {
+		pinged <- struct{}{}
+		return ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
+	frames := make(chan string, 1)
+	go func() {
+		for {
+			_, d, err := ws.ReadMessage()
+			if err != nil {
+				close(frames)
+				return
+			}
+			frames <- string(d)
+		}
+	}()
+	clk.waitTimers(t, 1)
+	c := serverConn(t, ts, "SLOW")
+	send(t, ws, `[2,"s1","Heartbeat",{}]`)
+	<-started
+	clk.Advance(30 * time.Second)
+	<-pinged
+	clk.Advance(10 * time.Second) // no pong read: the reader is in the handler
+	select {
+	case <-c.Done():
+		t.Fatal("closed as half-open while a handler ran")
+	default:
+	}
+	free()
+	if f, ok := <-frames; !ok || !strings.HasPrefix(f, `[3,"s1"`) {
+		t.Fatalf("answer %q", f)
+	}
+}

@@ -274,8 +274,8 @@ func (s *Server) Conn(id string) (*Conn, bool) {
 }
 
 // Shutdown stops accepting connections (new upgrades get 503), stops
-// taking new CALLs, waits for queued and running handlers to finish and
-// their answers to be written, then closes every connection with 1001 and
+// taking new CALLs, waits for running handlers to finish and their
+// answers to be written, then closes every connection with 1001 and
 // waits for Disconnected to be delivered. If ctx ends first, connections
 // are closed anyway and ctx's error is returned. The http.Server that
 // serves s must be shut down separately; hijacked websockets are not its

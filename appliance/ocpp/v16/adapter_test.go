@@ -20,7 +20,7 @@ import (
 // The adapter over sockets is tested in package csms; these tests drive
 // Handle and the command hooks directly for cases a socket adds nothing to.
 
-func newTestAdapter(t *testing.T, lenient func(string) bool) (*Adapter, *charging.Service, *bytes.Buffer) {
+func newTestAdapter(t testing.TB, lenient func(string) bool) (*Adapter, *charging.Service, *bytes.Buffer) {
 	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{})
 	if err != nil {

@@ -1,6 +1,7 @@
 package v16
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -45,5 +46,18 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkHandleHeartbeat is the CSMS's own work for the most frequent
+// call, between the transport's parse and write: decode, domain, encode.
+func BenchmarkHandleHeartbeat(b *testing.B) {
+	a, _, _ := newTestAdapter(b, nil)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.Handle(ctx, "CP1", "Heartbeat", []byte(`{}`)); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
