@@ -26,6 +26,9 @@ import (
 // logged. A nil payload is sent as {}. For an OCPP 2.1 SEND the result is
 // discarded.
 //
+// The payload is valid only until HandleCall returns: its bytes are reused
+// for the next frame (copy what must outlive the call).
+//
 // A handler runs on its connection's reader goroutine, as an HTTP/1.1
 // handler does: the peer's next frame is read once it returns. OCPP allows
 // one outstanding CALL per direction, so a peer never waits for that; a
@@ -107,6 +110,16 @@ type notImplemented struct{}
 func (notImplemented) HandleCall(_ context.Context, _ *Conn, action string, _ json.RawMessage) (json.RawMessage, error) {
 	return nil, ocppj.Errorf(ocppj.NotImplemented, "%s not implemented", action)
 }
+
+// frameBuffers lends the buffers incoming frames are read into. A frame is
+// handled before the next is read, so its buffer is free again once
+// handleFrame returns: handlers get the payload for the duration of the
+// call only, and what outlives it (an answer to our own call) is copied.
+// Reading into a fresh slice per frame was the largest allocation per call.
+var frameBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledFrame keeps a rare huge frame's buffer out of the pool.
+const maxPooledFrame = 16 << 10
 
 // writeBufferPool lends write buffers to all connections, so an idle
 // connection holds none.
@@ -250,18 +263,28 @@ func (c *Conn) log() *slog.Logger { return c.cfg.Logger }
 // returns why it ended.
 func (c *Conn) run() error {
 	for {
-		typ, data, err := c.ws.ReadMessage()
+		typ, r, err := c.ws.NextReader()
 		if err != nil {
 			c.closeWith(0, "", err)
 			break
 		}
 		c.activity.Store(true)
 		if typ != websocket.TextMessage {
-			c.log().Warn("binary frame refused", "charger", c.id, "bytes", len(data))
+			c.log().Warn("binary frame refused", "charger", c.id)
 			c.closeWith(websocket.CloseUnsupportedData, "text frames only", errors.New("rpc: binary frame"))
 			break
 		}
-		c.handleFrame(data)
+		buf := frameBuffers.Get().(*bytes.Buffer)
+		buf.Reset()
+		if _, err := buf.ReadFrom(r); err != nil {
+			frameBuffers.Put(buf)
+			c.closeWith(0, "", err) // gorilla has sent 1009 for an oversized frame
+			break
+		}
+		c.handleFrame(buf.Bytes())
+		if buf.Cap() <= maxPooledFrame {
+			frameBuffers.Put(buf)
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -296,7 +319,7 @@ func (c *Conn) handleFrame(data []byte) {
 	case ocppj.Call, ocppj.Send:
 		c.serveCall(m)
 	case ocppj.CallResult:
-		c.resolve(m.ID, answer{payload: m.Payload})
+		c.resolve(m.ID, answer{payload: bytes.Clone(m.Payload)}) // outlives the frame buffer
 	case ocppj.CallError:
 		c.resolve(m.ID, answer{err: m.Error})
 	case ocppj.CallResultError:
