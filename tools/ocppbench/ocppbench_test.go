@@ -58,10 +58,16 @@ func TestBestAndTargets(t *testing.T) {
 		{Scenario: Scenario{BareWS, "Heartbeat", false, 1000}, PerSecond: 1000},
 		{Scenario: Scenario{Appliance, "Heartbeat", false, 1000}, PerSecond: 700},
 		{Scenario: Scenario{BareWS, "Heartbeat", false, 1000}, PerSecond: 800},
+		// Latency: judged on the median p99 (900µs passes; the MeterValues
+		// median 12ms misses although its best run, 8ms, is within 10ms).
 		{Scenario: Scenario{Appliance, "Heartbeat", true, 5000}, P99: 2 * time.Millisecond},
 		{Scenario: Scenario{Appliance, "Heartbeat", true, 5000}, P99: 800 * time.Microsecond},
+		{Scenario: Scenario{Appliance, "Heartbeat", true, 5000}, P99: 900 * time.Microsecond},
+		{Scenario: Scenario{Appliance, "MeterValues", true, 5000}, P99: 8 * time.Millisecond},
+		{Scenario: Scenario{Appliance, "MeterValues", true, 5000}, P99: 12 * time.Millisecond},
+		{Scenario: Scenario{Appliance, "MeterValues", true, 5000}, P99: 15 * time.Millisecond},
 	}, Memory: []MemResult{{Server: Appliance, N: 5000, Connected: 5000, RSS0: 10e6, RSSN: 10e6 + 5000*15000}}}
-	if b := rep.Best(); len(b) != 3 || b[0].PerSecond != 950 || b[2].P99 != 800*time.Microsecond {
+	if b := rep.Best(); len(b) != 4 || b[0].PerSecond != 950 || b[2].P99 != 800*time.Microsecond || b[3].P99 != 8*time.Millisecond {
 		t.Fatalf("Best = %+v", b)
 	}
 	status := map[string]string{}
@@ -75,7 +81,7 @@ func TestBestAndTargets(t *testing.T) {
 		"saturated Heartbeat calls/s, 1,000 chargers, appliance vs bare-ws":  "PASS",
 		"saturated Heartbeat calls/s, 1,000 chargers, appliance vs bare-rpc": "n/a",
 		"Heartbeat p99, 5,000 chargers paced":                                "PASS",
-		"durable MeterValues p99, 5,000 chargers paced":                      "n/a",
+		"durable MeterValues p99, 5,000 chargers paced":                      "MISS",
 		"appliance memory per connected charger (RSS, 5000 chargers)":        "PASS",
 	}
 	for name, st := range want {
