@@ -85,6 +85,47 @@ func BenchmarkMeterValuesDurable(b *testing.B) {
 	}
 }
 
+// BenchmarkTransactionEventUpdated measures durable 2.x TransactionEvent
+// Updated events carrying meter values (energy register and power), from
+// many concurrent chargers each with one session: the 2.x counterpart of
+// BenchmarkMeterValuesDurable, with the same metrics.
+func BenchmarkTransactionEventUpdated(b *testing.B) {
+	svc, db := benchService(b)
+	b.SetParallelism(64)
+	var charger atomic.Int64
+	before := db.Stats()
+	w0, d0, ioOK := procIO(b)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		ev := TransactionEvent{ChargerID: ChargerID("CP" + strconv.FormatInt(charger.Add(1), 10)), ChargerTxID: "a3f1c0de-0000-4000-8000-000000000001",
+			Protocol: "ocpp2.0.1", Kind: EventStarted, Timestamp: t0, TriggerReason: "Authorized", EVSEID: 1, ConnectorID: 1,
+			Readings: []MeterReading{{Timestamp: t0, Value: "1000", Measurand: "Energy.Active.Import.Register", Unit: "Wh", Context: "Transaction.Begin"}}}
+		if _, err := svc.TransactionEvent(context.Background(), ev); err != nil {
+			b.Error(err)
+			return
+		}
+		ev.Kind, ev.TriggerReason = EventUpdated, "MeterValuePeriodic"
+		for i := 1; pb.Next(); i++ {
+			ev.SeqNo, ev.Timestamp = i, t0.Add(timeSec(i))
+			ev.Readings = []MeterReading{
+				{Timestamp: ev.Timestamp, Value: strconv.Itoa(1000 + i), Measurand: "Energy.Active.Import.Register", Unit: "Wh", Context: "Sample.Periodic"},
+				{Timestamp: ev.Timestamp, Value: "7200", Measurand: "Power.Active.Import", Unit: "W", Context: "Sample.Periodic"},
+			}
+			if _, err := svc.TransactionEvent(context.Background(), ev); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	after := db.Stats()
+	b.ReportMetric(float64(after.Commits-before.Commits)/float64(b.N), "commits/op")
+	if w1, d1, ok := procIO(b); ok && ioOK {
+		b.ReportMetric(float64(w1-w0)/float64(b.N), "wchar-B/op")
+		b.ReportMetric(float64(d1-d0)/float64(b.N), "disk-B/op")
+	}
+}
+
 func BenchmarkAuthorize(b *testing.B) {
 	svc, _ := benchService(b)
 	for i := range 5000 {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -12,8 +13,15 @@ import (
 // binary form instead of JSON: varints, timestamps as second deltas, and
 // the usual measurand/phase/unit/context/location/format strings as one
 // byte from dict. A typical one-reading report takes ~30 bytes.
+//
+// Version 2 adds a varint Multiplier after each reading's format; it is
+// written only when a reading has a non-zero multiplier, so reports without
+// one keep the version 1 bytes (and their content-hash keys).
 
-const reportVersion = 1
+const (
+	reportVersion           = 1
+	reportVersionMultiplier = 2
+)
 
 // dict is append-only: stored records refer to its indexes.
 var dict = [...]string{
@@ -40,7 +48,14 @@ var errCorrupt = errors.New("corrupt meter record")
 
 // encodeReport appends the compact form of mv to b.
 func encodeReport(b []byte, mv MeterValues) []byte {
-	b = append(b, reportVersion)
+	version := byte(reportVersion)
+	for _, r := range mv.Readings {
+		if r.Multiplier != 0 {
+			version = reportVersionMultiplier
+			break
+		}
+	}
+	b = append(b, version)
 	b = appendString(b, string(mv.ChargerID))
 	b = binary.AppendUvarint(b, uint64(mv.ConnectorID))
 	b = binary.AppendUvarint(b, uint64(mv.TransactionID))
@@ -58,6 +73,9 @@ func encodeReport(b []byte, mv MeterValues) []byte {
 			} else {
 				b = appendString(append(b, literal), s)
 			}
+		}
+		if version == reportVersionMultiplier {
+			b = binary.AppendVarint(b, int64(r.Multiplier))
 		}
 	}
 	return b
@@ -137,9 +155,10 @@ var zeroUnix = time.Time{}.Unix()
 
 // decodeReport is the inverse of encodeReport. Times come back in UTC.
 func decodeReport(b []byte) (MeterValues, error) {
-	if len(b) == 0 || b[0] != reportVersion {
+	if len(b) == 0 || (b[0] != reportVersion && b[0] != reportVersionMultiplier) {
 		return MeterValues{}, fmt.Errorf("%w: unknown version", errCorrupt)
 	}
+	withMultiplier := b[0] == reportVersionMultiplier
 	d := decoder{b: b[1:]}
 	mv := MeterValues{ChargerID: ChargerID(d.string())}
 	mv.ConnectorID = int(d.uvarint())
@@ -162,6 +181,13 @@ func decodeReport(b []byte) (MeterValues, error) {
 		}
 		r.Measurand, r.Phase, r.Unit = d.word(), d.word(), d.word()
 		r.Context, r.Location, r.Format = d.word(), d.word(), d.word()
+		if withMultiplier {
+			m := d.varint()
+			if m < math.MinInt32 || m > math.MaxInt32 {
+				d.err = errCorrupt
+			}
+			r.Multiplier = int(m)
+		}
 		mv.Readings = append(mv.Readings, r)
 	}
 	if d.err == nil && len(d.b) != 0 {

@@ -116,7 +116,7 @@ func readCharger(tx *bbolt.Tx, id ChargerID) (Charger, error) {
 		}
 		c.Connectors = append(c.Connectors, conn)
 	}
-	return c, nil
+	return c, addDeviceModel(tx, &c)
 }
 
 // Transactions lists transactions newest first.
@@ -164,8 +164,28 @@ func (s *Service) Transactions(ctx context.Context, f TransactionFilter) ([]Tran
 	return out, nil
 }
 
+// TransactionByChargerTxID returns the session charger id reported under
+// its own transaction id (OCPP 2.x transactionId), or ErrNotFound.
+func (s *Service) TransactionByChargerTxID(_ context.Context, id ChargerID, chargerTxID string) (Transaction, error) {
+	var t Transaction
+	err := s.st.View(func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bkTxChargerIDs).Get(chargerTxKey(id, chargerTxID))
+		if v == nil {
+			return ErrNotFound
+		}
+		var err error
+		t, err = getTransaction(tx, v)
+		return err
+	})
+	if err != nil {
+		return Transaction{}, fmt.Errorf("charging: transaction %q of %s: %w", chargerTxID, id, err)
+	}
+	return t, nil
+}
+
 // Transaction returns a transaction and its readings (MeterValues that
-// named it and its stop's transactionData), ordered by timestamp.
+// named it, its stop's transactionData, the readings of its 2.x events),
+// ordered by timestamp.
 func (s *Service) Transaction(_ context.Context, id int64) (Transaction, []MeterReading, error) {
 	var t Transaction
 	var readings []MeterReading

@@ -41,6 +41,7 @@ const (
 	ChangeBoot              ChangeKind = "boot"
 	ChangeConnectorStatus   ChangeKind = "connector.status"
 	ChangeTransactionStart  ChangeKind = "transaction.start"
+	ChangeTransactionUpdate ChangeKind = "transaction.update" // see Change
 	ChangeTransactionStop   ChangeKind = "transaction.stop"
 	ChangeMeterValues       ChangeKind = "meter.values"
 	ChangeFirmwareStatus    ChangeKind = "firmware.status"
@@ -53,7 +54,13 @@ const (
 
 // Change describes one committed domain mutation. Record is the stored
 // value after the change (Charger, Connector, Transaction, MeterValues,
-// Reservation, IDToken, or the deleted token's id).
+// Reservation, IDToken, or the deleted token's id). Sessions produce the
+// same changes whatever the protocol: transaction.start, meter.values for
+// every report of readings stored (a stop's or event's included),
+// transaction.stop, and transaction.update when a session's record changed
+// other than by its start or stop (an id token or EVSE given after the
+// start, a missed start filled in, a seqNo gap noted): its Record is the
+// Transaction, to be upserted like a start.
 type Change struct {
 	Kind      ChangeKind
 	ChargerID ChargerID // empty for tokens
@@ -72,6 +79,8 @@ type Config struct {
 	// seam for the sync outbox: append the outbox record to tx there. An
 	// error aborts the mutation. It may run more than once per mutation
 	// (see store.DB.Update), so it must only write to tx.
+	// One mutation may produce several changes (a session event that
+	// starts a session and stores readings); OnChange sees them in order.
 	OnChange func(tx *bbolt.Tx, c Change) error
 }
 
@@ -110,6 +119,9 @@ var (
 	bkReadings     = []byte(store.BucketReadings)
 	bkTokens       = []byte(store.BucketTokens)
 	bkReservations = []byte(store.BucketReservations)
+	bkTxChargerIDs = []byte(store.BucketTxChargerIDs)
+	bkTxEvents     = []byte(store.BucketTxEvents)
+	bkDeviceModel  = []byte(store.BucketDeviceModel)
 )
 
 // NewService validates cfg and loads the authorization cache from st.
@@ -153,19 +165,41 @@ func NewService(ctx context.Context, st Store, cfg Config) (*Service, error) {
 // in the same transaction, so the change and its outbox record are durable
 // together. apply returns after the commit is fsynced.
 func (s *Service) apply(ctx context.Context, kind ChangeKind, id ChargerID, change func(tx *bbolt.Tx) (any, error)) error {
-	var committed any
-	err := s.st.Update(ctx, func(tx *bbolt.Tx) error {
+	return s.applyChanges(ctx, string(kind), id, func(tx *bbolt.Tx) ([]Change, error) {
 		rec, err := change(tx)
-		committed = rec // the last run is the one that commits
-		if err != nil || rec == nil || s.onChange == nil {
+		if err != nil || rec == nil {
+			return nil, err
+		}
+		return []Change{{Kind: kind, ChargerID: id, Record: rec}}, nil
+	})
+}
+
+// applyChanges is apply for a mutation that may make several changes
+// (none: a duplicate); what names it in errors and logs.
+func (s *Service) applyChanges(ctx context.Context, what string, id ChargerID, change func(tx *bbolt.Tx) ([]Change, error)) error {
+	var committed []Change
+	err := s.st.Update(ctx, func(tx *bbolt.Tx) error {
+		cs, err := change(tx)
+		committed = cs // the last run is the one that commits
+		if err != nil || s.onChange == nil {
 			return err
 		}
-		return s.onChange(tx, Change{Kind: kind, ChargerID: id, Record: rec})
+		for _, c := range cs {
+			if err := s.onChange(tx, c); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("charging: %s %s: %w", kind, id, err)
+		return fmt.Errorf("charging: %s %s: %w", what, id, err)
 	}
-	s.logChange(ctx, kind, id, committed)
+	if len(committed) == 0 {
+		s.log.DebugContext(ctx, "nothing new to record (a duplicate)", "change", what, "charger", id)
+	}
+	for _, c := range committed {
+		s.logChange(ctx, c.Kind, id, c.Record)
+	}
 	return nil
 }
 
@@ -173,8 +207,6 @@ func (s *Service) apply(ctx context.Context, kind ChangeKind, id ChargerID, chan
 // info level and the rest at debug. Id tags are not logged.
 func (s *Service) logChange(ctx context.Context, kind ChangeKind, id ChargerID, rec any) {
 	switch r := rec.(type) {
-	case nil:
-		s.log.DebugContext(ctx, "duplicate ignored", "change", kind, "charger", id)
 	case Charger:
 		if kind == ChangeBoot {
 			s.log.InfoContext(ctx, "charger booted", "charger", id, "vendor", r.Vendor, "model", r.Model, "firmware", r.FirmwareVersion)
@@ -182,8 +214,13 @@ func (s *Service) logChange(ctx context.Context, kind ChangeKind, id ChargerID, 
 		}
 		s.log.DebugContext(ctx, "charger updated", "change", kind, "charger", id)
 	case Transaction:
-		if kind == ChangeTransactionStart {
-			s.log.InfoContext(ctx, "transaction started", "charger", id, "connector", r.ConnectorID, "transaction", r.ID, "authorization", r.Authorization)
+		switch kind {
+		case ChangeTransactionStart:
+			s.log.InfoContext(ctx, "transaction started", "charger", id, "connector", r.ConnectorID, "transaction", r.ID,
+				"authorization", r.Authorization, "protocol", r.Protocol, "implicit", r.StartedImplicitly)
+			return
+		case ChangeTransactionUpdate:
+			s.log.DebugContext(ctx, "transaction updated", "charger", id, "connector", r.ConnectorID, "transaction", r.ID)
 			return
 		}
 		var wh int64
@@ -215,6 +252,20 @@ func (s *Service) findLive(id ChargerID) *live {
 	s.liveMu.RLock()
 	defer s.liveMu.RUnlock()
 	return s.live[id]
+}
+
+// protocolOf returns given, or when it is empty the protocol of the
+// charger's current connection.
+func (s *Service) protocolOf(id ChargerID, given string) string {
+	if given != "" {
+		return given
+	}
+	if l := s.findLive(id); l != nil {
+		if p := l.protocol.Load(); p != nil {
+			return *p
+		}
+	}
+	return ""
 }
 
 // ChargerConnected marks a charger connected over protocol (memory only).
@@ -274,7 +325,7 @@ func (s *Service) UpdateConnectorStatus(ctx context.Context, u StatusUpdate) err
 		if err := ensureCharger(tx, u.ChargerID); err != nil {
 			return nil, err
 		}
-		key := connectorKey(u.ChargerID, u.ConnectorID)
+		key := connectorKey(u.ChargerID, u.ConnectorID, u.EVSEConnectorID)
 		b := tx.Bucket(bkConnectors)
 		var old Connector
 		if v := b.Get(key); v != nil {
@@ -282,7 +333,7 @@ func (s *Service) UpdateConnectorStatus(ctx context.Context, u StatusUpdate) err
 				return nil, fmt.Errorf("connector %d: %w", u.ConnectorID, err)
 			}
 		}
-		c := Connector{ID: u.ConnectorID, Status: u.Status, ErrorCode: u.ErrorCode, Info: u.Info,
+		c := Connector{ID: u.ConnectorID, EVSEConnectorID: u.EVSEConnectorID, Status: u.Status, ErrorCode: u.ErrorCode, Info: u.Info,
 			VendorID: u.VendorID, VendorErrorCode: u.VendorErrorCode, Timestamp: u.Timestamp, UpdatedAt: now}
 		if old.UpdatedAt != (time.Time{}) && sameStatus(old, c) {
 			return nil, nil
@@ -349,6 +400,7 @@ func (s *Service) StartTransaction(ctx context.Context, r StartRequest) (Transac
 		return Transaction{}, Authorization{}, err
 	}
 	now := s.clock.Now()
+	protocol := s.protocolOf(r.ChargerID, r.Protocol)
 	key := idemKey("start", r.ChargerID, r.ConnectorID, r.IDTag, r.Timestamp.UnixNano(), r.MeterStartWh)
 	var t Transaction
 	err = s.apply(ctx, ChangeTransactionStart, r.ChargerID, func(tx *bbolt.Tx) (any, error) {
@@ -357,41 +409,20 @@ func (s *Service) StartTransaction(ctx context.Context, r StartRequest) (Transac
 			t, err = getTransaction(tx, v)
 			return nil, err
 		}
-		status := auth.Status
-		if status == AuthAccepted {
-			busy, err := tagBusyElsewhere(tx, r)
-			if err != nil {
-				return nil, err
-			}
-			if busy {
-				status = AuthConcurrentTx
-			}
-		}
-		txs := tx.Bucket(bkTransactions)
-		seq, err := txs.NextSequence()
+		status, err := sessionAuthorization(tx, auth.Status, r.ChargerID, r.ConnectorID, r.IDTag)
 		if err != nil {
 			return nil, err
 		}
-		if seq > math.MaxInt32 {
-			return nil, fmt.Errorf("transaction ids exhausted (%d)", seq)
-		}
-		t = Transaction{ID: int64(seq), ChargerID: r.ChargerID, ConnectorID: r.ConnectorID, IDTag: r.IDTag,
+		t = Transaction{ChargerID: r.ChargerID, Protocol: protocol, ConnectorID: r.ConnectorID, IDTag: r.IDTag,
 			StartTime: r.Timestamp, MeterStartWh: r.MeterStartWh, ReservationID: r.ReservationID,
 			Authorization: status, RecordedAt: now}
-		id := store.U64(seq)
-		if err := putJSON(txs, id, t); err != nil {
+		if err := insertTransaction(tx, &t); err != nil {
 			return nil, err
 		}
-		if err := tx.Bucket(bkTxKeys).Put(key, id); err != nil {
+		if err := tx.Bucket(bkTxKeys).Put(key, store.U64(uint64(t.ID))); err != nil {
 			return nil, err
 		}
-		if err := tx.Bucket(bkActive).Put(id, activeValue(r.ChargerID, r.ConnectorID, r.IDTag)); err != nil {
-			return nil, err
-		}
-		if err := ensureCharger(tx, r.ChargerID); err != nil {
-			return nil, err
-		}
-		return t, useReservation(tx, r)
+		return t, useReservation(tx, r.ChargerID, r.ReservationID)
 	})
 	if err != nil {
 		return Transaction{}, Authorization{}, err
@@ -400,36 +431,105 @@ func (s *Service) StartTransaction(ctx context.Context, r StartRequest) (Transac
 	return t, auth, nil
 }
 
-// tagBusyElsewhere applies the 1.6 ConcurrentTx rule: the tag is in an
-// active transaction on another connector.
-func tagBusyElsewhere(tx *bbolt.Tx, r StartRequest) (bool, error) {
-	mine := activeValue(r.ChargerID, r.ConnectorID, r.IDTag)
+// sessionAuthorization applies the ConcurrentTx rule to the cache's answer
+// for the token of a session on (id, connector): an accepted tag already in
+// an active transaction on another connector is ConcurrentTx. Every
+// protocol's session start and late session token goes through it.
+func sessionAuthorization(tx *bbolt.Tx, status AuthStatus, id ChargerID, connector int, tag string) (AuthStatus, error) {
+	if status != AuthAccepted {
+		return status, nil
+	}
+	busy, err := tagBusyElsewhere(tx, id, connector, tag)
+	if err != nil || !busy {
+		return status, err
+	}
+	return AuthConcurrentTx, nil
+}
+
+// tagBusyElsewhere reports whether tag is in an active transaction on
+// another connector than (id, connector).
+func tagBusyElsewhere(tx *bbolt.Tx, id ChargerID, connector int, tag string) (bool, error) {
 	c := tx.Bucket(bkActive).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		ch, conn, tag, err := parseActive(v)
+		ch, conn, t, err := parseActive(v)
 		if err != nil {
 			return false, err
 		}
-		if tag == r.IDTag && string(v) != string(mine) && (ch != r.ChargerID || conn != r.ConnectorID) {
+		if t == tag && (ch != id || conn != connector) {
 			return true, nil
 		}
 	}
 	return false, nil
 }
 
-func useReservation(tx *bbolt.Tx, r StartRequest) error {
-	if r.ReservationID == nil || *r.ReservationID < 0 {
+// insertTransaction gives t the next id of the one transaction sequence
+// (shared by every protocol) and stores it.
+func insertTransaction(tx *bbolt.Tx, t *Transaction) error {
+	seq, err := tx.Bucket(bkTransactions).NextSequence()
+	if err != nil {
+		return err
+	}
+	if seq > math.MaxInt32 {
+		return fmt.Errorf("transaction ids exhausted (%d)", seq)
+	}
+	t.ID = int64(seq)
+	if err := putTransaction(tx, *t); err != nil {
+		return err
+	}
+	return ensureCharger(tx, t.ChargerID)
+}
+
+// putTransaction stores t and keeps the active set in step with it.
+func putTransaction(tx *bbolt.Tx, t Transaction) error {
+	id := store.U64(uint64(t.ID))
+	if err := putJSON(tx.Bucket(bkTransactions), id, t); err != nil {
+		return err
+	}
+	if t.Active() {
+		return tx.Bucket(bkActive).Put(id, activeValue(t.ChargerID, t.ConnectorID, t.IDTag))
+	}
+	return tx.Bucket(bkActive).Delete(id)
+}
+
+// endTransaction stops t and stores it: the stop of every protocol.
+// meterWh nil: the stop meter is unknown.
+func endTransaction(tx *bbolt.Tx, t *Transaction, at time.Time, meterWh *int64, tag, reason string) error {
+	t.StopTime, t.MeterStopWh, t.StopIDTag, t.StopReason = at, meterWh, tag, reason
+	if err := putTransaction(tx, *t); err != nil {
+		return err
+	}
+	return ensureCharger(tx, t.ChargerID)
+}
+
+// storeReadings stores readings of transaction t as one meter report (an
+// identical report is stored once) and returns the change, or nil when
+// nothing was added.
+func storeReadings(tx *bbolt.Tx, t Transaction, rs []MeterReading) ([]Change, error) {
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	mv := MeterValues{ChargerID: t.ChargerID, ConnectorID: t.ConnectorID, TransactionID: t.ID, Readings: rs}
+	added, err := putReport(tx, mv)
+	if err != nil || !added {
+		return nil, err
+	}
+	return []Change{{Kind: ChangeMeterValues, ChargerID: t.ChargerID, Record: mv}}, nil
+}
+
+// useReservation marks reservation id of charger Used by a starting session.
+func useReservation(tx *bbolt.Tx, charger ChargerID, id *int) error {
+	if id == nil || *id < 0 {
 		return nil
 	}
 	b := tx.Bucket(bkReservations)
-	key := store.U64(uint64(*r.ReservationID))
+	key := store.U64(uint64(*id))
 	var res Reservation
 	if v := b.Get(key); v == nil {
 		return nil
 	} else if err := json.Unmarshal(v, &res); err != nil {
-		return fmt.Errorf("reservation %d: %w", *r.ReservationID, err)
+		return fmt.Errorf("reservation %d: %w", *id, err)
 	}
-	if res.ChargerID != r.ChargerID || res.Status == "Used" {
+	if res.ChargerID != charger || res.Status == "Used" {
 		return nil
 	}
 	res.Status = "Used"
@@ -439,7 +539,10 @@ func useReservation(tx *bbolt.Tx, r StartRequest) error {
 // StopTransaction records a stop. A repeated stop returns the recorded
 // result (the first stop wins). A stop for a transaction id this appliance
 // never issued to this charger is recorded as an Orphan transaction with a
-// new id (the charger's id kept in ChargerTxID), never refused.
+// new id (the charger's id kept in ChargerTxID), never refused; its start
+// meter and time come from the stop's transaction data when that holds a
+// start reading (see [Service.TransactionEvent] for the rule). The stop's
+// readings are stored like MeterValues for the transaction.
 func (s *Service) StopTransaction(ctx context.Context, r StopRequest) (Transaction, *Authorization, error) {
 	if err := validateStop(r); err != nil {
 		return Transaction{}, nil, err
@@ -453,55 +556,40 @@ func (s *Service) StopTransaction(ctx context.Context, r StopRequest) (Transacti
 		auth = &a
 	}
 	now := s.clock.Now()
+	protocol := s.protocolOf(r.ChargerID, "")
 	orphanKey := idemKey("orphan", r.ChargerID, r.TransactionID)
 	var t Transaction
-	err := s.apply(ctx, ChangeTransactionStop, r.ChargerID, func(tx *bbolt.Tx) (any, error) {
+	err := s.applyChanges(ctx, string(ChangeTransactionStop), r.ChargerID, func(tx *bbolt.Tx) ([]Change, error) {
 		var err error
-		changed := false
 		t, err = findStopTarget(tx, r, orphanKey)
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case t.ID == 0: // orphan, first time
-			seq, err := tx.Bucket(bkTransactions).NextSequence()
-			if err != nil {
-				return nil, err
-			}
-			t = Transaction{ID: int64(seq), ChargerTxID: strconv.FormatInt(r.TransactionID, 10), ChargerID: r.ChargerID,
+		if t.ID == 0 { // orphan, first time
+			t = Transaction{ChargerTxID: strconv.FormatInt(r.TransactionID, 10), ChargerID: r.ChargerID, Protocol: protocol,
 				IDTag: r.IDTag, Orphan: true, RecordedAt: now}
+			if wh, at, ok := startMeter(r.Readings); ok {
+				t.MeterStartWh, t.StartTime = wh, at
+			}
 			if auth != nil {
 				t.Authorization = auth.Status
 			}
-			if err := tx.Bucket(bkTxKeys).Put(orphanKey, store.U64(seq)); err != nil {
+			if err := insertTransaction(tx, &t); err != nil {
 				return nil, err
 			}
-			fallthrough
-		case t.Active():
-			m := r.MeterStopWh
-			t.StopTime, t.MeterStopWh, t.StopIDTag, t.StopReason = r.Timestamp, &m, r.IDTag, r.Reason
-			id := store.U64(uint64(t.ID))
-			if err := putJSON(tx.Bucket(bkTransactions), id, t); err != nil {
-				return nil, err
-			}
-			if err := tx.Bucket(bkActive).Delete(id); err != nil {
-				return nil, err
-			}
-			if err := ensureCharger(tx, r.ChargerID); err != nil {
-				return nil, err
-			}
-			changed = true
-		}
-		if len(r.Readings) > 0 {
-			mv := MeterValues{ChargerID: r.ChargerID, ConnectorID: t.ConnectorID, TransactionID: t.ID, Readings: r.Readings}
-			if _, err := putReport(tx, mv); err != nil {
+			if err := tx.Bucket(bkTxKeys).Put(orphanKey, store.U64(uint64(t.ID))); err != nil {
 				return nil, err
 			}
 		}
-		if !changed {
-			return nil, nil
+		changes, err := storeReadings(tx, t, r.Readings)
+		if err != nil || !t.Active() {
+			return changes, err
 		}
-		return t, nil
+		m := r.MeterStopWh
+		if err := endTransaction(tx, &t, r.Timestamp, &m, r.IDTag, r.Reason); err != nil {
+			return nil, err
+		}
+		return append(changes, Change{Kind: ChangeTransactionStop, ChargerID: r.ChargerID, Record: t}), nil
 	})
 	if err != nil {
 		return Transaction{}, nil, err
@@ -519,7 +607,7 @@ func findStopTarget(tx *bbolt.Tx, r StopRequest, orphanKey []byte) (Transaction,
 			if err := json.Unmarshal(v, &t); err != nil {
 				return Transaction{}, fmt.Errorf("transaction %d: %w", r.TransactionID, err)
 			}
-			if t.ChargerID == r.ChargerID && !t.Orphan {
+			if t.ChargerID == r.ChargerID && !t.Orphan && t.ChargerTxID == "" {
 				return t, nil
 			}
 		}
@@ -741,9 +829,15 @@ func putJSON(b *bbolt.Bucket, key []byte, v any) error {
 	return b.Put(key, data)
 }
 
-func connectorKey(id ChargerID, connector int) []byte {
+// connectorKey is the key of a connector's status: a 2.x connector within
+// an EVSE (evseConnector > 0) gets its own key after its EVSE's.
+func connectorKey(id ChargerID, connector, evseConnector int) []byte {
 	k := append([]byte(id), 0)
-	return binary.BigEndian.AppendUint32(k, uint32(connector))
+	k = binary.BigEndian.AppendUint32(k, uint32(connector))
+	if evseConnector > 0 {
+		k = binary.BigEndian.AppendUint32(k, uint32(evseConnector))
+	}
+	return k
 }
 
 func activeValue(id ChargerID, connector int, tag string) []byte {
@@ -800,6 +894,17 @@ func validateConnector(field string, n int, min int) error {
 	return nil
 }
 
+// validateEVSEConnector checks a connector id within EVSE evse (0: none).
+func validateEVSEConnector(field string, evse, n int) error {
+	if err := validateConnector(field, n, 0); err != nil {
+		return err
+	}
+	if n > 0 && evse <= 0 {
+		return invalid(field, "%d given without an EVSE", n)
+	}
+	return nil
+}
+
 func validateTime(field string, t time.Time) error {
 	// Old years are allowed: a charger without a clock sends 1970 times, and
 	// refusing them would make it retry forever. JSON cannot hold year > 9999.
@@ -820,6 +925,9 @@ func validateStatus(u StatusUpdate) error {
 		return err
 	}
 	if err := validateConnector("connectorId", u.ConnectorID, 0); err != nil {
+		return err
+	}
+	if err := validateEVSEConnector("evseConnectorId", u.ConnectorID, u.EVSEConnectorID); err != nil {
 		return err
 	}
 	if !knownStatus[u.Status] {
@@ -851,6 +959,9 @@ func validateStart(r StartRequest) error {
 	}
 	if r.MeterStartWh < 0 {
 		return invalid("meterStart", "negative (%d)", r.MeterStartWh)
+	}
+	if err := validateText("protocol", r.Protocol, 32, false); err != nil {
+		return err
 	}
 	return validateTime("timestamp", r.Timestamp)
 }
@@ -894,6 +1005,9 @@ func validateReadings(field string, rs []MeterReading) error {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		if err := validateTime(f+".timestamp", r.Timestamp); err != nil {
 			return err
+		}
+		if r.Multiplier < math.MinInt8 || r.Multiplier > math.MaxInt8 {
+			return invalid(f+".multiplier", "%d out of range", r.Multiplier)
 		}
 		for _, w := range [...]struct{ name, v string }{{"measurand", r.Measurand}, {"phase", r.Phase},
 			{"unit", r.Unit}, {"context", r.Context}, {"location", r.Location}, {"format", r.Format}} {

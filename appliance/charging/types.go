@@ -27,7 +27,9 @@ type Charger struct {
 	FirmwareStatus    string      `json:"firmwareStatus,omitempty"`
 	DiagnosticsStatus string      `json:"diagnosticsStatus,omitempty"`
 	Connectors        []Connector `json:"connectors"`
-	// Configuration is the last configuration the charger reported, by key.
+	// Configuration is the last configuration the charger reported, by
+	// key: OCPP 1.6 configuration keys as they are, OCPP 2.x device model
+	// attributes under [ConfigKey] (Readonly for mutability ReadOnly).
 	Configuration map[string]ConfigValue `json:"configuration,omitempty"`
 }
 
@@ -55,8 +57,17 @@ const (
 )
 
 // Connector is one connector of a charger. Connector 0 is the charger itself.
+//
+// OCPP 2.x has EVSEs with connectors; the domain's connector id is the EVSE
+// id (an EVSE is what charges one vehicle at a time, as a 1.6 connector
+// does), and EVSEConnectorID says which connector of the EVSE a 2.x status
+// report was about. Each (EVSE, connector) pair of a 2.x charger has its own
+// entry; 1.6 connectors have EVSEConnectorID 0.
 type Connector struct {
-	ID              int             `json:"id"`
+	ID int `json:"id"`
+	// EVSEConnectorID is the connector within EVSE ID (OCPP 2.x
+	// connectorId); 0 for 1.6 connectors.
+	EVSEConnectorID int             `json:"evseConnectorId,omitempty"`
 	Status          ConnectorStatus `json:"status"`
 	ErrorCode       string          `json:"errorCode,omitempty"`
 	Info            string          `json:"info,omitempty"`
@@ -68,10 +79,13 @@ type Connector struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// StatusUpdate is a connector status report.
+// StatusUpdate is a connector status report. A 2.x report (evseId,
+// connectorId, connectorStatus) gives the EVSE id as ConnectorID and its
+// connector id as EVSEConnectorID (see [Connector]).
 type StatusUpdate struct {
 	ChargerID       ChargerID
 	ConnectorID     int
+	EVSEConnectorID int // 0: none (1.6)
 	Status          ConnectorStatus
 	ErrorCode       string
 	Info            string
@@ -110,15 +124,28 @@ type Authorization struct {
 	ParentID string
 }
 
-// Transaction is a charging session.
+// Transaction is a charging session. A session started by OCPP 1.6
+// StartTransaction and one reported by OCPP 2.x TransactionEvents are the
+// same record: apart from the ids, Protocol and the 2.x-only fields marked
+// below, equal sessions give equal records.
 type Transaction struct {
-	// ID is the CSMS-assigned transaction id: unique, never reused, fits an OCPP 1.6 int32.
+	// ID is the appliance-assigned transaction id of every session, whatever
+	// the protocol: unique, never reused, fits an OCPP 1.6 int32.
 	ID int64 `json:"id"`
-	// ChargerTxID is the charger-assigned id (OCPP 2.x transactionId), empty for 1.6.
+	// ChargerTxID is the charger-assigned id (OCPP 2.x transactionId); for a
+	// 1.6 orphan, the 1.6 id the charger sent; otherwise empty.
 	ChargerTxID string    `json:"chargerTransactionId,omitempty"`
 	ChargerID   ChargerID `json:"chargerId"`
-	ConnectorID int       `json:"connectorId"`
-	IDTag       string    `json:"idTag"`
+	// Protocol is the version tag the adapter gave ("ocpp1.6", "ocpp2.0.1",
+	// ...). Empty in records written before it existed (all OCPP 1.6).
+	Protocol string `json:"protocol,omitempty"`
+	// ConnectorID is the connector (1.6) or EVSE (2.x) id; 0 while a 2.x
+	// session has not named its EVSE.
+	ConnectorID int `json:"connectorId"`
+	// EVSEConnectorID is the connector within the EVSE (2.x connectorId)
+	// when the charger named it; 0 otherwise and for 1.6.
+	EVSEConnectorID int    `json:"evseConnectorId,omitempty"`
+	IDTag           string `json:"idTag"`
 	// StartTime and StopTime are as the charger sent them (offline replays keep their old times).
 	StartTime     time.Time `json:"startTime"`
 	MeterStartWh  int64     `json:"meterStartWh"`
@@ -130,7 +157,24 @@ type Transaction struct {
 	// Orphan marks a transaction known only from a stop the charger sent for
 	// an id the appliance never issued; it is recorded, not refused.
 	Orphan bool `json:"orphan,omitempty"`
-	// Authorization is the status given when the transaction started.
+	// StartedImplicitly marks a 2.x session the appliance first heard of
+	// from an Updated or Ended event (its Started never arrived): its start
+	// fields are the earliest the appliance knows. A Started arriving later
+	// fills them in and clears the mark.
+	StartedImplicitly bool `json:"startedImplicitly,omitempty"`
+	// Offline is set when the charger flagged an event of the session as
+	// queued while it was offline (2.x).
+	Offline bool `json:"offline,omitempty"`
+	// SeqNoGaps counts the event sequence numbers (2.x seqNo) between the
+	// lowest and the highest received that have not arrived; MissingSeqNos
+	// lists the lowest of them (at most MaxListedSeqNos).
+	SeqNoGaps     int   `json:"seqNoGaps,omitempty"`
+	MissingSeqNos []int `json:"missingSeqNos,omitempty"`
+	// OutOfOrderEvents counts 2.x events that arrived after an event with a
+	// higher seqNo.
+	OutOfOrderEvents int `json:"outOfOrderEvents,omitempty"`
+	// Authorization is the status given to IDTag (at the start, or when a
+	// 2.x session's token arrived later); empty while the session has none.
 	Authorization AuthStatus `json:"authorization"`
 	// RecordedAt is when the appliance stored the start.
 	RecordedAt time.Time `json:"recordedAt"`
@@ -147,6 +191,9 @@ type StartRequest struct {
 	MeterStartWh  int64
 	Timestamp     time.Time
 	ReservationID *int
+	// Protocol is the version tag stored on the transaction (see
+	// [Transaction]); empty: the charger's current connection protocol.
+	Protocol string
 }
 
 // StopRequest asks to stop a transaction.
@@ -171,6 +218,9 @@ type MeterReading struct {
 	Context   string `json:"context,omitempty"`
 	Location  string `json:"location,omitempty"`
 	Format    string `json:"format,omitempty"`
+	// Multiplier is the power of ten Value is scaled by (OCPP 2.x
+	// unitOfMeasure.multiplier): the quantity is Value × 10^Multiplier Unit.
+	Multiplier int `json:"multiplier,omitempty"`
 }
 
 // MeterValues is one MeterValues report.
@@ -217,3 +267,99 @@ type BootResult struct {
 	CurrentTime time.Time
 	Interval    time.Duration // heartbeat interval
 }
+
+// TransactionEventKind is the phase of a session a [TransactionEvent] reports.
+type TransactionEventKind string
+
+// Transaction event kinds (OCPP 2.x TransactionEventEnumType).
+const (
+	EventStarted TransactionEventKind = "Started"
+	EventUpdated TransactionEventKind = "Updated"
+	EventEnded   TransactionEventKind = "Ended"
+)
+
+// MaxListedSeqNos caps Transaction.MissingSeqNos.
+const MaxListedSeqNos = 32
+
+// TransactionEvent is one event of a session whose id the charger assigns
+// (OCPP 2.0.1 and 2.1 TransactionEvent); see [Service.TransactionEvent].
+type TransactionEvent struct {
+	ChargerID ChargerID
+	// ChargerTxID is the charger's transaction id: 1 to 36 characters.
+	ChargerTxID string
+	// Protocol is the version tag stored on a transaction the event creates;
+	// empty: the charger's current connection protocol.
+	Protocol string
+	Kind     TransactionEventKind
+	// SeqNo numbers the events of the session (0 or more).
+	SeqNo     int
+	Timestamp time.Time
+	// TriggerReason says why the charger sent the event (logged, not stored).
+	TriggerReason string
+	// StoppedReason is the stop reason of an Ended event.
+	StoppedReason string
+	// Offline: the charger queued the event while it was offline.
+	Offline bool
+	// EVSEID is the EVSE (the domain connector id; 0: not given) and
+	// ConnectorID the connector within it (0: not given).
+	EVSEID      int
+	ConnectorID int
+	// IDToken is the token presented, if the event carries one.
+	IDToken       string
+	ReservationID *int
+	// Readings are the event's meter values.
+	Readings []MeterReading
+}
+
+// TransactionEventResult answers a [TransactionEvent].
+type TransactionEventResult struct {
+	// Transaction is the stored session after the event.
+	Transaction Transaction
+	// Authorization answers the event's IDToken; nil when it carried none.
+	Authorization *Authorization
+	// Duplicate is set when the event (charger, ChargerTxID, SeqNo) had
+	// been applied before: nothing changed, the answer is the first one's.
+	Duplicate bool
+}
+
+// VariableReport is one attribute of one variable of a charger's device
+// model (OCPP 2.x NotifyReport, GetVariables, SetVariables). Components,
+// variables and attributes have no meaning to the domain; it stores them
+// and shows them in Charger.Configuration under [ConfigKey].
+type VariableReport struct {
+	Component         string `json:"component"`
+	ComponentInstance string `json:"componentInstance,omitempty"`
+	// EVSEID and ConnectorID locate the component (0: not given).
+	EVSEID           int    `json:"evseId,omitempty"`
+	ConnectorID      int    `json:"connectorId,omitempty"`
+	Variable         string `json:"variable"`
+	VariableInstance string `json:"variableInstance,omitempty"`
+	// AttributeType is Actual (also when empty), Target, MinSet or MaxSet.
+	AttributeType string `json:"attributeType,omitempty"`
+	Value         string `json:"value"`
+	// Mutability is ReadOnly, WriteOnly or ReadWrite. A report without it is
+	// a value-only report (GetVariables, SetVariables results): it updates
+	// the value and keeps what a NotifyReport said about the variable.
+	Mutability string `json:"mutability,omitempty"`
+	Persistent bool   `json:"persistent,omitempty"`
+	Constant   bool   `json:"constant,omitempty"`
+	// Characteristics (NotifyReport variableCharacteristics), optional.
+	Unit               string   `json:"unit,omitempty"`
+	DataType           string   `json:"dataType,omitempty"`
+	MinLimit           *float64 `json:"minLimit,omitempty"`
+	MaxLimit           *float64 `json:"maxLimit,omitempty"`
+	ValuesList         string   `json:"valuesList,omitempty"`
+	SupportsMonitoring bool     `json:"supportsMonitoring,omitempty"`
+}
+
+// Variable attribute types and mutabilities (OCPP 2.x).
+const (
+	AttributeActual = "Actual"
+	AttributeTarget = "Target"
+	AttributeMinSet = "MinSet"
+	AttributeMaxSet = "MaxSet"
+
+	MutabilityReadOnly  = "ReadOnly"
+	MutabilityWriteOnly = "WriteOnly"
+	MutabilityReadWrite = "ReadWrite"
+)

@@ -23,7 +23,9 @@ const (
 	BucketMeta = "meta"
 	// BucketChargers: charger id -> charger record.
 	BucketChargers = "chargers"
-	// BucketConnectors: charger id, 0x00, U32 connector id -> connector record.
+	// BucketConnectors: charger id, 0x00, U32 connector (1.6) or EVSE (2.x)
+	// id, then for a 2.x connector its U32 connector id within the EVSE ->
+	// connector record.
 	BucketConnectors = "connectors"
 	// BucketTransactions: U64 transaction id -> transaction record; the
 	// bucket's sequence is the transaction id counter.
@@ -39,6 +41,16 @@ const (
 	BucketTokens = "tokens"
 	// BucketReservations: U64 reservation id -> reservation record.
 	BucketReservations = "reservations"
+	// BucketTxChargerIDs (layout 2): charger id, 0x00, charger-assigned
+	// transaction id (OCPP 2.x) -> U64 transaction id.
+	BucketTxChargerIDs = "tx_charger_ids"
+	// BucketTxEvents (layout 2): U64 transaction id, U32 event seqNo -> 8-byte
+	// hash of the event, then the authorization status it was answered with
+	// (empty: none). One entry per applied OCPP 2.x TransactionEvent.
+	BucketTxEvents = "tx_events"
+	// BucketDeviceModel (layout 2): charger id, 0x00, configuration key of
+	// the variable attribute (see charging.ConfigKey) -> variable record.
+	BucketDeviceModel = "device_model"
 )
 
 var layoutKey = []byte("layout")
@@ -51,6 +63,14 @@ func Layout() []Migration {
 				BucketChargers, BucketConnectors, BucketTransactions, BucketTxKeys,
 				BucketActiveTx, BucketReadings, BucketTokens, BucketReservations,
 			} {
+				if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+					return fmt.Errorf("create bucket %s: %w", name, err)
+				}
+			}
+			return nil
+		}},
+		{Version: 2, Name: "OCPP 2.x transaction events and device model", Up: func(tx *bbolt.Tx) error {
+			for _, name := range []string{BucketTxChargerIDs, BucketTxEvents, BucketDeviceModel} {
 				if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 					return fmt.Errorf("create bucket %s: %w", name, err)
 				}

@@ -218,7 +218,7 @@ func (a *Adapter) boot(ctx context.Context, id charging.ChargerID, r *BootNotifi
 
 func (a *Adapter) start(ctx context.Context, id charging.ChargerID, r *StartTransactionRequest) (any, error) {
 	t, auth, err := a.domain.StartTransaction(ctx, charging.StartRequest{ChargerID: id, ConnectorID: r.ConnectorId,
-		IDTag: r.IdTag, MeterStartWh: int64(r.MeterStart), Timestamp: r.Timestamp.Time, ReservationID: r.ReservationId})
+		IDTag: r.IdTag, MeterStartWh: int64(r.MeterStart), Timestamp: r.Timestamp.Time, ReservationID: r.ReservationId, Protocol: string(ocppj.V16)})
 	if err != nil {
 		return nil, err
 	}
