@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -83,7 +84,8 @@ func (f *fakeCSMS) handle(_ context.Context, c *rpc.Conn, action string, raw jso
 		f.t.Errorf("%s sent invalid %s %s: %v %v", c.ID(), action, raw, err, warn)
 		return nil, err
 	}
-	r := rec{station: c.ID(), action: action, raw: raw, req: req}
+	// The payload is only valid during the call (rpc reuses the buffer).
+	r := rec{station: c.ID(), action: action, raw: bytes.Clone(raw), req: req}
 	f.mu.Lock()
 	intercept := f.intercept
 	authorize := f.authorize
