@@ -66,17 +66,22 @@ func Dir(t testing.TB) string {
 
 // File returns the path of the official schema of action's request (or
 // response) in version v, whether or not it exists. 1.6 names requests
-// Action.json; 2.x names them ActionRequest.json. Responses are
-// ActionResponse.json in every version.
+// Action.json; 2.x names them ActionRequest.json, except 2.1's messages
+// sent with SEND (no response), whose request is Action.json too.
+// Responses are ActionResponse.json in every version.
 func File(dir string, v ocppj.Version, action string, response bool) string {
-	name := action
+	plain := filepath.Join(dir, dirs[v], action+".json")
 	switch {
 	case response:
-		name += "Response"
-	case v != ocppj.V16:
-		name += "Request"
+		return filepath.Join(dir, dirs[v], action+"Response.json")
+	case v == ocppj.V16:
+		return plain
 	}
-	return filepath.Join(dir, dirs[v], name+".json")
+	file := filepath.Join(dir, dirs[v], action+"Request.json")
+	if !exists(file) && exists(plain) {
+		return plain
+	}
+	return file
 }
 
 type cacheKey struct {

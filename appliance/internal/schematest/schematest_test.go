@@ -3,6 +3,7 @@ package schematest
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
@@ -97,3 +98,53 @@ type recorder struct {
 
 func (r *recorder) Errorf(string, ...any) { r.failed = true }
 func (r *recorder) Helper()               {}
+
+func TestFileSend(t *testing.T) {
+	dir := Dir(t)
+	if got, want := File(dir, ocppj.V21, "NotifyPeriodicEventStream", false), filepath.Join(dir, "2.1", "NotifyPeriodicEventStream.json"); got != want {
+		t.Errorf("File = %s, want %s", got, want)
+	}
+	if _, err := compile(dir, ocppj.V21, "NotifyPeriodicEventStream", true); !errors.Is(err, ErrNoSchema) {
+		t.Errorf("response of a SEND message: %v, want ErrNoSchema", err)
+	}
+}
+
+// TestExample: both examples of a few payloads are schema-valid (Example
+// checks) and have the shape documented.
+func TestExample(t *testing.T) {
+	for _, v := range []ocppj.Version{ocppj.V201, ocppj.V21} {
+		minimal := Example(t, v, "BootNotification", false, false)
+		if got := string(minimal); got != `{"chargingStation":{"model":"x","vendorName":"x"},"reason":"ApplicationReset"}` {
+			t.Errorf("%s minimal = %s", v, got)
+		}
+		full := string(Example(t, v, "BootNotification", false, true))
+		for _, want := range []string{`"vendorExtension":{"any":[1,"two",null,true]}`, `"reason":"Watchdog"`, `"model":"é` + strings.Repeat("x", 19) + `"`} {
+			if !strings.Contains(full, want) {
+				t.Errorf("%s full example lacks %s: %s", v, want, full)
+			}
+		}
+		if full := string(Example(t, v, "DataTransfer", false, true)); !strings.Contains(full, `"data":[1.5,"two",null,false,[]]`) {
+			t.Errorf("%s DataTransfer full = %s", v, full)
+		}
+	}
+	Example(t, ocppj.V16, "StopTransaction", false, true)
+	Example(t, ocppj.V21, "NotifyPeriodicEventStream", false, true)
+}
+
+func TestHasDuplicateKeys(t *testing.T) {
+	for data, want := range map[string]bool{
+		`{"a":1,"b":2}`:                  false,
+		`{"a":1,"a":2}`:                  true,
+		`{"a":1,"\u0061":2}`:             true,
+		`{"a":{"b":1},"c":{"b":2}}`:      false,
+		`{"a":[{"b":1,"b":2}]}`:          true,
+		`{"a":{"x":1},"a":[]}`:           true,
+		`[{"a":1},{"a":1}]`:              false,
+		`{"a":[1,{"c":2}],"b":{"c":{}}}`: false,
+		`{"a":1,`:                        false,
+	} {
+		if got := HasDuplicateKeys([]byte(data)); got != want {
+			t.Errorf("HasDuplicateKeys(%s) = %v, want %v", data, got, want)
+		}
+	}
+}

@@ -60,19 +60,24 @@ func isAbsURI(s string) bool {
 	return true
 }
 
+// checkNumber checks the exact value d of a number, whose float64 (for
+// messages) is f.
 func checkNumber(c *constraints, d decimal, f float64) *violation {
 	if c.multipleOf && !d.multipleOfPow10(c.multipleExp) {
 		return &violation{code: ocppj.PropertyConstraintViolation, msg: fmt.Sprintf("%v is not a multiple of 1e%d", f, c.multipleExp)}
 	}
-	return checkRange(c, f)
+	return checkRange(c, d, f)
 }
 
-func checkRange(c *constraints, f float64) *violation {
-	if c.hasMinimum && f < c.minimum {
-		return &violation{code: ocppj.PropertyConstraintViolation, msg: fmt.Sprintf("%v is below minimum %v", f, c.minimum)}
+// checkRange compares the exact value d with the bounds, so that a number
+// too close to a bound for float64 (1e-400 against maximum 0) is still
+// judged as the schema judges it.
+func checkRange(c *constraints, d decimal, f float64) *violation {
+	if c.minimum.set && d.cmp(c.minimum.d) < 0 {
+		return &violation{code: ocppj.PropertyConstraintViolation, msg: fmt.Sprintf("%v is below minimum %s", f, c.minimum.text)}
 	}
-	if c.hasMaximum && f > c.maximum {
-		return &violation{code: ocppj.PropertyConstraintViolation, msg: fmt.Sprintf("%v is above maximum %v", f, c.maximum)}
+	if c.maximum.set && d.cmp(c.maximum.d) > 0 {
+		return &violation{code: ocppj.PropertyConstraintViolation, msg: fmt.Sprintf("%v is above maximum %s", f, c.maximum.text)}
 	}
 	return nil
 }

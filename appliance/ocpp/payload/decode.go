@@ -11,12 +11,29 @@
 //
 // ocpp tag items: required, maxLength=N, minLength=N (characters; for a
 // []string each item), minItems=N, maxItems=N (arrays), minimum=X,
-// maximum=X, multipleOf=10^k (e.g. 0.1), format=uri, and quirkEmpty
-// (lenient mode accepts an empty array here despite minItems).
+// maximum=X (integers and numbers, compared exactly; for a slice each
+// item), multipleOf=10^k (e.g. 0.1), format=uri, and quirkEmpty (lenient
+// mode accepts an empty array here despite minItems).
+//
+// Open objects: a struct whose schema allows additional properties (OCPP
+// 2.x CustomDataType) says so with a blank marker field, conventionally the
+// first one:
+//
+//	type CustomData struct {
+//		_        struct{} `ocpp:"open"`
+//		VendorId string   `json:"vendorId" ocpp:"required,maxLength=255"`
+//	}
+//
+// Decode skips unknown properties of an open object without an error or a
+// warning, in strict and lenient mode alike; they are not kept.
 //
 // Supported field types: string types (an [Enum] restricts the values),
 // int, int32, int64, float64, bool, [DateTime], structs, pointers to them
-// (optional values) and slices. Plans are computed once per type and cached.
+// (optional values), slices, and [encoding/json.RawMessage] for a schema
+// property without a type (any JSON value, e.g. DataTransfer data): Decode
+// keeps the value's exact bytes, null included; Validate and Marshal accept
+// any valid JSON and write it as it is, and an empty RawMessage is absent.
+// Plans are computed once per type and cached.
 package payload
 
 import (
@@ -191,12 +208,14 @@ func (d *decoder) object(p *typePlan, rv reflect.Value) *ocppj.Error {
 		d.ws()
 		i := p.field(key)
 		if i < 0 {
-			d.path.push(string(key))
-			if !d.lenient {
-				return d.path.errorAt(ocppj.FormatViolation, "unknown field")
+			if !p.open {
+				d.path.push(string(key))
+				if !d.lenient {
+					return d.path.errorAt(ocppj.FormatViolation, "unknown field")
+				}
+				d.warn("unknown field ignored")
+				d.path.pop()
 			}
-			d.warn("unknown field ignored")
-			d.path.pop()
 			if !d.skip(0) {
 				return d.syntaxError()
 			}
@@ -294,7 +313,7 @@ func (d *decoder) value(p *typePlan, c *constraints, rv reflect.Value) *ocppj.Er
 		if !ok || rv.OverflowInt(n) {
 			return d.path.errorAt(ocppj.PropertyConstraintViolation, fmt.Sprintf("%s is out of range", b))
 		}
-		if v := checkRange(c, float64(n)); v != nil {
+		if v := checkRange(c, dec, float64(n)); v != nil {
 			return d.report(v)
 		}
 		rv.SetInt(n)
@@ -307,7 +326,7 @@ func (d *decoder) value(p *typePlan, c *constraints, rv reflect.Value) *ocppj.Er
 		if !ok {
 			return d.path.errorAt(ocppj.PropertyConstraintViolation, fmt.Sprintf("%s is out of range", b))
 		}
-		if c.multipleOf || c.hasMinimum || c.hasMaximum {
+		if c.multipleOf || c.minimum.set || c.maximum.set {
 			dec, _ := parseDecimal(b)
 			if v := checkNumber(c, dec, f); v != nil {
 				return d.report(v)
@@ -358,6 +377,12 @@ func (d *decoder) value(p *typePlan, c *constraints, rv reflect.Value) *ocppj.Er
 			return d.typeError(p)
 		}
 		return d.array(p, c, rv)
+	case kindRaw:
+		start := d.pos
+		if !d.skip(0) {
+			return d.syntaxError()
+		}
+		rv.SetBytes(append(json.RawMessage(nil), d.data[start:d.pos]...)) // data is the caller's
 	}
 	return nil
 }

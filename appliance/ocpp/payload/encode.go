@@ -38,6 +38,8 @@ func appendValue(b []byte, p *typePlan, v reflect.Value) []byte {
 		return strconv.AppendBool(b, v.Bool())
 	case kindTime:
 		return dateTimeOf(v).appendJSON(b)
+	case kindRaw:
+		return append(b, v.Bytes()...) // validated by the walker
 	case kindStruct:
 		b = append(b, '{')
 		first := true

@@ -1,6 +1,7 @@
 package payload
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 )
@@ -94,6 +95,44 @@ func (d decimal) isInteger() bool { return d.exp >= 0 }
 
 // multipleOfPow10 reports whether d is a multiple of 10^k.
 func (d decimal) multipleOfPow10(k int) bool { return len(d.digits) == 0 || d.exp >= k }
+
+// cmp compares d and e exactly: -1 if d < e, 0 if equal, +1 if d > e.
+func (d decimal) cmp(e decimal) int {
+	sign := func(x decimal) int {
+		switch {
+		case len(x.digits) == 0:
+			return 0
+		case x.neg:
+			return -1
+		}
+		return 1
+	}
+	sd, se := sign(d), sign(e)
+	if sd != se || sd == 0 {
+		return cmpInt(sd, se)
+	}
+	return sd * d.cmpMagnitude(e)
+}
+
+// cmpMagnitude compares |d| and |e|, both non-zero.
+func (d decimal) cmpMagnitude(e decimal) int {
+	// The position of the leading digit decides, then the digits themselves
+	// (no leading or trailing zeros, so a longer equal prefix is larger).
+	if c := cmpInt(len(d.digits)+d.exp, len(e.digits)+e.exp); c != 0 {
+		return c
+	}
+	return bytes.Compare(d.digits, e.digits)
+}
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
 
 // int64 returns d as an int64; ok is false if d is not an integer or out of range.
 func (d decimal) int64() (n int64, ok bool) {

@@ -1,6 +1,7 @@
 package payload
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"reflect"
@@ -27,9 +28,10 @@ const (
 	kindStruct
 	kindPtr
 	kindSlice
+	kindRaw // json.RawMessage: any JSON value, kept as its bytes
 )
 
-var kindNames = [...]string{"string", "integer", "number", "boolean", "date-time string", "object", "", "array"}
+var kindNames = [...]string{"string", "integer", "number", "boolean", "date-time string", "object", "", "array", "JSON value"}
 
 // typePlan is everything Decode and Validate need to know about a Go type,
 // computed once per type so the per-call work is free of tag parsing.
@@ -38,6 +40,7 @@ type typePlan struct {
 	typ      reflect.Type
 	fields   []fieldPlan // kindStruct
 	required uint64      // kindStruct: bit i set if fields[i] is required
+	open     bool        // kindStruct: unknown properties are allowed (skipped)
 	elem     *typePlan   // kindPtr, kindSlice
 	// enum maps each allowed value to itself so a decoded value can reuse
 	// the interned string instead of allocating.
@@ -54,14 +57,20 @@ type constraints struct {
 	minLength   int
 	minItems    int
 	maxItems    int // -1: none
-	hasMinimum  bool
-	minimum     float64
-	hasMaximum  bool
-	maximum     float64
+	minimum     bound
+	maximum     bound
 	multipleOf  bool // value must be a multiple of 10^multipleExp
 	multipleExp int
 	uri         bool
 	quirkEmpty  bool // lenient mode accepts an empty array despite minItems
+}
+
+// bound is a minimum or maximum, kept exact so that a value is compared
+// with it as a JSON schema validator does (no float rounding).
+type bound struct {
+	set  bool
+	d    decimal
+	text string // as written in the tag, for messages
 }
 
 type fieldPlan struct {
@@ -89,6 +98,7 @@ func cachedPlan(t reflect.Type) *typePlan {
 var (
 	enumType = reflect.TypeFor[Enum]()
 	timeType = reflect.TypeFor[DateTime]()
+	rawType  = reflect.TypeFor[json.RawMessage]()
 )
 
 // planFor returns the cached plan for t, building it on first use.
@@ -124,6 +134,8 @@ func build(t reflect.Type, building map[reflect.Type]*typePlan) (*typePlan, erro
 	switch {
 	case t == timeType:
 		p.kind = kindTime
+	case t == rawType:
+		p.kind = kindRaw
 	case t.Kind() == reflect.String:
 		p.kind = kindString
 		if t.Implements(enumType) {
@@ -140,6 +152,8 @@ func build(t reflect.Type, building map[reflect.Type]*typePlan) (*typePlan, erro
 		p.kind = kindFloat
 	case t.Kind() == reflect.Bool:
 		p.kind = kindBool
+	case t.Kind() == reflect.Pointer && t.Elem() == rawType:
+		return nil, fmt.Errorf("payload: use json.RawMessage, not %s: it holds null itself", t)
 	case t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice:
 		p.kind = kindPtr
 		if t.Kind() == reflect.Slice {
@@ -164,6 +178,17 @@ func build(t reflect.Type, building map[reflect.Type]*typePlan) (*typePlan, erro
 func buildStruct(p *typePlan, t reflect.Type, building map[reflect.Type]*typePlan) error {
 	for i := range t.NumField() {
 		sf := t.Field(i)
+		if sf.Name == "_" {
+			// A blank field carries type-wide markers: `ocpp:"open"`.
+			switch tag := sf.Tag.Get("ocpp"); tag {
+			case "open":
+				p.open = true
+			case "":
+			default:
+				return fmt.Errorf("payload: %s: blank field tag %q, want \"open\"", t, tag)
+			}
+			continue
+		}
 		if !sf.IsExported() {
 			continue
 		}
@@ -203,13 +228,16 @@ func parseConstraints(tag string) (constraints, error) {
 	for item := range strings.SplitSeq(tag, ",") {
 		key, val, hasVal := strings.Cut(item, "=")
 		var n int
-		var f float64
+		var dec decimal
 		var err error
 		switch key {
 		case "maxLength", "minLength", "minItems", "maxItems":
 			n, err = strconv.Atoi(val)
 		case "minimum", "maximum":
-			f, err = strconv.ParseFloat(val, 64)
+			var ok bool
+			if dec, ok = parseDecimal([]byte(val)); !ok {
+				err = strconv.ErrSyntax
+			}
 		}
 		if err != nil || (hasVal && n < 0) {
 			return c, fmt.Errorf("bad ocpp tag item %q", item)
@@ -226,9 +254,9 @@ func parseConstraints(tag string) (constraints, error) {
 		case "maxItems":
 			c.maxItems = n
 		case "minimum":
-			c.hasMinimum, c.minimum = true, f
+			c.minimum = bound{set: true, d: dec, text: val}
 		case "maximum":
-			c.hasMaximum, c.maximum = true, f
+			c.maximum = bound{set: true, d: dec, text: val}
 		case "multipleOf":
 			exp, ok := powerOfTen(val)
 			if !ok {

@@ -1,6 +1,7 @@
 package payload
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"reflect"
@@ -79,6 +80,8 @@ func absent(p *typePlan, c *constraints, v reflect.Value) bool {
 		return v.IsNil() || (c.omitEmpty && v.Len() == 0)
 	case kindTime:
 		return dateTimeOf(v).IsZero()
+	case kindRaw:
+		return v.Len() == 0 // no bytes cannot be written as a JSON value
 	}
 	return c.omitEmpty && v.IsZero()
 }
@@ -89,19 +92,31 @@ func (w *walker) value(p *typePlan, c *constraints, v reflect.Value) *ocppj.Erro
 	case kindString:
 		bad = checkString(p, c, v.String())
 	case kindInt:
-		bad = checkRange(c, float64(v.Int()))
+		if c.minimum.set || c.maximum.set {
+			n := v.Int()
+			var buf [24]byte
+			d, _ := parseDecimal(strconv.AppendInt(buf[:0], n, 10))
+			bad = checkRange(c, d, float64(n))
+		}
 	case kindFloat:
 		f := v.Float()
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			bad = &violation{code: ocppj.PropertyConstraintViolation, msg: "not a finite number"}
 			break
 		}
-		// Check the shortest decimal form, which is what encoding/json writes.
-		d, _ := parseDecimal(strconv.AppendFloat(nil, f, 'e', -1, 64))
-		bad = checkNumber(c, d, f)
+		if c.multipleOf || c.minimum.set || c.maximum.set {
+			// Check the shortest decimal form, which is what encoding/json writes.
+			var buf [32]byte
+			d, _ := parseDecimal(strconv.AppendFloat(buf[:0], f, 'e', -1, 64))
+			bad = checkNumber(c, d, f)
+		}
 	case kindTime:
 		if y := dateTimeOf(v).UTC().Year(); y < 0 || y > 9999 {
 			bad = &violation{code: ocppj.PropertyConstraintViolation, msg: fmt.Sprintf("year %d cannot be written as a date-time", y)}
+		}
+	case kindRaw:
+		if !json.Valid(v.Bytes()) {
+			bad = &violation{code: ocppj.FormatViolation, msg: "not valid JSON"}
 		}
 	case kindStruct:
 		return w.object(p, v)
