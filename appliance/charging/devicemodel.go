@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.etcd.io/bbolt"
 )
@@ -285,6 +286,15 @@ func addDeviceModel(tx *bbolt.Tx, c *Charger) error {
 	})
 }
 
+// Limits of a VariableReport's texts, in bytes: what the OCPP 2.x schemas
+// allow in characters (names and instances 50, values 2500), each character
+// up to utf8.UTFMax bytes, so that nothing a schema-valid report carries is
+// refused.
+const (
+	maxVariableName  = 50 * utf8.UTFMax
+	maxVariableValue = 2500 * utf8.UTFMax
+)
+
 func validateVariable(field string, v VariableReport) error {
 	for _, f := range [...]struct {
 		name, v  string
@@ -293,7 +303,7 @@ func validateVariable(field string, v VariableReport) error {
 		{"component", v.Component, true}, {"componentInstance", v.ComponentInstance, false},
 		{"variable", v.Variable, true}, {"variableInstance", v.VariableInstance, false},
 	} {
-		if err := validateText(field+"."+f.name, f.v, 128, f.required); err != nil {
+		if err := validateText(field+"."+f.name, f.v, maxVariableName, f.required); err != nil {
 			return err
 		}
 	}
@@ -313,7 +323,7 @@ func validateVariable(field string, v VariableReport) error {
 	default:
 		return invalid(field+".mutability", "unknown %q", v.Mutability)
 	}
-	if err := validateText(field+".value", v.Value, 4096, false); err != nil {
+	if err := validateText(field+".value", v.Value, maxVariableValue, false); err != nil {
 		return err
 	}
 	for _, f := range [...]struct{ name, v string }{{"unit", v.Unit}, {"dataType", v.DataType}} {

@@ -183,7 +183,8 @@ func TestRecordVariablesInvalid(t *testing.T) {
 		{"variables[0].mutability", VariableReport{Component: "C", Variable: "V", Mutability: "Sometimes"}},
 		{"variables[0].connectorId", VariableReport{Component: "C", Variable: "V", ConnectorID: 1}},
 		{"variables[0].evseId", VariableReport{Component: "C", Variable: "V", EVSEID: -1}},
-		{"variables[0].value", VariableReport{Component: "C", Variable: "V", Value: strings.Repeat("v", 4097)}},
+		{"variables[0].value", VariableReport{Component: "C", Variable: "V", Value: strings.Repeat("v", 10001)}},
+		{"variables[0].component", VariableReport{Component: strings.Repeat("c", 201), Variable: "V"}},
 		{"variables[0].minLimit", VariableReport{Component: "C", Variable: "V", MinLimit: &nan}},
 	}
 	for _, tt := range tests {

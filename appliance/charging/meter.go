@@ -19,6 +19,34 @@ const (
 	ContextTransactionEnd         = "Transaction.End"
 )
 
+// The defaults OCPP gives a sampled value's fields when the charger leaves
+// them out; 1.6, 2.0.1 and 2.1 agree on them (2.x has no format: its value
+// is always the plain reading, signed data travels beside it).
+const (
+	DefaultMeasurand = MeasurandEnergyImportRegister
+	DefaultUnit      = "Wh"
+	DefaultContext   = "Sample.Periodic"
+	DefaultLocation  = "Outlet"
+	DefaultFormat    = "Raw"
+)
+
+// WithDefaults returns r with the OCPP defaults of its empty measurand,
+// unit, context, location and format filled in. The version adapters store
+// every reading this way, so each says what it measured and nothing
+// downstream needs to know a protocol's defaults. Phase has no default.
+func (r MeterReading) WithDefaults() MeterReading {
+	for _, f := range [...]struct {
+		v   *string
+		def string
+	}{{&r.Measurand, DefaultMeasurand}, {&r.Unit, DefaultUnit}, {&r.Context, DefaultContext},
+		{&r.Location, DefaultLocation}, {&r.Format, DefaultFormat}} {
+		if *f.v == "" {
+			*f.v = f.def
+		}
+	}
+	return r
+}
+
 // EnergyWh returns the reading in whole watt-hours when it is a reading of
 // the total active import energy register: measurand
 // Energy.Active.Import.Register (or empty, its default), no phase, not

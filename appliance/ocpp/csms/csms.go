@@ -20,6 +20,7 @@ import (
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
 	"github.com/constellation-ev/constellation/appliance/ocpp/rpc"
 	"github.com/constellation-ev/constellation/appliance/ocpp/v16"
+	"github.com/constellation-ev/constellation/appliance/ocpp/v2"
 )
 
 // Domain is what the CSMS needs from the charging domain: the connection
@@ -27,6 +28,7 @@ import (
 // *charging.Service implements it.
 type Domain interface {
 	v16.Domain
+	v2.Domain
 	ChargerConnected(ctx context.Context, id charging.ChargerID, protocol string)
 	ChargerDisconnected(ctx context.Context, id charging.ChargerID)
 }
@@ -35,8 +37,7 @@ var _ Domain = (*charging.Service)(nil)
 
 // adapter maps one OCPP version onto the domain: it answers the CALLs of
 // that version's chargers, checks commands before they are sent and
-// records the effects of their answers. A 2.0.1 or 2.1 adapter plugs in
-// by implementing it.
+// records the effects of their answers.
 type adapter interface {
 	rpc.Handler
 	// CheckCommand returns an *ocppj.Error when action with this payload
@@ -47,7 +48,18 @@ type adapter interface {
 	CommandAnswered(ctx context.Context, chargerID, action string, request, response json.RawMessage) error
 }
 
-var _ adapter = (*v16.Adapter)(nil)
+// commandObserver is implemented by an adapter that must know of a
+// command before the charger can act on it: CommandSending is called after
+// CheckCommand passed, right before the command is sent.
+type commandObserver interface {
+	CommandSending(ctx context.Context, chargerID, action string, payload json.RawMessage)
+}
+
+var (
+	_ adapter         = (*v16.Adapter)(nil)
+	_ adapter         = (*v2.Adapter)(nil)
+	_ commandObserver = (*v2.Adapter)(nil)
+)
 
 // Options configures a CSMS.
 type Options struct {
@@ -56,9 +68,8 @@ type Options struct {
 	// RPC configures the websocket endpoint: authenticator, enabled
 	// versions, ping, timeouts, frame sizes. RPC.Handler must be
 	// nil (the CSMS is the handler); a nil RPC.Logger uses Logger.
-	// Versions defaults to the versions that have an adapter (today 1.6
-	// only); a version enabled without an adapter is accepted, and every
-	// CALL on it is answered NotImplemented.
+	// Versions defaults to every version with an adapter: 2.1, 2.0.1 and
+	// 1.6, preferred in that order.
 	RPC rpc.ServerOptions
 	// Lenient says whether a charger's payloads are decoded leniently;
 	// nil: strict for all.
@@ -109,9 +120,17 @@ func New(opts Options) (*CSMS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("csms: %w", err)
 	}
+	adapters := map[ocppj.Version]adapter{ocppj.V16: a16}
+	for v, area := range map[ocppj.Version]string{ocppj.V201: "ocpp201", ocppj.V21: "ocpp21"} {
+		a, err := v2.NewAdapter(v, v2.Options{Domain: opts.Domain, Lenient: opts.Lenient, Logger: log.With("area", area)})
+		if err != nil {
+			return nil, fmt.Errorf("csms: %w", err)
+		}
+		adapters[v] = a
+	}
 	c := &CSMS{
 		domain:   opts.Domain,
-		adapters: map[ocppj.Version]adapter{ocppj.V16: a16},
+		adapters: adapters,
 		log:      log.With("area", "csms"),
 		ctx:      context.Background(),
 		current:  map[string]*rpc.Conn{},
@@ -127,9 +146,6 @@ func New(opts Options) (*CSMS, error) {
 	for _, v := range so.Versions {
 		if !slices.Contains(ocppj.Versions, v) {
 			return nil, fmt.Errorf("csms: unknown OCPP version %q", v)
-		}
-		if c.adapters[v] == nil {
-			log.Warn("OCPP version enabled without an adapter; its calls are answered NotImplemented", "version", v)
 		}
 	}
 	so.Handler = c
@@ -216,6 +232,9 @@ func (c *CSMS) Send(ctx context.Context, id charging.ChargerID, action string, p
 	}
 	if err := a.CheckCommand(action, payload); err != nil {
 		return nil, fmt.Errorf("csms: %s to %s: %w: %w", action, id, charging.ErrInvalidCommand, err)
+	}
+	if o, ok := a.(commandObserver); ok {
+		o.CommandSending(ctx, string(id), action, payload)
 	}
 	resp, err := conn.Call(ctx, action, payload)
 	if err != nil {

@@ -274,36 +274,46 @@ func TestLenient(t *testing.T) {
 	}
 }
 
-// TestVersionWithoutAdapter: a version enabled without an adapter is
-// served, but its calls and commands are refused.
-func TestVersionWithoutAdapter(t *testing.T) {
-	e := newEnv(t, envOptions{versions: []ocppj.Version{ocppj.V201, ocppj.V16}})
-	c := e.dial(t, "CP201", ocppj.V201, nil)
-	if oe := callError(t, c, "Heartbeat", `{}`); oe.Code != ocppj.NotImplemented {
-		t.Errorf("2.0.1 Heartbeat answered %s, want NotImplemented", oe.Code)
-	}
-	ch, err := e.svc.Charger(context.Background(), "CP201")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !ch.Connected || ch.Protocol != "ocpp2.0.1" {
-		t.Errorf("charger connected=%t protocol=%q", ch.Connected, ch.Protocol)
-	}
-	_, err = e.cs.Send(context.Background(), "CP201", "Reset", json.RawMessage(`{"type":"Soft"}`))
-	assertSendError(t, err, charging.ErrInvalidCommand, ocppj.NotImplemented)
-
-	// A 1.6 charger is still served by its adapter on the same endpoint.
-	call(t, e.dial(t, "CP16", "", nil), "Heartbeat", `{}`)
-}
-
-// TestDefaultVersions: by default only versions with an adapter are offered.
+// TestDefaultVersions: by default every version is served, the most
+// recent the charger offers first; a charger offering only 1.6 gets 1.6.
 func TestDefaultVersions(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	_, err := rpc.Dial(context.Background(), e.url+"CP201", rpc.DialOptions{Versions: []ocppj.Version{ocppj.V201}})
+	for _, tc := range []struct {
+		offer []ocppj.Version
+		want  ocppj.Version
+	}{
+		{ocppj.Versions, ocppj.V21},
+		{[]ocppj.Version{ocppj.V16, ocppj.V201}, ocppj.V201},
+		{[]ocppj.Version{ocppj.V201}, ocppj.V201},
+		{[]ocppj.Version{ocppj.V21}, ocppj.V21},
+		{[]ocppj.Version{ocppj.V16}, ocppj.V16},
+	} {
+		c, err := rpc.Dial(context.Background(), e.url+"CPV", rpc.DialOptions{Versions: tc.offer})
+		if err != nil {
+			t.Fatalf("offering %v: %v", tc.offer, err)
+		}
+		if c.Version() != tc.want {
+			t.Errorf("offering %v negotiated %s, want %s", tc.offer, c.Version(), tc.want)
+		}
+		// Each version is served by its adapter.
+		if _, err := c.Call(context.Background(), "Heartbeat", json.RawMessage(`{}`)); err != nil {
+			t.Errorf("%s Heartbeat: %v", c.Version(), err)
+		}
+		c.Close(1000, "")
+		<-c.Done()
+	}
+}
+
+// TestVersionsRestricted: a charger offering only versions that are not
+// enabled is refused at the handshake.
+func TestVersionsRestricted(t *testing.T) {
+	e := newEnv(t, envOptions{versions: []ocppj.Version{ocppj.V16}})
+	_, err := rpc.Dial(context.Background(), e.url+"CP201", rpc.DialOptions{Versions: []ocppj.Version{ocppj.V201, ocppj.V21}})
 	var he *rpc.HandshakeError
 	if !errors.As(err, &he) {
-		t.Errorf("a 2.0.1-only charger: %v, want the handshake refused (no 2.0.1 adapter)", err)
+		t.Errorf("a 2.x-only charger: %v, want the handshake refused (only 1.6 enabled)", err)
 	}
+	call(t, e.dial(t, "CP16", "", nil), "Heartbeat", `{}`)
 }
 
 // TestLifecycle: connections and their end reach the domain; Shutdown

@@ -63,3 +63,28 @@ func TestReplacedConnectionDeliversItsLastAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestIsSend: a handler can tell a 2.1 SEND from a CALL; outside a handler
+// nothing is a SEND.
+func TestIsSend(t *testing.T) {
+	got := make(chan string, 4)
+	ts := startServer(t, ServerOptions{Config: Config{Handler: HandlerFunc(
+		func(ctx context.Context, _ *Conn, action string, _ json.RawMessage) (json.RawMessage, error) {
+			got <- fmt.Sprintf("%s send=%t", action, IsSend(ctx))
+			return nil, nil
+		})}})
+	ws := rawDial(t, ts.url("CP21"), "ocpp2.1")
+	send(t, ws, `[6,"s1","NotifyPeriodicEventStream",{}]`)
+	send(t, ws, `[2,"c1","Heartbeat",{}]`)
+	if m := recv(t, ws); m.ID != "c1" {
+		t.Fatalf("first answer %+v, want the CALL's (a SEND gets none)", m)
+	}
+	for _, want := range []string{"NotifyPeriodicEventStream send=true", "Heartbeat send=false"} {
+		if g := <-got; g != want {
+			t.Errorf("handler saw %q, want %q", g, want)
+		}
+	}
+	if IsSend(context.Background()) {
+		t.Error("IsSend outside a handler")
+	}
+}

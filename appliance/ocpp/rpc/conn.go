@@ -24,7 +24,7 @@ import (
 // CALLERROR with that code (spelled for the connection's version); any
 // other error answers InternalError with a generic description and is
 // logged. A nil payload is sent as {}. For an OCPP 2.1 SEND the result is
-// discarded.
+// discarded; [IsSend] tells a handler which it got.
 //
 // The payload is valid only until HandleCall returns: its bytes are reused
 // for the next frame (copy what must outlive the call).
@@ -347,7 +347,7 @@ func (c *Conn) serveCall(m ocppj.Message) {
 	c.handling = true
 	c.mu.Unlock()
 
-	scope := &callScope{Context: c.ctx, conn: c}
+	scope := &callScope{Context: c.ctx, conn: c, send: m.Type == ocppj.Send}
 	ans, cacheable := c.answer(scope, m)
 	// Cache before the answer leaves, so a retransmission from this point
 	// on is answered from the cache.
@@ -378,6 +378,7 @@ func (c *Conn) serveCall(m ocppj.Message) {
 type callScope struct {
 	context.Context
 	conn *Conn
+	send bool // the message is a SEND: its result is discarded
 
 	mu    sync.Mutex
 	ended bool
@@ -418,6 +419,16 @@ func (s *callScope) later(f func()) bool {
 	}
 	s.after = append(s.after, f)
 	return true
+}
+
+// IsSend reports whether the message being handled with ctx arrived as an
+// OCPP 2.1 SEND (message type 6) rather than a CALL: nothing goes back to
+// the peer for it, neither its result nor a CALLERROR, so a handler that
+// must not act on an action sent the wrong way can tell. False for any
+// context that is not a running handler's.
+func IsSend(ctx context.Context) bool {
+	s, ok := ctx.Value(callScopeKey{}).(*callScope)
+	return ok && s.send
 }
 
 // AfterAnswer makes f run, in a goroutine of its own, once the answer to the

@@ -132,9 +132,11 @@ func (a *Adapter) Handle(ctx context.Context, id, action string, data json.RawMe
 	}
 	// What we send must be valid too: the domain allows values 1.6 cannot
 	// carry, and a charger may reject a malformed answer and retry forever.
+	// The violation is ours, so it is not wrapped: an *ocppj.Error would be
+	// answered with its code, as if the charger were at fault.
 	out, err := payload.Marshal(resp)
 	if err != nil {
-		return nil, fmt.Errorf("v16: %s response is invalid: %w", action, err)
+		return nil, fmt.Errorf("v16: %s response is invalid: %v", action, err)
 	}
 	return out, nil
 }
@@ -279,23 +281,16 @@ func readings(mvs []MeterValue) []charging.MeterReading {
 			out = append(out, charging.MeterReading{
 				Timestamp: mv.Timestamp.Time,
 				Value:     sv.Value,
-				Measurand: string(orDefault(sv.Measurand, MeasurandEnergyActiveImportRegister)),
+				Measurand: string(sv.Measurand),
 				Phase:     string(sv.Phase),
-				Unit:      string(orDefault(sv.Unit, UnitWh)),
-				Context:   string(orDefault(sv.Context, ContextSamplePeriodic)),
-				Location:  string(orDefault(sv.Location, LocationOutlet)),
-				Format:    string(orDefault(sv.Format, FormatRaw)),
-			})
+				Unit:      string(sv.Unit),
+				Context:   string(sv.Context),
+				Location:  string(sv.Location),
+				Format:    string(sv.Format),
+			}.WithDefaults())
 		}
 	}
 	return out
-}
-
-func orDefault[T ~string](v, def T) T {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // CheckCommand checks a command before it is sent to a 1.6 charger: the
