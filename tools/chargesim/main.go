@@ -1,6 +1,6 @@
-// Command chargesim simulates OCPP 1.6J charge points against a CSMS: a
-// fleet of stations living scripted charging sessions, or (with --load) a
-// load generator for benchmarks. See README.md.
+// Command chargesim simulates OCPP 1.6J, 2.0.1 and 2.1 charging stations
+// against a CSMS: a fleet of stations living scripted charging sessions,
+// or (with --load) a load generator for benchmarks. See README.md.
 package main
 
 import (
@@ -22,16 +22,19 @@ import (
 	"github.com/constellation-ev/constellation/tools/chargesim/sim"
 )
 
-const usage = `chargesim simulates OCPP 1.6J charge points.
+const usage = `chargesim simulates OCPP 1.6J, 2.0.1 and 2.1 charging stations.
 
-Fleet mode (default): each station connects to URL/<id>, boots, reports its
-connectors and runs sessions (Authorize, StartTransaction, MeterValues,
-StopTransaction), answering every CSMS command. Transaction messages are
-queued while offline and re-sent after reconnecting.
+Fleet mode (default): each station connects to URL/<id> speaking --ocpp,
+boots, reports its connectors and runs sessions (1.6: Authorize,
+StartTransaction, MeterValues, StopTransaction; 2.x: Authorize,
+TransactionEvent Started, Updated, Ended), answering every CSMS command.
+Transaction messages are queued while offline and re-sent after
+reconnecting.
 
 Load mode (--load): each connection boots, then sends --action saturated
 (--rate 0) or paced (--rate calls/s in total) for --duration and prints the
-call rate and latency percentiles.
+call rate and latency percentiles. On 2.x, MeterValues are sent as
+TransactionEvent Updated.
 
 Security profiles: --password (1: ws://, 2: wss:// with --ca),
 --cert/--key (3: wss:// client certificate, with --ca).
@@ -58,6 +61,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var (
 		url           = fs.String("url", "ws://127.0.0.1:9000/ocpp", "CSMS base websocket URL; the station id is appended as the last path segment")
+		ocppVersion   = fs.String("ocpp", "1.6", "OCPP version spoken and offered as the websocket subprotocol: 1.6, 2.0.1 or 2.1")
+		lateToken     = fs.Bool("late-token", false, "2.x: start transactions on plug-in and send the idToken in a later TransactionEvent Updated")
+		stopByUnplug  = fs.Bool("stop-by-unplug", false, "end sessions by unplugging the EV (EVDisconnected) instead of stopping at the charger (Local)")
+		notifyEvents  = fs.Bool("notify-events", false, "2.x: send a NotifyEvent (connector AvailabilityState) with every StatusNotification")
+		eventStream   = fs.Duration("event-stream", 0, "2.1: open a periodic event stream and send NotifyPeriodicEventStream at this interval (0: none)")
 		stations      = fs.Int("stations", 1, "number of simulated stations (connections in load mode)")
 		connectors    = fs.Int("connectors", 1, "connectors per station")
 		idPrefix      = fs.String("id-prefix", "sim-", "station ids are <prefix>0001, <prefix>0002, ...")
@@ -75,7 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		certFile      = fs.String("cert", "", "PEM client certificate (security profile 3)")
 		keyFile       = fs.String("key", "", "PEM client key (security profile 3)")
 		load          = fs.Bool("load", false, "load mode: measure call rate and latency instead of simulating sessions")
-		action        = fs.String("action", "Heartbeat", "load mode: action to send (Heartbeat or MeterValues)")
+		action        = fs.String("action", "Heartbeat", "load mode: action to send (Heartbeat or MeterValues; 2.x sends MeterValues as TransactionEvent Updated)")
 		rate          = fs.Float64("rate", 0, "load mode: total calls per second over all connections (0: saturated)")
 		duration      = fs.Duration("duration", 10*time.Second, "load mode: length of the measurement")
 		callTimeout   = fs.Duration("call-timeout", 30*time.Second, "wait for each answer")
@@ -86,6 +94,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	version, err := sim.ParseVersion(*ocppVersion)
+	if err != nil {
+		return err
 	}
 	level := slog.LevelWarn
 	if *verbose {
@@ -110,7 +122,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			prefix = "load-"
 		}
 		res, err := sim.Load(ctx, sim.LoadConfig{
-			URL: *url, Stations: *stations, IDPrefix: prefix, Action: *action, Rate: *rate,
+			URL: *url, Version: version, Stations: *stations, IDPrefix: prefix, Action: *action, Rate: *rate,
 			Duration: *duration, Ramp: *ramp, Password: pw, TLSConfig: tlsConfig,
 			CallTimeout: *callTimeout, Logger: logger,
 		})
@@ -131,9 +143,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		URL: *url, Stations: *stations, IDPrefix: *idPrefix, Password: pw,
 		Ramp: *ramp, Progress: *progress, Out: stdout, Logger: logger,
 		Station: sim.Options{
-			Connectors: *connectors, MeterInterval: *meterInterval, SessionLength: *session,
+			Version: version, Connectors: *connectors, MeterInterval: *meterInterval, SessionLength: *session,
 			Sessions: *sessions, Pause: *pause, Tags: tagList, HeartbeatInterval: *heartbeat,
-			CallTimeout: *callTimeout, TLSConfig: tlsConfig,
+			CallTimeout: *callTimeout, TLSConfig: tlsConfig, StopByUnplug: *stopByUnplug,
+			LateToken: *lateToken, NotifyEvents: *notifyEvents, EventStream: *eventStream,
 		},
 	})
 	return err

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -17,7 +18,8 @@ func TestHelpDocumentsFlags(t *testing.T) {
 		t.Fatalf("run --help: %v", err)
 	}
 	for _, f := range []string{"-url", "-stations", "-connectors", "-id-prefix", "-tags", "-meter-interval", "-session", "-sessions",
-		"-password", "-password-file", "-ca", "-cert", "-key", "-progress", "-load", "-action", "-rate", "-duration"} {
+		"-password", "-password-file", "-ca", "-cert", "-key", "-progress", "-load", "-action", "-rate", "-duration",
+		"-ocpp", "-late-token", "-stop-by-unplug", "-notify-events", "-event-stream"} {
 		if !regexp.MustCompile(`(?m)^  ` + f + `( |$)`).MatchString(out.String()) {
 			t.Errorf("--help does not mention %s", f)
 		}
@@ -57,5 +59,11 @@ func TestBadFlags(t *testing.T) {
 	}
 	if err := run(t.Context(), []string{"extra"}, &out, &out); err == nil {
 		t.Error("positional argument accepted")
+	}
+	if err := run(t.Context(), []string{"--ocpp", "3.0"}, &out, &out); err == nil || !strings.Contains(err.Error(), "3.0") {
+		t.Errorf("--ocpp 3.0: %v", err)
+	}
+	if err := run(t.Context(), []string{"--late-token", "--sessions", "1"}, &out, &out); err == nil {
+		t.Error("--late-token accepted with OCPP 1.6")
 	}
 }

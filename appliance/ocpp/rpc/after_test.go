@@ -88,3 +88,25 @@ func TestIsSend(t *testing.T) {
 		t.Error("IsSend outside a handler")
 	}
 }
+
+// TestAnswerThenCloseIsAnAnswer: a charger that answers and closes at once
+// (a reboot after Reset) has answered; the close must not win the race.
+func TestAnswerThenCloseIsAnAnswer(t *testing.T) {
+	ts := startServer(t, ServerOptions{})
+	for i := range 50 {
+		id := fmt.Sprintf("BYE%d", i)
+		ws := rawDial(t, ts.url(id), "ocpp1.6")
+		conn := serverConn(t, ts, id)
+		got := make(chan error, 1)
+		go func() {
+			_, err := conn.Call(context.Background(), "Reset", json.RawMessage(`{"type":"Hard"}`))
+			got <- err
+		}()
+		call := recv(t, ws)
+		send(t, ws, `[3,"`+call.ID+`",{"status":"Accepted"}]`)
+		ws.Close()
+		if err := <-got; err != nil {
+			t.Fatalf("round %d: Call = %v, want the answer sent before the close", i, err)
+		}
+	}
+}

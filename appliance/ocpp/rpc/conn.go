@@ -542,6 +542,16 @@ func (c *Conn) Call(ctx context.Context, action string, payload json.RawMessage)
 	case <-ctx.Done():
 		return nil, fmt.Errorf("rpc: %s: %w", action, ctx.Err())
 	case <-c.done:
+		// An answer read just before the close still counts (a charger
+		// that accepts a Reset and reboots at once): select picks at random.
+		select {
+		case a := <-ch:
+			if a.err != nil {
+				return nil, fmt.Errorf("rpc: %s: %w", action, a.err)
+			}
+			return a.payload, nil
+		default:
+		}
 		return nil, fmt.Errorf("rpc: %s: %w", action, ErrClosed)
 	}
 }

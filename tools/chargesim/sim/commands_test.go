@@ -15,11 +15,11 @@ import (
 func TestCommands(t *testing.T) {
 	f := newFakeCSMS(t)
 	// The scripted tag is refused, so the connectors stay idle.
-	f.authorize = func(tag string) v16.AuthorizationStatus {
+	f.authorize = func(tag string) string {
 		if tag == "TAG1" {
-			return v16.AuthorizationInvalid
+			return string(v16.AuthorizationInvalid)
 		}
-		return v16.AuthorizationAccepted
+		return string(v16.AuthorizationAccepted)
 	}
 	o := testOptions(f, "CMD")
 	o.Connectors = 2

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -13,8 +14,11 @@ import (
 	"time"
 
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
+	"github.com/constellation-ev/constellation/appliance/ocpp/payload"
 	"github.com/constellation-ev/constellation/appliance/ocpp/rpc"
 	"github.com/constellation-ev/constellation/appliance/ocpp/v16"
+	"github.com/constellation-ev/constellation/appliance/ocpp/v201"
+	"github.com/constellation-ev/constellation/appliance/ocpp/v21"
 )
 
 // rec is one CALL the fake CSMS received.
@@ -22,18 +26,22 @@ type rec struct {
 	station  string
 	action   string
 	raw      json.RawMessage
-	req      any // strictly decoded
+	req      any // strictly decoded, in the version's own type
+	req21    any // 2.x: req as the 2.1 type
 	answer   json.RawMessage
 	answered bool
 }
 
-// fakeCSMS is a real rpc.Server answering plausible 1.6 responses. Every
-// request is decoded strictly, so the simulator's payloads are checked too.
+// fakeCSMS is a real rpc.Server answering plausible responses in one
+// OCPP version. Every request is decoded strictly and checked against the
+// official schema, so the simulator's payloads are checked too.
 type fakeCSMS struct {
-	t    *testing.T
-	srv  *rpc.Server
-	http *httptest.Server
-	url  string
+	t       *testing.T
+	version ocppj.Version
+	schemas bool // the official schemas are available
+	srv     *rpc.Server
+	http    *httptest.Server
+	url     string
 
 	nextTx atomic.Int64
 	calls  chan rec
@@ -42,21 +50,32 @@ type fakeCSMS struct {
 	// intercept, when set, may replace the answer: handled=true uses resp/err.
 	intercept func(c *rpc.Conn, r rec) (resp any, err error, handled bool)
 	// refuse, when set, refuses upgrades while it returns true.
-	refuse    func(id string) bool
-	authorize func(tag string) v16.AuthorizationStatus
+	refuse func(id string) bool
+	// authorize, when set, gives a token's authorization status
+	// ("Accepted", "Invalid", ...).
+	authorize func(tag string) string
 }
 
 type authFunc func(r *http.Request, id string) error
 
 func (f authFunc) Authenticate(r *http.Request, id string) error { return f(r, id) }
 
-func newFakeCSMS(t *testing.T) *fakeCSMS {
+// newFakeCSMS returns a 1.6 fake CSMS.
+func newFakeCSMS(t *testing.T) *fakeCSMS { return newFakeCSMSVersion(t, ocppj.V16) }
+
+// newFakeCSMSVersion returns a fake CSMS speaking version v. 2.x tests
+// need the official schemas and skip without them.
+func newFakeCSMSVersion(t *testing.T, v ocppj.Version) *fakeCSMS {
 	t.Helper()
-	f := &fakeCSMS{t: t, calls: make(chan rec, 100000)}
+	f := &fakeCSMS{t: t, version: v, calls: make(chan rec, 100000)}
+	if v != ocppj.V16 {
+		needSchemas(t)
+	}
+	f.schemas = haveSchemas()
 	f.nextTx.Store(100)
 	f.srv = rpc.NewServer(rpc.ServerOptions{
 		Config:   rpc.Config{Handler: rpc.HandlerFunc(f.handle)},
-		Versions: []ocppj.Version{ocppj.V16},
+		Versions: []ocppj.Version{v},
 		Authenticator: authFunc(func(_ *http.Request, id string) error {
 			f.mu.Lock()
 			refuse := f.refuse
@@ -78,14 +97,45 @@ func newFakeCSMS(t *testing.T) *fakeCSMS {
 	return f
 }
 
+// decodeRequest decodes a request strictly in the fake's version; for 2.x
+// it also returns it as the 2.1 type.
+func (f *fakeCSMS) decodeRequest(action string, raw json.RawMessage) (req, req21 any, err error) {
+	var warn []string
+	switch f.version {
+	case ocppj.V16:
+		req, warn, err = v16.DecodeRequest(action, raw, false)
+	case ocppj.V201:
+		req, warn, err = v201.DecodeRequest(action, raw, false)
+	default:
+		req, warn, err = v21.DecodeRequest(action, raw, false)
+	}
+	if err == nil && len(warn) > 0 {
+		err = fmt.Errorf("warnings %v", warn)
+	}
+	if err != nil || f.version == ocppj.V16 {
+		return req, nil, err
+	}
+	req21, _ = v21.NewRequest(action)
+	if err := json.Unmarshal(raw, req21); err != nil {
+		return nil, nil, err
+	}
+	return req, req21, nil
+}
+
 func (f *fakeCSMS) handle(_ context.Context, c *rpc.Conn, action string, raw json.RawMessage) (json.RawMessage, error) {
-	req, warn, err := v16.DecodeRequest(action, raw, false)
-	if err != nil || len(warn) > 0 {
-		f.t.Errorf("%s sent invalid %s %s: %v %v", c.ID(), action, raw, err, warn)
+	// The payload is only valid during the call (rpc reuses the buffer).
+	raw = bytes.Clone(raw)
+	req, req21, err := f.decodeRequest(action, raw)
+	if err != nil {
+		f.t.Errorf("%s sent invalid %s %s: %v", c.ID(), action, raw, err)
 		return nil, err
 	}
-	// The payload is only valid during the call (rpc reuses the buffer).
-	r := rec{station: c.ID(), action: action, raw: bytes.Clone(raw), req: req}
+	if f.schemas {
+		if err := schemaCheck(f.version, action, false, raw); err != nil {
+			f.t.Errorf("%s sent %s %s, not valid against the official %s schema: %v", c.ID(), action, raw, f.version, err)
+		}
+	}
+	r := rec{station: c.ID(), action: action, raw: raw, req: req, req21: req21}
 	f.mu.Lock()
 	intercept := f.intercept
 	authorize := f.authorize
@@ -96,7 +146,11 @@ func (f *fakeCSMS) handle(_ context.Context, c *rpc.Conn, action string, raw jso
 		resp, err, handled = intercept(c, r)
 	}
 	if !handled {
-		resp = f.answer(action, req, authorize)
+		if f.version == ocppj.V16 {
+			resp = f.answer(action, req, authorize)
+		} else {
+			resp = f.answer2(action, req21, authorize)
+		}
 	}
 	if err != nil {
 		f.calls <- r
@@ -106,12 +160,15 @@ func (f *fakeCSMS) handle(_ context.Context, c *rpc.Conn, action string, raw jso
 	if merr != nil {
 		f.t.Errorf("marshal: %v", merr)
 	}
+	if _, hasResponse := v21.NewResponse(action); f.schemas && (hasResponse || f.version == ocppj.V16) {
+		schemaValidate(f.t, f.version, action, true, out)
+	}
 	r.answer, r.answered = out, true
 	f.calls <- r
 	return out, nil
 }
 
-func (f *fakeCSMS) answer(action string, req any, authorize func(string) v16.AuthorizationStatus) any {
+func (f *fakeCSMS) answer(action string, req any, authorize func(string) string) any {
 	now := v16.DateTime{Time: time.Now()}
 	accepted := v16.IdTagInfo{Status: v16.AuthorizationAccepted}
 	switch r := req.(type) {
@@ -120,7 +177,7 @@ func (f *fakeCSMS) answer(action string, req any, authorize func(string) v16.Aut
 	case *v16.AuthorizeRequest:
 		info := accepted
 		if authorize != nil {
-			info.Status = authorize(r.IdTag)
+			info.Status = v16.AuthorizationStatus(authorize(r.IdTag))
 		}
 		return &v16.AuthorizeResponse{IdTagInfo: info}
 	case *v16.StartTransactionRequest:
@@ -134,6 +191,40 @@ func (f *fakeCSMS) answer(action string, req any, authorize func(string) v16.Aut
 	}
 	resp, _ := v16.NewResponse(action) // the empty ones
 	return resp
+}
+
+// answer2 is the fake's 2.x answer, as the 2.1 type; its JSON is valid in
+// 2.0.1 too.
+func (f *fakeCSMS) answer2(action string, req any, authorize func(string) string) any {
+	now := payload.NewDateTime(time.Now())
+	status := func(tag string) v21.AuthorizationStatus {
+		if authorize != nil {
+			return v21.AuthorizationStatus(authorize(tag))
+		}
+		return v21.AuthorizationAccepted
+	}
+	switch r := req.(type) {
+	case *v21.BootNotificationRequest:
+		return &v21.BootNotificationResponse{Status: v21.RegistrationAccepted, CurrentTime: now, Interval: 3600}
+	case *v21.AuthorizeRequest:
+		return &v21.AuthorizeResponse{IdTokenInfo: v21.IdTokenInfo{Status: status(r.IdToken.IdToken)}}
+	case *v21.TransactionEventRequest:
+		out := &v21.TransactionEventResponse{}
+		if r.IdToken != nil {
+			out.IdTokenInfo = &v21.IdTokenInfo{Status: status(r.IdToken.IdToken)}
+		}
+		return out
+	case *v21.HeartbeatRequest:
+		return &v21.HeartbeatResponse{CurrentTime: now}
+	case *v21.DataTransferRequest:
+		return &v21.DataTransferResponse{Status: v21.DataTransferRejected}
+	case *v21.OpenPeriodicEventStreamRequest:
+		return &v21.OpenPeriodicEventStreamResponse{Status: v21.GenericAccepted}
+	}
+	if resp, ok := v21.NewResponse(action); ok { // the empty ones
+		return resp
+	}
+	return nil // a SEND has no answer
 }
 
 // next returns the next received call that matches, skipping others.
@@ -186,6 +277,39 @@ func (f *fakeCSMS) command(t *testing.T, id, action string, req any) (any, error
 	if err != nil || len(warn) > 0 {
 		t.Fatalf("%s answer %s not schema-valid: %v %v", action, ans, err, warn)
 	}
+	return resp, nil
+}
+
+// command2 sends a 2.x CSMS→charger CALL built with the 2.1 types (checked
+// against the version's official schema first) and returns the answer,
+// checked against the official schema and decoded strictly, as the 2.1 type.
+func (f *fakeCSMS) command2(t *testing.T, id, action string, req any) (any, error) {
+	t.Helper()
+	raw, err := payload.Marshal(req)
+	if err != nil {
+		t.Fatalf("%s request: %v", action, err)
+	}
+	schemaValidate(t, f.version, action, false, raw)
+	return f.commandRaw(t, id, action, raw)
+}
+
+// commandRaw sends a raw 2.x CALL and checks its CALLRESULT like command2.
+func (f *fakeCSMS) commandRaw(t *testing.T, id, action string, raw json.RawMessage) (any, error) {
+	t.Helper()
+	c, ok := f.srv.Conn(id)
+	if !ok {
+		t.Fatalf("%s not connected", id)
+	}
+	ans, err := c.Call(t.Context(), action, raw)
+	if err != nil {
+		return nil, err
+	}
+	schemaValidate(t, f.version, action, true, ans)
+	if _, err := decodeV2Response(f.version, action, ans); err != nil {
+		t.Fatalf("%s answer %s does not decode strictly: %v", action, ans, err)
+	}
+	resp, _ := v21.NewResponse(action)
+	mustUnmarshal(t, ans, resp)
 	return resp, nil
 }
 

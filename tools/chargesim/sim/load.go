@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
+	"github.com/constellation-ev/constellation/appliance/ocpp/payload"
 	"github.com/constellation-ev/constellation/appliance/ocpp/rpc"
 )
 
@@ -22,8 +23,15 @@ type LoadConfig struct {
 	Stations int
 	// IDPrefix names the connections like [Run] does (default "load-").
 	IDPrefix string
+	// Version is the OCPP version spoken (default 1.6).
+	Version ocppj.Version
 	// Action is what each connection sends: "Heartbeat" (default) or
-	// "MeterValues" (of a transaction started before the measurement).
+	// "MeterValues": the periodic meter values of a transaction started
+	// before the measurement (and stopped after it). A 1.6 connection
+	// sends them as MeterValues; a 2.x connection as TransactionEvent
+	// Updated (triggerReason MeterValuePeriodic), the message a 2.x charger
+	// sends periodically during a transaction ("TransactionEvent" is
+	// accepted as another name for it).
 	Action string
 	// Rate is the total calls per second over all connections, each
 	// connection sending at an even pace with start times spread across
@@ -67,8 +75,8 @@ func (r LoadResult) String() string {
 type loadScript interface {
 	// setup runs before the measurement (boot, start a transaction).
 	setup(ctx context.Context, c *rpc.Conn) error
-	// next returns the payload of the next measured call.
-	next(now time.Time) (json.RawMessage, error)
+	// next returns the action and payload of the next measured call.
+	next(now time.Time) (action string, payload json.RawMessage, err error)
 	// teardown runs after the measurement (stop the transaction).
 	teardown(ctx context.Context, c *rpc.Conn)
 }
@@ -97,7 +105,10 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 	if cfg.Rate < 0 {
 		return LoadResult{}, fmt.Errorf("%w: negative rate", ErrConfig)
 	}
-	if _, err := newV16LoadScript(cfg.Action, "", cfg.Clock); err != nil {
+	if cfg.Version == "" {
+		cfg.Version = ocppj.V16
+	}
+	if _, err := newLoadScript(cfg.Version, cfg.Action, "", cfg.Clock); err != nil {
 		return LoadResult{}, err
 	}
 
@@ -120,10 +131,10 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 	worker := func(i int) {
 		defer runWG.Done()
 		id := StationID(cfg.IDPrefix, i+1)
-		script, _ := newV16LoadScript(cfg.Action, id, cfg.Clock)
+		script, _ := newLoadScript(cfg.Version, cfg.Action, id, cfg.Clock)
 		opts := rpc.DialOptions{
 			Config:    rpc.Config{Logger: cfg.Logger, CallTimeout: cfg.CallTimeout},
-			Versions:  []ocppj.Version{ocppj.V16},
+			Versions:  []ocppj.Version{cfg.Version},
 			TLSConfig: cfg.TLSConfig,
 			ID:        id,
 		}
@@ -172,14 +183,14 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 				return
 			default:
 			}
-			body, err := script.next(cfg.Clock.Now())
+			action, body, err := script.next(cfg.Clock.Now())
 			if err != nil {
 				cfg.Logger.Error("load payload", "err", err)
 				return
 			}
 			calls.Add(1)
 			start := time.Now()
-			if _, err := c.Call(ctx, cfg.Action, body); err != nil {
+			if _, err := c.Call(ctx, action, body); err != nil {
 				select {
 				case <-c.Done():
 					return
@@ -229,4 +240,38 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 	}
 	res.P50, res.P99, res.Max = res.Latency.Quantile(0.5), res.Latency.Quantile(0.99), res.Latency.Max()
 	return res, ctx.Err()
+}
+
+// newLoadScript returns the load script of a version; id is the
+// connection's identity.
+func newLoadScript(v ocppj.Version, action, id string, clock Clock) (loadScript, error) {
+	switch v {
+	case ocppj.V16:
+		return newV16LoadScript(action, id, clock)
+	case ocppj.V201, ocppj.V21:
+		return newV2LoadScript(v, action, id, clock)
+	}
+	return nil, fmt.Errorf("%w: OCPP version %q", ErrConfig, v)
+}
+
+// loadCall validates and sends a request and decodes the answer strictly
+// with dec, returning it as a *Resp (see asType).
+func loadCall[Resp any](ctx context.Context, c *rpc.Conn, action string, req any, dec func(string, json.RawMessage) (any, error)) (*Resp, error) {
+	raw, err := payload.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	ans, err := c.Call(ctx, action, raw)
+	if err != nil {
+		return nil, err
+	}
+	v, err := dec(action, ans)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadResponse, action, err)
+	}
+	r, ok := asType[Resp](v)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s: unexpected %T", ErrBadResponse, action, v)
+	}
+	return r, nil
 }

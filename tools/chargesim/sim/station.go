@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -44,8 +45,10 @@ type Ack struct {
 	// connection keeps its Seq. Messages sent outside the outbox (boot and
 	// status notifications at connect) have Seq 0.
 	Seq uint64
-	// Request is the typed request (for 1.6 a *v16.StartTransactionRequest
-	// and so on); Response the decoded answer, nil if it did not decode.
+	// Request is the typed request in the package of the station's
+	// version (a *v16.StartTransactionRequest, *v201.TransactionEventRequest,
+	// *v21.TransactionEventRequest, ...); Response the decoded answer in
+	// the same package, nil if it did not decode.
 	Request, Response any
 	// RequestJSON and ResponseJSON are the payloads as sent and received.
 	RequestJSON, ResponseJSON json.RawMessage
@@ -58,7 +61,9 @@ type Options struct {
 	// URL is the station's websocket URL, ending in its identity (see
 	// [StationURL]) (required).
 	URL string
-	// Version is the OCPP version spoken (default and, for now, only 1.6).
+	// Version is the OCPP version spoken and the only websocket
+	// subprotocol offered: ocppj.V16 (default), ocppj.V201 or ocppj.V21
+	// (see [ParseVersion]).
 	Version ocppj.Version
 	// Connectors is the number of connectors (default 1).
 	Connectors int
@@ -90,6 +95,23 @@ type Options struct {
 	Password string
 	// TLSConfig for wss:// URLs (server CA, client certificate).
 	TLSConfig *tls.Config
+	// StopByUnplug ends scripted sessions by unplugging the EV (reason
+	// EVDisconnected) instead of the driver stopping at the charger
+	// (reason Local).
+	StopByUnplug bool
+	// LateToken (2.x only) starts each scripted session's transaction when
+	// the cable is plugged in (TransactionEvent Started, triggerReason
+	// CablePluggedIn, no idToken) and sends the idToken in a later Updated
+	// (triggerReason Authorized) once the driver presented it: the
+	// device model's TxCtrlr.TxStartPoint starts as EVConnected.
+	LateToken bool
+	// NotifyEvents (2.x only) sends a NotifyEvent (AvailabilityState of
+	// the connector) with every StatusNotification.
+	NotifyEvents bool
+	// EventStream (2.1 only) opens a periodic event stream after boot
+	// (OpenPeriodicEventStream) and sends the charger's power on it with
+	// NotifyPeriodicEventStream (a SEND) at this interval (0: none).
+	EventStream time.Duration
 	// Vendor and Model for the BootNotification (defaults Constellation, chargesim).
 	Vendor, Model string
 	Clock         Clock
@@ -99,6 +121,20 @@ type Options struct {
 	// OnAck is called for every CALLRESULT received, from the goroutine
 	// that sent the call; it must not block for long.
 	OnAck func(Ack)
+}
+
+// ParseVersion parses an OCPP version as people write it ("1.6", "2.0.1",
+// "2.1") or as its websocket subprotocol ("ocpp2.0.1").
+func ParseVersion(s string) (ocppj.Version, error) {
+	v := ocppj.Version(s)
+	if !strings.HasPrefix(s, "ocpp") {
+		v = ocppj.Version("ocpp" + s)
+	}
+	switch v {
+	case ocppj.V16, ocppj.V201, ocppj.V21:
+		return v, nil
+	}
+	return "", fmt.Errorf("%w: OCPP version %q (want 1.6, 2.0.1 or 2.1)", ErrConfig, s)
 }
 
 // StationURL appends the escaped station id to a base websocket URL.
@@ -114,8 +150,19 @@ func (o *Options) withDefaults() (Options, error) {
 	if c.Version == "" {
 		c.Version = ocppj.V16
 	}
-	if c.Version != ocppj.V16 {
-		return c, fmt.Errorf("%w: version %q is not simulated yet", ErrConfig, c.Version)
+	switch c.Version {
+	case ocppj.V16, ocppj.V201, ocppj.V21:
+	default:
+		return c, fmt.Errorf("%w: OCPP version %q (want %s, %s or %s)", ErrConfig, c.Version, ocppj.V16, ocppj.V201, ocppj.V21)
+	}
+	if c.Version == ocppj.V16 && (c.LateToken || c.NotifyEvents) {
+		return c, fmt.Errorf("%w: LateToken and NotifyEvents need OCPP 2.x", ErrConfig)
+	}
+	if c.EventStream < 0 || (c.EventStream > 0 && c.Version != ocppj.V21) {
+		return c, fmt.Errorf("%w: EventStream needs OCPP 2.1 and a positive interval", ErrConfig)
+	}
+	if c.EventStream > 0 && !canSend {
+		return c, fmt.Errorf("%w: EventStream: rpc.Conn cannot send OCPP 2.1 SEND frames in this build", ErrConfig)
 	}
 	if c.Connectors <= 0 {
 		c.Connectors = 1
@@ -159,8 +206,12 @@ func (o *Options) withDefaults() (Options, error) {
 // scripted life and the answers to the CSMS's commands.
 type protocol interface {
 	rpc.Handler
-	// decodeResponse decodes the answer to an action strictly.
+	// decodeResponse decodes the answer to an action strictly, into the
+	// version's own type.
 	decodeResponse(action string, raw json.RawMessage) (any, error)
+	// wire converts a request as built into the version's own type (2.0.1
+	// messages are built with the 2.1 types); an error is a simulator bug.
+	wire(action string, req any) (any, error)
 	// register runs after each connect: boot until accepted, then the
 	// connector states. An error ends the connection.
 	register(ctx context.Context, c *rpc.Conn) error
@@ -184,10 +235,12 @@ type Station struct {
 
 	wake   chan struct{} // outbox changed
 	reboot chan struct{} // a Reset asked for a reboot
+	hbSet  chan struct{} // the heartbeat interval changed
 	booted chan struct{} // closed after the first accepted boot
 	once   sync.Once
 
 	mu        sync.Mutex
+	password  string    // Basic auth password of the next connect
 	conn      *rpc.Conn // nil while offline
 	outbox    []*outMsg
 	seq       uint64
@@ -201,6 +254,7 @@ type outMsg struct {
 	seq     uint64
 	action  string
 	durable bool
+	tx      *txn // the transaction a message belongs to, nil for none
 	// build returns the request at send time (so a message can pick up the
 	// transaction id of a transaction started offline); false drops it.
 	build func() (any, bool)
@@ -216,20 +270,27 @@ func NewStation(opts Options) (*Station, error) {
 		return nil, err
 	}
 	s := &Station{
-		opts:   o,
-		log:    o.Logger.With("station", o.ID),
-		clock:  o.Clock,
-		stats:  o.Stats,
-		wake:   make(chan struct{}, 1),
-		reboot: make(chan struct{}, 1),
-		booted: make(chan struct{}),
+		opts:     o,
+		log:      o.Logger.With("station", o.ID),
+		clock:    o.Clock,
+		stats:    o.Stats,
+		wake:     make(chan struct{}, 1),
+		reboot:   make(chan struct{}, 1),
+		hbSet:    make(chan struct{}, 1),
+		booted:   make(chan struct{}),
+		password: o.Password,
 	}
-	s.proto = newV16(s)
+	if o.Version == ocppj.V16 {
+		s.proto = newV16(s)
+	} else {
+		s.proto = newV2(s)
+	}
 	return s, nil
 }
 
 // DataTransfer sends a vendor-specific DataTransfer to the CSMS (in order
 // with everything else the station sends) and returns the answer's status.
+// data is sent as it is in 1.6 and as a JSON string in 2.x; "" sends none.
 // Offline it fails with [ErrOffline].
 func (s *Station) DataTransfer(ctx context.Context, vendorID, messageID, data string) (string, error) {
 	return s.proto.dataTransfer(ctx, vendorID, messageID, data)
@@ -274,7 +335,7 @@ func (s *Station) Run(ctx context.Context) error {
 			},
 			Versions:  []ocppj.Version{s.opts.Version},
 			Username:  s.user(),
-			Password:  s.opts.Password,
+			Password:  s.currentPassword(),
 			TLSConfig: s.opts.TLSConfig,
 			ID:        s.opts.ID,
 		})
@@ -321,10 +382,37 @@ func (s *Station) Run(ctx context.Context) error {
 var errRegistered = errors.New("sim: was registered")
 
 func (s *Station) user() string {
-	if s.opts.Password == "" {
+	if s.currentPassword() == "" {
 		return ""
 	}
 	return s.opts.ID
+}
+
+func (s *Station) currentPassword() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.password
+}
+
+// setPassword changes the Basic auth password used from the next connect.
+func (s *Station) setPassword(pw string) {
+	s.mu.Lock()
+	s.password = pw
+	s.mu.Unlock()
+}
+
+// offline reports whether the station has no connection right now.
+func (s *Station) offline() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn == nil
+}
+
+// queued reports whether a message in the outbox matches.
+func (s *Station) queued(match func(*outMsg) bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.ContainsFunc(s.outbox, match)
 }
 
 func jitter(d time.Duration) time.Duration {
@@ -373,6 +461,15 @@ func (m *outMsg) finish(resp any, err error) {
 func (s *Station) notify() {
 	select {
 	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// heartbeatChanged makes the next heartbeat follow the new interval at
+// once rather than after the current wait.
+func (s *Station) heartbeatChanged() {
+	select {
+	case s.hbSet <- struct{}{}:
 	default:
 	}
 }
@@ -441,7 +538,7 @@ func (s *Station) online(ctx context.Context, c *rpc.Conn) error {
 	for {
 		select {
 		case <-s.reboot:
-			return errReboot
+			return s.rebooting(ctx, c)
 		default:
 		}
 		s.mu.Lock()
@@ -462,8 +559,10 @@ func (s *Station) online(ctx context.Context, c *rpc.Conn) error {
 					return errors.Join(errRegistered, err)
 				}
 				hb = s.clock.After(s.proto.heartbeatInterval())
+			case <-s.hbSet:
+				hb = s.clock.After(s.proto.heartbeatInterval())
 			case <-s.reboot:
-				return errReboot
+				return s.rebooting(ctx, c)
 			case <-c.Done():
 				return fmt.Errorf("%w: %w", errRegistered, rpc.ErrClosed)
 			case <-ctx.Done():
@@ -475,6 +574,37 @@ func (s *Station) online(ctx context.Context, c *rpc.Conn) error {
 			return errors.Join(errRegistered, err)
 		}
 	}
+}
+
+// rebootDelay is how long a reboot takes before the connection closes:
+// a real charger takes a moment, and the CSMS gets to read the answer to
+// the Reset before the connection goes.
+const rebootDelay = 200 * time.Millisecond
+
+// rebootFlush bounds the messages sent between a reboot request and the
+// reboot.
+const rebootFlush = 100
+
+// rebooting sends what is queued (the last messages of the transactions
+// a reset ended), waits out the reboot delay and returns errReboot.
+func (s *Station) rebooting(ctx context.Context, c *rpc.Conn) error {
+	for range rebootFlush {
+		s.mu.Lock()
+		var m *outMsg
+		if len(s.outbox) > 0 {
+			m = s.outbox[0]
+		}
+		s.mu.Unlock()
+		if m == nil || s.sendHead(ctx, c, m) != nil {
+			break
+		}
+	}
+	select {
+	case <-s.clock.After(rebootDelay):
+	case <-c.Done():
+	case <-ctx.Done():
+	}
+	return errReboot
 }
 
 // isTransport reports whether err means the message may not have arrived
@@ -547,6 +677,11 @@ const transactionMessageAttempts = 3
 // exchange validates and sends one CALL and decodes its answer, keeping
 // statistics and reporting the acknowledgement.
 func (s *Station) exchange(ctx context.Context, c *rpc.Conn, seq uint64, action string, req any) (any, error) {
+	req, err := s.proto.wire(action, req)
+	if err != nil {
+		s.log.Error("simulator bug: invalid request", "action", action, "err", err)
+		return nil, fmt.Errorf("%w: %s request invalid for %s: %w", ErrDropped, action, s.opts.Version, err)
+	}
 	raw, err := payload.Marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s request invalid: %w", ErrDropped, action, err)

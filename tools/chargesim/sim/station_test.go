@@ -322,7 +322,7 @@ func TestBootPendingRetried(t *testing.T) {
 }
 
 func TestOptionsRejected(t *testing.T) {
-	for _, o := range []Options{{}, {ID: "x"}, {ID: "x", URL: "ws://h/x", Version: "ocpp2.0.1"}} {
+	for _, o := range []Options{{}, {ID: "x"}, {ID: "x", URL: "ws://h/x", Version: "ocpp3.0"}, {ID: "x", URL: "ws://h/x", LateToken: true}} {
 		if _, err := NewStation(o); err == nil || !strings.Contains(err.Error(), "invalid configuration") {
 			t.Errorf("NewStation(%+v) = %v, want ErrConfig", o, err)
 		}
