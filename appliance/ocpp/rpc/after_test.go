@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+
+	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
 )
 
 // TestAfterAnswerRunsAfterTheAnswerIsWritten: a handler that cuts its
@@ -108,5 +110,23 @@ func TestAnswerThenCloseIsAnAnswer(t *testing.T) {
 		if err := <-got; err != nil {
 			t.Fatalf("round %d: Call = %v, want the answer sent before the close", i, err)
 		}
+	}
+}
+
+// TestSendFrame: Send writes a type-6 frame on a 2.1 connection and is
+// refused on another version.
+func TestSendFrame(t *testing.T) {
+	ts := startServer(t, ServerOptions{})
+	ws := rawDial(t, ts.url("S21"), "ocpp2.1")
+	conn := serverConn(t, ts, "S21")
+	if err := conn.Send(context.Background(), "NotifyPeriodicEventStream", json.RawMessage(`{"id":1,"pending":0,"basetime":"2025-01-01T00:00:00Z","data":[]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if m := recv(t, ws); m.Type != ocppj.Send || m.Action != "NotifyPeriodicEventStream" {
+		t.Fatalf("frame %+v", m)
+	}
+	rawDial(t, ts.url("S16"), "ocpp1.6")
+	if err := serverConn(t, ts, "S16").Send(context.Background(), "NotifyPeriodicEventStream", nil); err == nil {
+		t.Error("SEND accepted on a 1.6 connection")
 	}
 }

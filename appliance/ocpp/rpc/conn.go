@@ -556,6 +556,39 @@ func (c *Conn) Call(ctx context.Context, action string, payload json.RawMessage)
 	}
 }
 
+// Send sends an OCPP 2.1 SEND (message type 6): a message with no answer,
+// such as NotifyPeriodicEventStream. It does not take the outgoing-call
+// slot, as nothing waits for a reply. It fails on a connection of another
+// version, with a running handler's context (see [ErrCallInHandler]: a
+// handler writes nothing but its answer) and once the connection closes.
+func (c *Conn) Send(ctx context.Context, action string, payload json.RawMessage) error {
+	if c.version != ocppj.V21 {
+		return fmt.Errorf("rpc: %s: SEND needs OCPP 2.1, connection is %s", action, c.version)
+	}
+	if len(payload) == 0 {
+		payload = json.RawMessage("{}")
+	}
+	if !isObject(payload) {
+		return fmt.Errorf("rpc: %s payload is not a JSON object", action)
+	}
+	if s, ok := ctx.Value(callScopeKey{}).(*callScope); ok && s.running() {
+		return fmt.Errorf("rpc: %s: %w", action, ErrCallInHandler)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("rpc: %s: %w", action, err)
+	}
+	c.mu.Lock()
+	closed := c.closed || c.ending
+	c.mu.Unlock()
+	if closed {
+		return fmt.Errorf("rpc: %s: %w", action, ErrClosed)
+	}
+	if err := c.write(ocppj.EncodeSend(nextID(), action, payload)); err != nil {
+		return fmt.Errorf("rpc: %s: %w", action, err)
+	}
+	return nil
+}
+
 // acquire takes the single outgoing-call slot, waiting in FIFO order.
 func (c *Conn) acquire(ctx context.Context) error {
 	c.mu.Lock()
