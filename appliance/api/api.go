@@ -35,6 +35,7 @@ const TokenSource = "operator"
 type Domain interface {
 	Chargers(ctx context.Context) ([]charging.Charger, error)
 	Charger(ctx context.Context, id charging.ChargerID) (charging.Charger, error)
+	Variables(ctx context.Context, id charging.ChargerID) ([]charging.VariableReport, error)
 	Transactions(ctx context.Context, f charging.TransactionFilter) ([]charging.Transaction, error)
 	Transaction(ctx context.Context, id int64) (charging.Transaction, []charging.MeterReading, error)
 	Tokens(ctx context.Context) ([]charging.IDToken, error)
@@ -43,11 +44,13 @@ type Domain interface {
 	Reservations(ctx context.Context) ([]charging.Reservation, error)
 }
 
-// Commander sends one OCPP request to a connected charger and returns the
-// charger's CALLRESULT payload. The payload is in the charger's own OCPP
-// version. Errors wrap charging.ErrNotConnected, ErrNoAnswer,
-// ErrInvalidCommand or ErrChargerError.
+// Commander sends commands to connected chargers: Execute a
+// version-neutral one, Send one OCPP request in the charger's own version
+// (returning the charger's CALLRESULT payload). Errors wrap
+// charging.ErrNotConnected, ErrNoAnswer, ErrInvalidCommand or
+// ErrChargerError. *csms.CSMS implements it.
 type Commander interface {
+	Execute(ctx context.Context, charger charging.ChargerID, cmd charging.Command) (charging.CommandReply, error)
 	Send(ctx context.Context, charger charging.ChargerID, action string, payload json.RawMessage) (json.RawMessage, error)
 }
 
@@ -108,7 +111,9 @@ var routeTable = []route{
 	{"GET /healthz", (*Server).healthz},
 	{"GET /api/v1/chargers", (*Server).listChargers},
 	{"GET /api/v1/chargers/{id}", (*Server).getCharger},
-	{"POST /api/v1/chargers/{id}/commands/{action}", (*Server).sendCommand},
+	{"GET /api/v1/chargers/{id}/variables", (*Server).listVariables},
+	{"POST /api/v1/chargers/{id}/commands/{command}", (*Server).executeCommand},
+	{"POST /api/v1/chargers/{id}/ocpp/{action}", (*Server).sendCommand},
 	{"GET /api/v1/transactions", (*Server).listTransactions},
 	{"GET /api/v1/transactions/{id}", (*Server).getTransaction},
 	{"GET /api/v1/tokens", (*Server).listTokens},

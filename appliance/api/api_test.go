@@ -44,12 +44,21 @@ type command struct {
 	Charger charging.ChargerID
 	Action  string
 	Payload string
+	Command charging.Command
+}
+
+// Execute records cmd and answers resp as the reply's response.
+func (f *fakeCommander) Execute(_ context.Context, charger charging.ChargerID, cmd charging.Command) (charging.CommandReply, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, command{Charger: charger, Command: cmd})
+	return charging.CommandReply{Kind: cmd.Kind, Action: "Action", Status: "Accepted", Response: f.resp}, f.err
 }
 
 func (f *fakeCommander) Send(_ context.Context, charger charging.ChargerID, action string, payload json.RawMessage) (json.RawMessage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, command{charger, action, string(payload)})
+	f.calls = append(f.calls, command{Charger: charger, Action: action, Payload: string(payload)})
 	return f.resp, f.err
 }
 
@@ -492,23 +501,53 @@ func TestReservations(t *testing.T) {
 	}
 }
 
+// TestVariables: the device model a 2.x charger reported is listed by
+// configuration key; a 1.6 charger's list is empty, not null.
+func TestVariables(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	maxLimit := 22000.0
+	err := e.svc.RecordVariables(ctx, "CP2", []charging.VariableReport{
+		{Component: "OCPPCommCtrlr", Variable: "HeartbeatInterval", Value: "60", Mutability: charging.MutabilityReadWrite, Unit: "s", DataType: "integer"},
+		{Component: "EVSE", EVSEID: 1, Variable: "Power", AttributeType: charging.AttributeMaxSet, Value: "22000", Mutability: charging.MutabilityReadOnly, MaxLimit: &maxLimit},
+	}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list VariableList
+	e.get(t, "/api/v1/chargers/CP2/variables").decode(t, http.StatusOK, &list)
+	if len(list.Variables) != 2 || list.Variables[0].Key != "EVSE@1/Power:MaxSet" || list.Variables[1].Key != "OCPPCommCtrlr/HeartbeatInterval" {
+		t.Fatalf("variables %+v", list.Variables)
+	}
+	if v := list.Variables[0]; v.EVSEID != 1 || v.Value != "22000" || v.MaxLimit == nil || *v.MaxLimit != maxLimit || v.Mutability != charging.MutabilityReadOnly {
+		t.Fatalf("EVSE power %+v", v)
+	}
+	if v := list.Variables[1]; v.Unit != "s" || v.DataType != "integer" || v.Value != "60" {
+		t.Fatalf("heartbeat interval %+v", v)
+	}
+	if r := e.get(t, "/api/v1/chargers/CP1/variables"); !bytes.Contains(r.body, []byte(`{"variables":[]}`)) {
+		t.Fatalf("1.6 charger's variables: %s", r.body)
+	}
+	e.get(t, "/api/v1/chargers/NOPE/variables").wantError(t, http.StatusNotFound, `charger "NOPE" not found`)
+}
+
 func TestCommand(t *testing.T) {
 	e := newEnv(t)
 	e.cmd.set(`{"status":"Accepted"}`, nil)
 	var res CommandResult
-	e.do(t, http.MethodPost, "/api/v1/chargers/CP1/commands/RemoteStartTransaction", strings.NewReader(` {"connectorId":1,"idTag":"ABC"} `)).
+	e.do(t, http.MethodPost, "/api/v1/chargers/CP1/ocpp/RemoteStartTransaction", strings.NewReader(` {"connectorId":1,"idTag":"ABC"} `)).
 		decode(t, http.StatusOK, &res)
 	if res.Action != "RemoteStartTransaction" || string(res.Response) != `{"status":"Accepted"}` {
 		t.Fatalf("result %+v", res)
 	}
-	want := []command{{"CP1", "RemoteStartTransaction", `{"connectorId":1,"idTag":"ABC"}`}}
+	want := []command{{Charger: "CP1", Action: "RemoteStartTransaction", Payload: `{"connectorId":1,"idTag":"ABC"}`}}
 	if got := e.cmd.recorded(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("sent %+v, want %+v", got, want)
 	}
 
 	// An empty body is the empty payload; an empty answer is {}.
 	e.cmd.set(``, nil)
-	e.do(t, http.MethodPost, "/api/v1/chargers/CP1/commands/ClearCache", nil).decode(t, http.StatusOK, &res)
+	e.do(t, http.MethodPost, "/api/v1/chargers/CP1/ocpp/ClearCache", nil).decode(t, http.StatusOK, &res)
 	if string(res.Response) != `{}` {
 		t.Fatalf("empty answer as %s", res.Response)
 	}
@@ -517,9 +556,66 @@ func TestCommand(t *testing.T) {
 	}
 }
 
+// TestNeutralCommand: a version-neutral command's body becomes the
+// charging.Command handed to the commander, and its reply is answered as
+// the commander gave it.
+func TestNeutralCommand(t *testing.T) {
+	e := newEnv(t)
+	e.cmd.set(`{"status":"Accepted"}`, nil)
+	var reply charging.CommandReply
+	e.do(t, http.MethodPost, "/api/v1/chargers/CP1/commands/remote-start", strings.NewReader(`{"connectorId":2,"idTag":"X"}`)).
+		decode(t, http.StatusOK, &reply)
+	if reply.Kind != charging.RemoteStart || reply.Status != "Accepted" || string(reply.Response) != `{"status":"Accepted"}` {
+		t.Fatalf("reply %+v", reply)
+	}
+	want := []command{{Charger: "CP1", Command: charging.Command{Kind: charging.RemoteStart, ConnectorID: 2, IDTag: "X"}}}
+	if got := e.cmd.recorded(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("executed %+v, want %+v", got, want)
+	}
+
+	e.cmd.set(`{}`, nil)
+	e.do(t, http.MethodPost, "/api/v1/chargers/CP1/commands/clear-cache", nil).decode(t, http.StatusOK, &reply)
+	e.do(t, http.MethodPost, "/api/v1/chargers/CP1/commands/reserve",
+		strings.NewReader(`{"idTag":"X","expiry":"2025-06-01T13:00:00+02:00","connectorId":1}`)).decode(t, http.StatusOK, &reply)
+	e.do(t, http.MethodPost, "/api/v1/chargers/CP1/commands/set-configuration",
+		strings.NewReader(`{"key":"HeartbeatInterval","value":""}`)).decode(t, http.StatusOK, &reply)
+	got := e.cmd.recorded()
+	if len(got) != 3 || got[0].Command.Kind != charging.ClearCache || !got[1].Command.Expiry.Equal(t0.Add(-time.Hour)) ||
+		got[2].Command.Value == nil || *got[2].Command.Value != "" {
+		t.Fatalf("executed %+v", got)
+	}
+
+	// Bad input is refused, naming the field, before anything is sent.
+	e.cmd.set(`{}`, nil)
+	for _, tt := range []struct {
+		path, body string
+		status     int
+		want       string
+	}{
+		{"/api/v1/chargers/CP1/commands/launch", `{}`, 404, `command: "launch" is not one of remote-start, remote-stop`},
+		{"/api/v1/chargers/CP1/commands/Reset", `{}`, 404, "/ocpp/{action}"},
+		{"/api/v1/chargers/CP1/commands/reset", `{}`, 400, "reset: type: required"},
+		{"/api/v1/chargers/CP1/commands/reset", `{"type":"Sideways"}`, 400, `reset: type: "Sideways" is not Soft or Hard`},
+		{"/api/v1/chargers/CP1/commands/reset", `{"type":"Soft","connectorId":1}`, 400, "reset: connectorId: not used by this command (it takes type)"},
+		{"/api/v1/chargers/CP1/commands/reset", `{"type":"Soft","kind":"x"}`, 400, `body: unknown field "kind"`},
+		{"/api/v1/chargers/CP1/commands/remote-start", `{"idTag":"X","connectorId":"2"}`, 400, "connectorId: want a number"},
+		{"/api/v1/chargers/CP1/commands/remote-stop", `{"transactionId":0}`, 400, "remote-stop: transactionId: required"},
+		{"/api/v1/chargers/CP1/commands/reserve", `{"idTag":"X","expiry":"tomorrow"}`, 400, `expiry: "tomorrow" is not an RFC 3339 time`},
+		{"/api/v1/chargers/CP1/commands/get-configuration", `{"keys":[""]}`, 400, "get-configuration: keys[0]: empty"},
+		{"/api/v1/chargers/CP1/commands/unlock", `[]`, 400, "body: want a JSON object"},
+	} {
+		e.do(t, http.MethodPost, tt.path, strings.NewReader(tt.body)).wantError(t, tt.status, tt.want)
+	}
+	if got := e.cmd.recorded(); len(got) != 0 {
+		t.Fatalf("refused commands were executed: %+v", got)
+	}
+	e.cmd.set("", fmt.Errorf("csms: %w", charging.ErrNotConnected))
+	e.do(t, http.MethodPost, "/api/v1/chargers/CP9/commands/clear-cache", nil).wantError(t, http.StatusConflict, "charger is not connected")
+}
+
 func TestCommandErrors(t *testing.T) {
 	e := newEnv(t)
-	const path = "/api/v1/chargers/CP1/commands/Reset"
+	const path = "/api/v1/chargers/CP1/ocpp/Reset"
 	tests := []struct {
 		name   string
 		err    error
@@ -567,8 +663,8 @@ func TestCommandErrors(t *testing.T) {
 		{"trailing", path, `{} {}`, 400, "body: invalid JSON"},
 		{"truncated", path, `{"type":`, 400, "body:"},
 		{"too large", path, `{"data":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, 413, "body: larger than 65536 bytes"},
-		{"action", "/api/v1/chargers/CP1/commands/Re-set", `{}`, 400, `action: "Re-set"`},
-		{"long action", "/api/v1/chargers/CP1/commands/" + strings.Repeat("A", 65), `{}`, 400, "action:"},
+		{"action", "/api/v1/chargers/CP1/ocpp/Re-set", `{}`, 400, `action: "Re-set"`},
+		{"long action", "/api/v1/chargers/CP1/ocpp/" + strings.Repeat("A", 65), `{}`, 400, "action:"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -589,7 +685,7 @@ func TestCommandsUnavailable(t *testing.T) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	e.srv = srv
-	e.do(t, http.MethodPost, "/api/v1/chargers/CP1/commands/Reset", strings.NewReader(`{}`)).wantError(t, http.StatusServiceUnavailable, "commands are not available")
+	e.do(t, http.MethodPost, "/api/v1/chargers/CP1/ocpp/Reset", strings.NewReader(`{}`)).wantError(t, http.StatusServiceUnavailable, "commands are not available")
 	e.get(t, "/healthz").decode(t, http.StatusOK, &Health{}) // nil Ready: ready
 }
 
@@ -607,7 +703,8 @@ func TestRouting(t *testing.T) {
 		{"DELETE", "/api/v1/chargers", 405, "GET, HEAD"},
 		{"POST", "/healthz", 405, "GET, HEAD"},
 		{"GET", "/api/v1/tokens/TAG1", 405, "DELETE, PUT"},
-		{"GET", "/api/v1/chargers/CP1/commands/Reset", 405, "POST"},
+		{"GET", "/api/v1/chargers/CP1/ocpp/Reset", 405, "POST"},
+		{"GET", "/api/v1/chargers/CP1/commands/reset", 405, "POST"},
 		{"PUT", "/api/v1/transactions/1", 405, "GET, HEAD"},
 	}
 	for _, tt := range tests {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -137,6 +139,56 @@ func decodeCommandPayload(body []byte) (json.RawMessage, error) {
 		return nil, describeJSONError(err)
 	}
 	return json.RawMessage(trimmed), nil
+}
+
+// commandBody is the body of a version-neutral command: the fields of
+// charging.Command, with its times as text so that a bad one is refused
+// with its field's name (the outer fields shadow the embedded ones).
+type commandBody struct {
+	charging.Command
+	Since      string `json:"since"`
+	Until      string `json:"until"`
+	RetrieveAt string `json:"retrieveAt"`
+	Expiry     string `json:"expiry"`
+}
+
+// decodeCommand decodes the body of command kind (an empty body is {})
+// and validates it (charging.Command.Validate).
+func decodeCommand(kind string, body []byte) (charging.Command, error) {
+	if !slices.Contains(charging.CommandKinds, charging.CommandKind(kind)) {
+		names := make([]string, len(charging.CommandKinds))
+		for i, k := range charging.CommandKinds {
+			names[i] = string(k)
+		}
+		return charging.Command{}, &httpError{status: http.StatusNotFound,
+			msg: fmt.Sprintf("command: %s is not one of %s (OCPP actions are sent with /ocpp/{action})", quote(kind), strings.Join(names, ", "))}
+	}
+	var b commandBody
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := decodeObject(body, &b); err != nil {
+			return charging.Command{}, err
+		}
+	}
+	cmd := b.Command
+	cmd.Kind = charging.CommandKind(kind)
+	for _, t := range []struct {
+		field string
+		text  string
+		to    *time.Time
+	}{{"since", b.Since, &cmd.Since}, {"until", b.Until, &cmd.Until}, {"retrieveAt", b.RetrieveAt, &cmd.RetrieveAt}, {"expiry", b.Expiry, &cmd.Expiry}} {
+		if t.text == "" {
+			continue
+		}
+		v, err := time.Parse(time.RFC3339, t.text)
+		if err != nil {
+			return charging.Command{}, badRequest("%s: %s is not an RFC 3339 time", t.field, quote(t.text))
+		}
+		*t.to = v
+	}
+	if err := cmd.Validate(); err != nil {
+		return charging.Command{}, badRequest("%s", strings.TrimPrefix(err.Error(), charging.ErrInvalidCommand.Error()+": "))
+	}
+	return cmd, nil
 }
 
 // validAction reports whether action looks like an OCPP action name.

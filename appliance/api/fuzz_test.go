@@ -89,6 +89,34 @@ func FuzzDecodeCommandPayload(f *testing.F) {
 	})
 }
 
+func FuzzDecodeCommand(f *testing.F) {
+	for _, s := range []string{`{"connectorId":2,"idTag":"ABC"}`, ``, `{}`, `{"type":"Soft"}`, `{"expiry":"2026-01-02T03:04:05Z","idTag":"A"}`,
+		`{"since":"yesterday","location":"ftp://x"}`, `{"keys":["a",""]}`, `{"connectorId":-1}`, `{"value":null,"key":"k"}`, `[]`} {
+		for i := range charging.CommandKinds {
+			f.Add(uint8(i), []byte(s))
+		}
+	}
+	f.Fuzz(func(t *testing.T, k uint8, body []byte) {
+		kind := charging.CommandKinds[int(k)%len(charging.CommandKinds)]
+		cmd, err := decodeCommand(string(kind), body)
+		if err != nil {
+			msg := badRequestOf(t, err)
+			for _, p := range []string{"body:", "since:", "until:", "retrieveAt:", "expiry:", string(kind) + ": "} {
+				if strings.HasPrefix(msg, p) {
+					return
+				}
+			}
+			t.Fatalf("message %q names no field", msg)
+		}
+		if cmd.Kind != kind {
+			t.Fatalf("decoded %s as %s", kind, cmd.Kind)
+		}
+		if err := cmd.Validate(); err != nil {
+			t.Fatalf("accepted %s %q, which does not validate: %v", kind, body, err)
+		}
+	})
+}
+
 func FuzzParseTransactionQuery(f *testing.F) {
 	for _, s := range []string{"", "charger=CP1&active=true&limit=10&after=5", "limit=0", "limit=501", "after=-1",
 		"active=maybe", "charger=", "x=1", "limit=1&limit=2", "charger=%FF", "after=9223372036854775808"} {

@@ -18,6 +18,19 @@ type ChargerList struct {
 	Chargers []charging.Charger `json:"chargers"`
 }
 
+// VariableList answers GET /api/v1/chargers/{id}/variables: the OCPP 2.x
+// device model the charger reported, one entry per attribute, ordered by
+// key.
+type VariableList struct {
+	Variables []Variable `json:"variables"`
+}
+
+// Variable is one device model attribute under its configuration key.
+type Variable struct {
+	Key string `json:"key"`
+	charging.VariableReport
+}
+
 // TransactionList answers GET /api/v1/transactions. NextAfter, when set, is
 // the after= value of the next page.
 type TransactionList struct {
@@ -41,7 +54,7 @@ type ReservationList struct {
 	Reservations []charging.Reservation `json:"reservations"`
 }
 
-// CommandResult answers POST /api/v1/chargers/{id}/commands/{action}:
+// CommandResult answers POST /api/v1/chargers/{id}/ocpp/{action}:
 // Response is the charger's CALLRESULT payload as it sent it.
 type CommandResult struct {
 	Action   string          `json:"action"`
@@ -90,6 +103,20 @@ func (s *Server) getCharger(w http.ResponseWriter, r *http.Request) error {
 	}
 	c.Connectors = nonNil(c.Connectors)
 	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+func (s *Server) listVariables(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	vars, err := s.domain.Variables(r.Context(), charging.ChargerID(id))
+	if err != nil {
+		return notFoundAs(err, fmt.Sprintf("charger %s not found", quote(id)))
+	}
+	out := VariableList{Variables: make([]Variable, len(vars))}
+	for i, v := range vars {
+		out.Variables[i] = Variable{Key: charging.ConfigKey(v), VariableReport: v}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -222,6 +249,34 @@ func (s *Server) listReservations(w http.ResponseWriter, r *http.Request) error 
 		return fmt.Errorf("list reservations: %w", err)
 	}
 	writeJSON(w, http.StatusOK, ReservationList{Reservations: nonNil(rs)})
+	return nil
+}
+
+// executeCommand sends a version-neutral command; the answer is a
+// charging.CommandReply.
+func (s *Server) executeCommand(w http.ResponseWriter, r *http.Request) error {
+	charger := charging.ChargerID(r.PathValue("id"))
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	cmd, err := decodeCommand(r.PathValue("command"), body)
+	if err != nil {
+		return err
+	}
+	if s.cmd == nil {
+		return &httpError{status: http.StatusServiceUnavailable, msg: "commands are not available"}
+	}
+	s.log.InfoContext(r.Context(), "command", "charger", charger, "command", cmd.Kind)
+	reply, err := s.cmd.Execute(r.Context(), charger, cmd)
+	if err != nil {
+		s.log.InfoContext(r.Context(), "command failed", "charger", charger, "command", cmd.Kind, "err", err)
+		return fmt.Errorf("command %s to %s: %w", cmd.Kind, charger, err)
+	}
+	if len(reply.Response) == 0 || !json.Valid(reply.Response) {
+		return fmt.Errorf("command %s to %s: commander returned invalid JSON", cmd.Kind, charger)
+	}
+	writeJSON(w, http.StatusOK, reply)
 	return nil
 }
 

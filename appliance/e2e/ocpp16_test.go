@@ -91,7 +91,7 @@ func startE2E16(t *testing.T) *e2e16 {
 func (e *e2e16) command(t *testing.T, action, body string) json.RawMessage {
 	t.Helper()
 	var res api.CommandResult
-	status, raw, err := e.api.do(t.Context(), http.MethodPost, "/api/v1/chargers/"+e.station+"/commands/"+action, []byte(body), &res)
+	status, raw, err := e.api.do(t.Context(), http.MethodPost, "/api/v1/chargers/"+e.station+"/ocpp/"+action, []byte(body), &res)
 	if err != nil {
 		t.Fatalf("%s: %v", action, err)
 	}
@@ -107,7 +107,7 @@ func (e *e2e16) command(t *testing.T, action, body string) json.RawMessage {
 // expectStatus sends a command expected to be refused with status.
 func (e *e2e16) expectStatus(t *testing.T, charger, action, body string, want int) {
 	t.Helper()
-	status, raw, err := e.api.do(t.Context(), http.MethodPost, "/api/v1/chargers/"+charger+"/commands/"+action, []byte(body), nil)
+	status, raw, err := e.api.do(t.Context(), http.MethodPost, "/api/v1/chargers/"+charger+"/ocpp/"+action, []byte(body), nil)
 	if err != nil {
 		t.Fatalf("%s: %v", action, err)
 	}

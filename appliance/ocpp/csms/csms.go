@@ -11,10 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
@@ -31,6 +33,7 @@ type Domain interface {
 	v2.Domain
 	ChargerConnected(ctx context.Context, id charging.ChargerID, protocol string)
 	ChargerDisconnected(ctx context.Context, id charging.ChargerID)
+	Transactions(ctx context.Context, f charging.TransactionFilter) ([]charging.Transaction, error)
 }
 
 var _ Domain = (*charging.Service)(nil)
@@ -46,6 +49,13 @@ type adapter interface {
 	// CommandAnswered records the effects of the charger's response; an
 	// error wrapping *ocppj.Error means the response was unacceptable.
 	CommandAnswered(ctx context.Context, chargerID, action string, request, response json.RawMessage) error
+	// CommandRequest translates a version-neutral command into the
+	// version's action and payload; the error wraps
+	// charging.ErrInvalidCommand.
+	CommandRequest(cmd charging.Command) (action string, payload json.RawMessage, err error)
+	// CommandDetails adds to reply what only the version can read from
+	// the charger's answer (configuration values, per-variable status).
+	CommandDetails(cmd charging.Command, action string, response json.RawMessage, reply *charging.CommandReply) error
 }
 
 // commandObserver is implemented by an adapter that must know of a
@@ -76,6 +86,8 @@ type Options struct {
 	Lenient func(chargerID string) bool
 	// Logger receives the CSMS's logs; nil discards them.
 	Logger *slog.Logger
+	// Now is the clock of command defaults; nil: time.Now.
+	Now func() time.Time
 }
 
 // CSMS is the central system. It is an http.Handler for the chargers'
@@ -89,6 +101,10 @@ type CSMS struct {
 	// no deadline, as those hooks have none.
 	ctx     context.Context
 	closing atomic.Bool
+	now     func() time.Time
+	// requestID numbers the command requests that carry an id (2.x
+	// remoteStartId and requestId, reservations the appliance numbers).
+	requestID atomic.Int32
 
 	// mu orders the connection hooks per CSMS; current is each charger's
 	// live connection, so the end of an old connection reported after its
@@ -134,7 +150,12 @@ func New(opts Options) (*CSMS, error) {
 		log:      log.With("area", "csms"),
 		ctx:      context.Background(),
 		current:  map[string]*rpc.Conn{},
+		now:      opts.Now,
 	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	c.requestID.Store(firstRequestID(c.now()))
 	so := opts.RPC
 	if len(so.Versions) == 0 {
 		for _, v := range ocppj.Versions {
@@ -221,15 +242,31 @@ func (c *CSMS) Send(ctx context.Context, id charging.ChargerID, action string, p
 	if len(payload) == 0 {
 		payload = json.RawMessage("{}")
 	}
+	conn, a, err := c.connection(id)
+	if err != nil {
+		return nil, fmt.Errorf("csms: %s to %s: %w", action, id, err)
+	}
+	return c.call(ctx, conn, a, action, payload)
+}
+
+// connection returns the charger's live connection and the adapter of its
+// version; the error wraps charging.ErrNotConnected or ErrInvalidCommand.
+func (c *CSMS) connection(id charging.ChargerID) (*rpc.Conn, adapter, error) {
 	conn, ok := c.srv.Conn(string(id))
 	if !ok {
-		return nil, fmt.Errorf("csms: %s to %s: %w", action, id, charging.ErrNotConnected)
+		return nil, nil, charging.ErrNotConnected
 	}
 	a := c.adapters[conn.Version()]
 	if a == nil {
-		return nil, fmt.Errorf("csms: %s to %s: %w: %w", action, id, charging.ErrInvalidCommand,
+		return nil, nil, fmt.Errorf("%w: %w", charging.ErrInvalidCommand,
 			ocppj.Errorf(ocppj.NotImplemented, "OCPP %s is not implemented yet", conn.Version()))
 	}
+	return conn, a, nil
+}
+
+// call sends a command on conn, whose version a serves (see [CSMS.Send]).
+func (c *CSMS) call(ctx context.Context, conn *rpc.Conn, a adapter, action string, payload json.RawMessage) (json.RawMessage, error) {
+	id := charging.ChargerID(conn.ID())
 	if err := a.CheckCommand(action, payload); err != nil {
 		return nil, fmt.Errorf("csms: %s to %s: %w: %w", action, id, charging.ErrInvalidCommand, err)
 	}
@@ -263,4 +300,91 @@ func (c *CSMS) callError(id charging.ChargerID, action string, err error) error 
 		return fmt.Errorf("csms: %s to %s: %w: %w", action, id, charging.ErrNotConnected, err)
 	}
 	return fmt.Errorf("csms: %s to %s: %w", action, id, err)
+}
+
+// requestIDEpoch starts the request id count: ids are seconds since then
+// at start, so that a restarted appliance does not reuse the ids of the
+// last run (fewer than one command a second on average) until 2093.
+var requestIDEpoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func firstRequestID(now time.Time) int32 {
+	return int32(min(max(now.Sub(requestIDEpoch)/time.Second, 0), math.MaxInt32/2))
+}
+
+// nextRequestID returns a request id not used since the CSMS started
+// (wrapping to 1 past MaxInt32).
+func (c *CSMS) nextRequestID() int {
+	for {
+		old := c.requestID.Load()
+		next := old + 1
+		if old == math.MaxInt32 {
+			next = 1
+		}
+		if c.requestID.CompareAndSwap(old, next) {
+			return int(next)
+		}
+	}
+}
+
+// Execute sends a version-neutral command to a charger in the charger's
+// OCPP version (see charging.CommandKind) and returns its answer in the
+// same shape for every version. Errors are those of [CSMS.Send], and
+// charging.ErrInvalidCommand when the command is not valid, names a
+// transaction that is not an active session of the charger, or has no
+// form in the charger's version.
+func (c *CSMS) Execute(ctx context.Context, id charging.ChargerID, cmd charging.Command) (charging.CommandReply, error) {
+	fail := func(err error) (charging.CommandReply, error) {
+		return charging.CommandReply{}, fmt.Errorf("csms: %s to %s: %w", cmd.Kind, id, err)
+	}
+	if err := cmd.Validate(); err != nil {
+		return fail(err)
+	}
+	cmd = cmd.WithDefaults(c.now())
+	conn, a, err := c.connection(id)
+	if err != nil {
+		return fail(err)
+	}
+	if cmd.Kind == charging.RemoteStop {
+		txs, err := c.domain.Transactions(ctx, charging.TransactionFilter{ChargerID: id, ActiveOnly: true})
+		if err != nil {
+			return fail(err)
+		}
+		i := slices.IndexFunc(txs, func(t charging.Transaction) bool { return t.ID == cmd.TransactionID })
+		if i < 0 {
+			return fail(fmt.Errorf("%w: transaction %d is not an active session of %s", charging.ErrInvalidCommand, cmd.TransactionID, id))
+		}
+		cmd.ChargerTxID = txs[i].ChargerTxID
+	}
+	switch {
+	case cmd.Kind == charging.Reserve && cmd.ReservationID == 0:
+		cmd.ReservationID = c.nextRequestID()
+	case cmd.Kind == charging.RemoteStart, cmd.Kind == charging.GetConfiguration,
+		cmd.Kind == charging.UploadDiagnostics, cmd.Kind == charging.UpdateFirmware:
+		cmd.RequestID = c.nextRequestID()
+	}
+	action, payload, err := a.CommandRequest(cmd)
+	if err != nil {
+		return fail(err)
+	}
+	resp, err := c.call(ctx, conn, a, action, payload)
+	if err != nil {
+		return charging.CommandReply{}, err
+	}
+	reply := charging.CommandReply{Kind: cmd.Kind, Action: action, Status: "Accepted", Response: resp}
+	var common struct {
+		Status string `json:"status"`
+		// fileName in 1.6, filename in 2.x: encoding/json matches
+		// names case-insensitively.
+		FileName string `json:"fileName"`
+	}
+	if err := json.Unmarshal(resp, &common); err == nil { // Send checked resp
+		if common.Status != "" {
+			reply.Status = common.Status
+		}
+		reply.FileName = common.FileName
+	}
+	if err := a.CommandDetails(cmd, action, resp, &reply); err != nil {
+		return fail(fmt.Errorf("reading the answer: %w", err))
+	}
+	return reply, nil
 }

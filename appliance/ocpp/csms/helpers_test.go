@@ -37,6 +37,7 @@ type env struct {
 type envOptions struct {
 	versions []ocppj.Version
 	lenient  func(string) bool
+	now      func() time.Time // the CSMS's clock; nil: time.Now
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -69,6 +70,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		},
 		Lenient: o.lenient,
 		Logger:  log,
+		Now:     o.now,
 	})
 	if err != nil {
 		t.Fatal(err)

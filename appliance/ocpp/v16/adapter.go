@@ -355,11 +355,7 @@ func (a *Adapter) record(ctx context.Context, id charging.ChargerID, req, resp a
 		}
 		cfg := make(map[string]charging.ConfigValue, len(keys))
 		for _, kv := range keys {
-			v := charging.ConfigValue{Readonly: kv.Readonly}
-			if kv.Value != nil {
-				v.Value = *kv.Value
-			}
-			cfg[kv.Key] = v
+			cfg[kv.Key] = configValue(kv)
 		}
 		return a.domain.RecordConfiguration(ctx, id, cfg, all)
 	case *ReserveNowRequest:
@@ -379,4 +375,13 @@ func (a *Adapter) record(ctx context.Context, id charging.ChargerID, req, resp a
 		}
 	}
 	return nil
+}
+
+// configValue is a reported key's value in the domain's configuration view.
+func configValue(kv KeyValue) charging.ConfigValue {
+	v := charging.ConfigValue{Readonly: kv.Readonly}
+	if kv.Value != nil {
+		v.Value = *kv.Value
+	}
+	return v
 }

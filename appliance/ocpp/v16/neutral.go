@@ -1,0 +1,108 @@
+package v16
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/constellation-ev/constellation/appliance/charging"
+	"github.com/constellation-ev/constellation/appliance/ocpp/payload"
+)
+
+// CommandRequest translates a version-neutral command (it passed
+// charging.Command.Validate) into the 1.6 action and payload that carry it.
+// The payload is not checked here; CheckCommand does. An error wraps
+// charging.ErrInvalidCommand: the command has no 1.6 form.
+func (a *Adapter) CommandRequest(cmd charging.Command) (string, json.RawMessage, error) {
+	action, req, err := request16(cmd)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %s for OCPP 1.6: %w", charging.ErrInvalidCommand, cmd.Kind, err)
+	}
+	data, err := payload.Marshal(req)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %s for OCPP 1.6: %w", charging.ErrInvalidCommand, cmd.Kind, err)
+	}
+	return action, data, nil
+}
+
+// request16 is the 1.6 request carrying cmd.
+func request16(cmd charging.Command) (string, any, error) {
+	switch cmd.Kind {
+	case charging.RemoteStart: // 1.6 id tags have no type: IDTagType is not sent
+		r := &RemoteStartTransactionRequest{IdTag: cmd.IDTag}
+		if cmd.ConnectorID > 0 {
+			r.ConnectorId = &cmd.ConnectorID
+		}
+		return "RemoteStartTransaction", r, nil
+	case charging.RemoteStop:
+		id := int(cmd.TransactionID)
+		if cmd.ChargerTxID != "" { // an orphan: the id the charger made up
+			n, err := strconv.Atoi(cmd.ChargerTxID)
+			if err != nil {
+				return "", nil, fmt.Errorf("transaction %d has the charger id %q, not a 1.6 id", cmd.TransactionID, cmd.ChargerTxID)
+			}
+			id = n
+		}
+		return "RemoteStopTransaction", &RemoteStopTransactionRequest{TransactionId: id}, nil
+	case charging.Reset:
+		return "Reset", &ResetRequest{Type: ResetType(cmd.ResetType)}, nil
+	case charging.Unlock:
+		if cmd.EVSEConnectorID > 1 {
+			return "", nil, fmt.Errorf("evseConnectorId: 1.6 connectors have no sub-connectors")
+		}
+		return "UnlockConnector", &UnlockConnectorRequest{ConnectorId: cmd.ConnectorID}, nil
+	case charging.ChangeAvailability:
+		return "ChangeAvailability", &ChangeAvailabilityRequest{ConnectorId: cmd.ConnectorID, Type: AvailabilityType(cmd.Availability)}, nil
+	case charging.ClearCache:
+		return "ClearCache", &ClearCacheRequest{}, nil
+	case charging.GetConfiguration:
+		return "GetConfiguration", &GetConfigurationRequest{Key: cmd.Keys}, nil
+	case charging.SetConfiguration:
+		return "ChangeConfiguration", &ChangeConfigurationRequest{Key: cmd.Key, Value: *cmd.Value}, nil
+	case charging.UploadDiagnostics:
+		return "GetDiagnostics", &GetDiagnosticsRequest{Location: cmd.Location,
+			StartTime: payload.NewDateTime(cmd.Since), StopTime: payload.NewDateTime(cmd.Until)}, nil
+	case charging.TriggerMessage:
+		msg := MessageTrigger(cmd.Message)
+		if msg == "LogStatusNotification" {
+			msg = TriggerDiagnosticsStatusNotification
+		}
+		if !slices.Contains(msg.Values(), string(msg)) {
+			return "", nil, fmt.Errorf("message: 1.6 cannot trigger %q", cmd.Message)
+		}
+		r := &TriggerMessageRequest{RequestedMessage: msg}
+		if cmd.ConnectorID > 0 {
+			r.ConnectorId = &cmd.ConnectorID
+		}
+		return "TriggerMessage", r, nil
+	case charging.Reserve:
+		return "ReserveNow", &ReserveNowRequest{ConnectorId: cmd.ConnectorID, ExpiryDate: payload.NewDateTime(cmd.Expiry),
+			IdTag: cmd.IDTag, ParentIdTag: cmd.ParentIDTag, ReservationId: cmd.ReservationID}, nil
+	case charging.CancelReservation:
+		return "CancelReservation", &CancelReservationRequest{ReservationId: cmd.ReservationID}, nil
+	case charging.UpdateFirmware:
+		return "UpdateFirmware", &UpdateFirmwareRequest{Location: cmd.Location, RetrieveDate: payload.NewDateTime(cmd.RetrieveAt)}, nil
+	}
+	return "", nil, fmt.Errorf("unknown command")
+}
+
+// CommandDetails completes the version-neutral reply to cmd from the
+// charger's answer (it passed CommandAnswered): the values and unknown
+// keys of a GetConfiguration answer.
+func (a *Adapter) CommandDetails(cmd charging.Command, action string, response json.RawMessage, reply *charging.CommandReply) error {
+	if action != "GetConfiguration" {
+		return nil
+	}
+	v, _, err := DecodeResponse(action, response, true)
+	if err != nil {
+		return err
+	}
+	r := v.(*GetConfigurationResponse)
+	reply.Configuration = make(map[string]charging.ConfigValue, len(r.ConfigurationKey))
+	for _, kv := range r.ConfigurationKey {
+		reply.Configuration[kv.Key] = configValue(kv)
+	}
+	reply.UnknownKeys = r.UnknownKey
+	return nil
+}
