@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +20,9 @@ import (
 
 // Options configure a benchmark run.
 type Options struct {
+	// Version is the OCPP version every charger offers, and so every server
+	// negotiates (default 1.6).
+	Version ocppj.Version
 	// Counts are the numbers of concurrent chargers.
 	Counts []int
 	// Servers are the server kinds to measure (default all).
@@ -29,7 +33,8 @@ type Options struct {
 	// MemCounts are the charger counts for the memory measurement
 	// (default the counts of at least 100).
 	MemCounts []int
-	// MeterValuesSaturated adds saturated MeterValues scenarios.
+	// MeterValuesSaturated adds saturated scenarios of the durable call
+	// (see durableAction).
 	MeterValuesSaturated bool
 	// Repeat runs each scenario this many times; the summary keeps the
 	// best (highest calls/s saturated, lowest p99 paced).
@@ -48,11 +53,16 @@ type Options struct {
 
 // Scenario is one measured load.
 type Scenario struct {
-	Server string
-	Action string // Heartbeat or MeterValues
-	Paced  bool   // each charger one call a second; otherwise saturated
-	N      int
+	Server  string
+	Version ocppj.Version
+	Action  string // Heartbeat, or the version's durable call (see durableAction)
+	Paced   bool   // each charger one call a second; otherwise saturated
+	N       int
 }
+
+// Durable reports whether the scenario's call is stored before it is
+// answered.
+func (s Scenario) Durable() bool { return s.Action != "Heartbeat" }
 
 // Name is the scenario without the server, e.g. "Heartbeat saturated".
 func (s Scenario) Name() string {
@@ -60,6 +70,46 @@ func (s Scenario) Name() string {
 		return s.Action + " paced"
 	}
 	return s.Action + " saturated"
+}
+
+// fileStem names the scenario in file names, e.g.
+// "appliance-Heartbeat-saturated-1000" or, for another version than 1.6,
+// "appliance-2.0.1-Heartbeat-saturated-1000".
+func (s Scenario) fileStem() string {
+	server := s.Server
+	if !is16(s.Version) {
+		server += "-" + versionName(s.Version)
+	}
+	return fmt.Sprintf("%s-%s-%d", server, strings.ReplaceAll(s.Name(), " ", "-"), s.N)
+}
+
+// durableAction is the call that carries a transaction's meter values, each
+// stored before it is answered: MeterValues in 1.6; TransactionEvent
+// (eventType Updated) in 2.x, where a charger reports a transaction's
+// readings in its events and MeterValues is for readings outside one.
+func durableAction(v ocppj.Version) string {
+	if is16(v) {
+		return "MeterValues"
+	}
+	return "TransactionEvent"
+}
+
+// is16 reports whether v is OCPP 1.6; the zero Version is the default, 1.6.
+func is16(v ocppj.Version) bool { return v == ocppj.V16 || v == "" }
+
+// versionName is the version as people write it ("2.0.1").
+func versionName(v ocppj.Version) string {
+	return strings.TrimPrefix(string(cmp.Or(v, ocppj.V16)), "ocpp")
+}
+
+// describeVersion says what a run of version v measures.
+func describeVersion(v ocppj.Version) string {
+	durable := durableAction(v)
+	if !is16(v) {
+		durable += " (eventType Updated)"
+	}
+	return fmt.Sprintf("OCPP %s: Heartbeat, and as the durable call %s with one Energy.Active.Import.Register sample of a transaction started before the window",
+		versionName(v), durable)
 }
 
 // Result is a scenario's outcome.
@@ -75,7 +125,7 @@ type Result struct {
 	IRQCPU                time.Duration // interrupts and softirqs (loopback networking)
 	OtherCPU              time.Duration // of everything else on the machine, steal included
 	DiskBytes             int64         // write_bytes of the server in the whole run (setup included)
-	DiskPerCall           float64       // MeterValues only: bytes per acknowledged call, setup subtracted
+	DiskPerCall           float64       // durable calls only: bytes per acknowledged call, setup subtracted
 	DBGrowth              int64         // growth of the database file over the run
 	Err                   string
 	Repeat                int
@@ -103,7 +153,8 @@ func (m MemResult) PerChargerHeap() float64 {
 
 // Report is a whole run.
 type Report struct {
-	Results []Result // every run, repeats included
+	Version ocppj.Version // of every scenario and memory measurement
+	Results []Result      // every run, repeats included
 	Memory  []MemResult
 	Fsync   FsyncResult
 }
@@ -131,13 +182,18 @@ func (rep Report) Best() []Result {
 // scenarios lists the scenarios of one charger count, in run order.
 func scenarios(n int, opts Options) []Scenario {
 	var out []Scenario
-	for _, sc := range []Scenario{{"", "Heartbeat", false, n}, {"", "Heartbeat", true, n}, {"", "MeterValues", true, n}, {"", "MeterValues", false, n}} {
-		if sc.Action == "MeterValues" && !sc.Paced && !opts.MeterValuesSaturated {
+	durable := durableAction(opts.Version)
+	for _, sc := range []Scenario{
+		{Action: "Heartbeat", N: n}, {Action: "Heartbeat", Paced: true, N: n},
+		{Action: durable, Paced: true, N: n}, {Action: durable, N: n},
+	} {
+		if sc.Durable() && !sc.Paced && !opts.MeterValuesSaturated {
 			continue
 		}
+		sc.Version = opts.Version
 		for _, kind := range opts.Servers {
-			// MeterValues are about durable storage: the appliance only.
-			if sc.Action == "MeterValues" && kind != Appliance {
+			// The durable call is about storage: the appliance only.
+			if sc.Durable() && kind != Appliance {
 				continue
 			}
 			sc.Server = kind
@@ -153,6 +209,11 @@ func scenarios(n int, opts Options) []Scenario {
 // machine hits them alike.
 func Run(ctx context.Context, opts Options) (Report, error) {
 	var rep Report
+	v, err := sim.ParseVersion(string(cmp.Or(opts.Version, ocppj.V16)))
+	if err != nil {
+		return rep, err
+	}
+	opts.Version, rep.Version = v, v
 	if len(opts.Servers) == 0 {
 		opts.Servers = ServerKinds
 	}
@@ -172,6 +233,7 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 		// several children run at once.
 		opts.ServerLog = &lockedWriter{w: opts.ServerLog}
 	}
+	fmt.Fprintf(opts.Out, "%s\n\n", describeVersion(opts.Version))
 	if opts.FsyncProbe {
 		fs, err := probeFsync(200)
 		if err != nil {
@@ -222,12 +284,13 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	}
 	clear(servers)
 	if len(opts.MemCounts) > 0 {
-		fmt.Fprintf(opts.Out, "\nmemory with N idle connected chargers (each booted, then 16 Heartbeats), after GC and FreeOSMemory:\n")
+		fmt.Fprintf(opts.Out, "\nmemory with N idle connected OCPP %s chargers (each booted, then 16 Heartbeats), after GC and FreeOSMemory:\n",
+			versionName(opts.Version))
 		printMemHeader(opts.Out)
 	}
 	for _, n := range opts.MemCounts {
 		for _, kind := range opts.Servers {
-			m, err := measureMemory(ctx, kind, n, opts.ServerLog)
+			m, err := measureMemory(ctx, kind, n, opts.Version, opts.ServerLog)
 			if err != nil {
 				return rep, err
 			}
@@ -253,7 +316,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // loadConfig is the sim.Load configuration of a scenario.
 func loadConfig(srv *server, sc Scenario, prefix string, d time.Duration) sim.LoadConfig {
 	cfg := sim.LoadConfig{
-		URL: srv.url, Stations: sc.N, IDPrefix: prefix, Action: sc.Action,
+		URL: srv.url, Stations: sc.N, IDPrefix: prefix, Version: sc.Version, Action: sc.Action,
 		Duration: d, CallTimeout: 30 * time.Second,
 	}
 	if sc.Paced {
@@ -273,17 +336,19 @@ func runScenario(ctx context.Context, srv *server, sc Scenario, prefix string, o
 			return r, fmt.Errorf("%s %s N=%d warm-up: %w", sc.Server, sc.Name(), sc.N, err)
 		}
 	}
-	if sc.Action == "MeterValues" {
-		// The same connections, boots, StartTransactions and
-		// StopTransactions with (next to) no MeterValues: subtracted from
-		// the measured run to leave the MeterValues' own writes.
+	if sc.Durable() {
+		// The same connections, boots and transaction starts and stops
+		// with (next to) no durable calls: subtracted from the measured
+		// run to leave the durable calls' own writes.
 		io0, _ := readIO(srv.pid())
-		base, err := sim.Load(ctx, loadConfig(srv, Scenario{sc.Server, sc.Action, true, sc.N}, prefix, time.Nanosecond))
+		base := sc
+		base.Paced = true
+		baseRes, err := sim.Load(ctx, loadConfig(srv, base, prefix, time.Nanosecond))
 		if err != nil {
 			return r, err
 		}
 		io1, _ := readIO(srv.pid())
-		r.setupBytes, r.setupCall = io1.WriteBytes-io0.WriteBytes, base.OK
+		r.setupBytes, r.setupCall = io1.WriteBytes-io0.WriteBytes, baseRes.OK
 	}
 	for _, c := range []struct{ kind, dir, ext string }{
 		{"prof", opts.ProfileDir, "pprof"}, {"trace", opts.TraceDir, "trace"},
@@ -291,7 +356,7 @@ func runScenario(ctx context.Context, srv *server, sc Scenario, prefix string, o
 		if c.dir == "" {
 			continue
 		}
-		name := fmt.Sprintf("%s-%s-%d-%d.%s", sc.Server, strings.ReplaceAll(sc.Name(), " ", "-"), sc.N, time.Now().UnixMilli(), c.ext)
+		name := fmt.Sprintf("%s-%d.%s", sc.fileStem(), time.Now().UnixMilli(), c.ext)
 		stop, err := srv.startCapture(c.kind, filepath.Join(c.dir, name))
 		if err != nil {
 			return r, err
@@ -322,7 +387,7 @@ func runScenario(ctx context.Context, srv *server, sc Scenario, prefix string, o
 	r.OtherCPU = max(0, (m1.busy-m0.busy)-r.ServerCPU-r.ClientCPU-r.IRQCPU)
 	r.DiskBytes = io1.WriteBytes - io0.WriteBytes
 	r.DBGrowth = srv.dbSize() - db0
-	if sc.Action == "MeterValues" && r.OK > r.setupCall {
+	if sc.Durable() && r.OK > r.setupCall {
 		r.DiskPerCall = float64(r.DiskBytes-r.setupBytes) / float64(r.OK-r.setupCall)
 	}
 	if r.Connected < sc.N {
@@ -332,9 +397,10 @@ func runScenario(ctx context.Context, srv *server, sc Scenario, prefix string, o
 }
 
 // measureMemory starts a fresh server, reads its memory, connects n idle
-// chargers (each boots and sends 16 Heartbeats, so the dedup cache is full
-// like a long-connected charger's), reads it again and stops the server.
-func measureMemory(ctx context.Context, kind string, n int, stderr io.Writer) (MemResult, error) {
+// chargers of version v (each boots and sends 16 Heartbeats, so the dedup
+// cache is full like a long-connected charger's), reads it again and stops
+// the server.
+func measureMemory(ctx context.Context, kind string, n int, v ocppj.Version, stderr io.Writer) (MemResult, error) {
 	m := MemResult{Server: kind, N: n}
 	srv, err := startServer(ctx, kind, stderr)
 	if err != nil {
@@ -349,7 +415,7 @@ func measureMemory(ctx context.Context, kind string, n int, stderr io.Writer) (M
 	}
 	m.RSS0, m.Heap0, m.Goroutines0 = rss, ms.HeapInuse+ms.StackInuse, ms.Goroutines
 
-	conns, err := connectIdle(ctx, srv.url, n)
+	conns, err := connectIdle(ctx, srv.url, n, v)
 	defer func() {
 		for _, c := range conns {
 			c.Close(1000, "bye")
@@ -368,11 +434,19 @@ func measureMemory(ctx context.Context, kind string, n int, stderr io.Writer) (M
 	return m, nil
 }
 
-var bootPayload = json.RawMessage(`{"chargePointVendor":"Constellation","chargePointModel":"ocppbench"}`)
+// The BootNotification of an idle charger: 1.6, and 2.0.1 and 2.1 alike.
+var (
+	boot16Payload = json.RawMessage(`{"chargePointVendor":"Constellation","chargePointModel":"ocppbench"}`)
+	boot2Payload  = json.RawMessage(`{"reason":"PowerUp","chargingStation":{"vendorName":"Constellation","model":"ocppbench"}}`)
+)
 
-// connectIdle connects n chargers (at most 100 handshakes at a time), boots
-// each and has it send 16 Heartbeats.
-func connectIdle(ctx context.Context, url string, n int) ([]*rpc.Conn, error) {
+// connectIdle connects n chargers of version v (at most 100 handshakes at a
+// time), boots each and has it send 16 Heartbeats.
+func connectIdle(ctx context.Context, url string, n int, v ocppj.Version) ([]*rpc.Conn, error) {
+	boot := boot2Payload
+	if is16(v) {
+		boot = boot16Payload
+	}
 	var (
 		mu    sync.Mutex
 		conns = make([]*rpc.Conn, 0, n)
@@ -385,9 +459,9 @@ func connectIdle(ctx context.Context, url string, n int) ([]*rpc.Conn, error) {
 		wg.Go(func() {
 			defer func() { <-sem }()
 			id := sim.StationID("idle-", i+1)
-			c, err := rpc.Dial(ctx, sim.StationURL(url, id), rpc.DialOptions{Versions: []ocppj.Version{ocppj.V16}, ID: id})
+			c, err := rpc.Dial(ctx, sim.StationURL(url, id), rpc.DialOptions{Versions: []ocppj.Version{v}, ID: id})
 			if err == nil {
-				_, err = c.Call(ctx, "BootNotification", bootPayload)
+				_, err = c.Call(ctx, "BootNotification", boot)
 				for j := 0; err == nil && j < 16; j++ {
 					_, err = c.Call(ctx, "Heartbeat", json.RawMessage("{}"))
 				}
@@ -464,11 +538,12 @@ func (rep Report) Targets() []Target {
 		return "MISS"
 	}
 	na := func(name, want string) Target { return Target{name, want, "not measured", "n/a"} }
+	v := rep.Version
 
 	for _, floor := range []string{BareWS, BareRPC} {
 		name := "saturated Heartbeat calls/s, 1,000 chargers, appliance vs " + floor
 		want := "≥ 90% of " + floor
-		ratios := rep.pairedRatios(Scenario{Appliance, "Heartbeat", false, 1000}, floor)
+		ratios := rep.pairedRatios(Scenario{Server: Appliance, Version: v, Action: "Heartbeat", N: 1000}, floor)
 		if len(ratios) == 0 {
 			out = append(out, na(name, want))
 			continue
@@ -486,10 +561,10 @@ func (rep Report) Targets() []Target {
 		limit        time.Duration
 	}{
 		{"Heartbeat p99, 5,000 chargers paced", "Heartbeat", time.Millisecond},
-		{"durable MeterValues p99, 5,000 chargers paced", "MeterValues", 10 * time.Millisecond},
+		{"durable " + durableAction(v) + " p99, 5,000 chargers paced", durableAction(v), 10 * time.Millisecond},
 	} {
 		want := "≤ " + fmtDur(lt.limit)
-		runs := rep.runs(Scenario{Appliance, lt.action, true, 5000})
+		runs := rep.runs(Scenario{Server: Appliance, Version: v, Action: lt.action, Paced: true, N: 5000})
 		if len(runs) == 0 {
 			out = append(out, na(lt.name, want))
 			continue

@@ -3,7 +3,12 @@
 // two bare websocket servers that answer every CALL with an empty
 // CALLRESULT, at several numbers of concurrent chargers, saturated and at
 // one call per charger per second: calls/s, round-trip p50/p99/max, server
-// CPU, disk bytes per MeterValues, and memory per idle connected charger.
+// CPU, disk bytes per durable call, and memory per idle connected charger.
+//
+// The chargers speak one OCPP version (-ocpp, default 1.6), which every
+// server negotiates. The scenarios are Heartbeat and the version's durable
+// call: MeterValues in a transaction in 1.6, TransactionEvent Updated with
+// a meter value in 2.0.1 and 2.1.
 //
 // Each server runs in a child process (this binary re-executed) so that
 // /proc gives its memory, CPU time and disk writes alone; the load
@@ -23,6 +28,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/constellation-ev/constellation/tools/chargesim/sim"
 )
 
 func main() {
@@ -42,12 +49,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ocppbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
+		version  = fs.String("ocpp", "1.6", "OCPP version of every charger, negotiated by every server: 1.6, 2.0.1 or 2.1 (the durable call is MeterValues in 1.6, TransactionEvent Updated in 2.x)")
 		counts   = fs.String("n", "1,100,1000,5000", "comma-separated numbers of concurrent chargers")
 		servers  = fs.String("servers", strings.Join(ServerKinds, ","), "comma-separated servers to measure: appliance, bare-rpc, bare-ws")
 		duration = fs.Duration("duration", 6*time.Second, "measured window per scenario")
 		warmup   = fs.Duration("warmup", 1500*time.Millisecond, "warm-up per scenario (same load, not counted)")
 		memN     = fs.String("mem-n", "", "comma-separated idle charger counts for the memory measurement (default: the -n values ≥ 100; \"none\" skips)")
-		mvSat    = fs.Bool("mv-saturated", true, "also run saturated MeterValues against the appliance")
+		mvSat    = fs.Bool("mv-saturated", true, "also run the durable call (MeterValues; 2.x: TransactionEvent) saturated against the appliance")
 		quick    = fs.Bool("quick", false, "smoke run: -n 1,10 -duration 1s -warmup 200ms -mem-n 10 -repeat 1 unless set")
 		markdown = fs.String("markdown", "", "also write the results as Markdown tables to this file")
 		repeat   = fs.Int("repeat", 3, "runs per scenario; the summary keeps the best (quick: 1)")
@@ -85,6 +93,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		Repeat: *repeat, FsyncProbe: !*noFsync,
 		ProfileDir: *profDir, TraceDir: *traceDir, Out: stdout, ServerLog: stderr}
 	var err error
+	if opts.Version, err = sim.ParseVersion(*version); err != nil {
+		return fmt.Errorf("-ocpp: %w", err)
+	}
 	if opts.Counts, err = parseCounts(*counts); err != nil {
 		return fmt.Errorf("-n: %w", err)
 	}

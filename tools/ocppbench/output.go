@@ -7,20 +7,24 @@ import (
 	"time"
 )
 
-const rowFormat = "%-9s  %-21s %5s %6s %8s %7s %9s %8s %8s %8s %19s %11s %s\n"
+const rowFormat = "%-9s  %-5s  %-26s %5s %6s %8s %7s %9s %8s %8s %8s %19s %11s %s\n"
 
 func printHeader(w io.Writer) {
-	fmt.Fprintf(w, rowFormat, "server", "scenario", "N", "conn", "calls", "failed", "calls/s", "p50", "p99", "max", "CPU srv/cli/irq/oth", "disk B/call", "")
+	fmt.Fprintf(w, rowFormat, "server", "OCPP", "scenario", "N", "conn", "calls", "failed", "calls/s", "p50", "p99", "max", "CPU srv/cli/irq/oth", "disk B/call", "")
 }
 
 func printResult(w io.Writer, r Result) {
-	disk := "-"
-	if r.Action == "MeterValues" && r.DiskPerCall > 0 {
-		disk = fmt.Sprintf("%.0f", r.DiskPerCall)
-	}
-	fmt.Fprintf(w, rowFormat, r.Server, r.Name(), fmt.Sprint(r.N), fmt.Sprint(r.Connected), fmt.Sprint(r.Calls),
+	fmt.Fprintf(w, rowFormat, r.Server, versionName(r.Version), r.Name(), fmt.Sprint(r.N), fmt.Sprint(r.Connected), fmt.Sprint(r.Calls),
 		fmt.Sprint(r.Failed), fmt.Sprintf("%.0f", r.PerSecond), fmtDur(r.P50), fmtDur(r.P99), fmtDur(r.Max),
-		cpuShare(r), disk, r.Err)
+		cpuShare(r), diskPerCall(r), r.Err)
+}
+
+// diskPerCall is the disk column: bytes per durable call, or "-".
+func diskPerCall(r Result) string {
+	if r.Durable() && r.DiskPerCall > 0 {
+		return fmt.Sprintf("%.0f", r.DiskPerCall)
+	}
+	return "-"
 }
 
 // cpuShare is the CPU use of the server, the load generator, interrupts
@@ -59,7 +63,7 @@ func printTargets(w io.Writer, rep Report) {
 			printResult(w, r)
 		}
 	}
-	fmt.Fprintln(w, "\ntargets (informational):")
+	fmt.Fprintf(w, "\ntargets (informational, OCPP %s):\n", versionName(rep.Version))
 	for _, t := range rep.Targets() {
 		fmt.Fprintf(w, "  %-4s  %-62s want %-22s got %s\n", t.Status, t.Name, t.Want, t.Got)
 	}
@@ -67,6 +71,7 @@ func printTargets(w io.Writer, rep Report) {
 
 // writeMarkdown writes the results, memory and targets as Markdown tables.
 func writeMarkdown(w io.Writer, rep Report, opts Options) {
+	fmt.Fprintf(w, "%s.\n\n", describeVersion(rep.Version))
 	fmt.Fprintf(w, "Measured window %s per scenario after a %s warm-up; best of %d runs per scenario.\n\n", opts.Duration, opts.Warmup, opts.Repeat)
 	if rep.Fsync.Count > 0 {
 		fs := rep.Fsync
@@ -96,19 +101,15 @@ func writeMarkdown(w io.Writer, rep Report, opts Options) {
 }
 
 func writeRuns(w io.Writer, rs []Result) {
-	fmt.Fprintln(w, "| server | scenario | chargers | connected | calls | failed | calls/s | p50 | p99 | max | CPU % server/client/irq/other | disk B/MeterValues |")
-	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Fprintln(w, "| server | OCPP | scenario | chargers | connected | calls | failed | calls/s | p50 | p99 | max | CPU % server/client/irq/other | disk B/durable call |")
+	fmt.Fprintln(w, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, r := range rs {
-		disk := "-"
-		if r.Action == "MeterValues" && r.DiskPerCall > 0 {
-			disk = fmt.Sprintf("%.0f", r.DiskPerCall)
-		}
 		name := r.Name()
 		if r.Err != "" {
 			name += " (" + r.Err + ")"
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %d | %.0f | %s | %s | %s | %s | %s |\n",
-			r.Server, name, r.N, r.Connected, r.Calls, r.Failed, r.PerSecond,
-			fmtDur(r.P50), fmtDur(r.P99), fmtDur(r.Max), cpuShare(r), disk)
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %d | %d | %d | %.0f | %s | %s | %s | %s | %s |\n",
+			r.Server, versionName(r.Version), name, r.N, r.Connected, r.Calls, r.Failed, r.PerSecond,
+			fmtDur(r.P50), fmtDur(r.P99), fmtDur(r.Max), cpuShare(r), diskPerCall(r))
 	}
 }

@@ -9,10 +9,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/constellation-ev/constellation/appliance/app"
 )
 
 // server is a running child process serving chargers.
@@ -150,17 +153,24 @@ func (s *server) startCapture(kind, file string) (stop func() error, err error) 
 
 // close stops the child and removes its data directory.
 func (s *server) close() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_, _ = fmt.Fprintln(s.stdin, "quit")
-		_ = s.stdin.Close()
-		select {
-		case <-s.exited:
-		case <-time.After(20 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.exited
-		}
-	}
+	s.stop()
 	s.cleanup()
+}
+
+// stop stops the child and keeps its data directory; stopping a stopped
+// child does nothing.
+func (s *server) stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_, _ = fmt.Fprintln(s.stdin, "quit")
+	_ = s.stdin.Close()
+	select {
+	case <-s.exited:
+	case <-time.After(20 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
 }
 
 func (s *server) cleanup() {
@@ -169,12 +179,20 @@ func (s *server) cleanup() {
 	}
 }
 
+// dbPath is the appliance's database file ("" for others).
+func (s *server) dbPath() string {
+	if s.dataDir == "" {
+		return ""
+	}
+	return filepath.Join(s.dataDir, app.DBFile)
+}
+
 // dbSize is the size of the appliance's database file (0 for others).
 func (s *server) dbSize() int64 {
 	if s.dataDir == "" {
 		return 0
 	}
-	fi, err := os.Stat(s.dataDir + "/constellation.db")
+	fi, err := os.Stat(s.dbPath())
 	if err != nil {
 		return 0
 	}
