@@ -1,20 +1,21 @@
 package e2e
 
-// The kill test: the appliance runs as a child process (this test binary
+// The kill tests: the appliance runs as a child process (this test binary
 // re-executed into TestHelperAppliance) on a fixed data directory and OCPP
 // port, and is SIGKILLed at random moments while 20 simulated chargers run
-// charging sessions against it. After each restart, and in full at the
-// end, every message a charger got a CALLRESULT for must be stored exactly
-// once.
+// charging sessions against it: OCPP 1.6 chargers in TestKill, 2.0.1 ones
+// (TransactionEvent) in TestKill201. After each restart, and in full at
+// the end, every message a charger got a CALLRESULT for must be stored
+// exactly once.
 //
 // Environment:
 //
-//	CONSTELLATION_KILLS=300      number of kills (default 5); the long run uses hundreds
+//	CONSTELLATION_KILLS=300      number of kills of each test (default 5); the long run uses hundreds
 //	CONSTELLATION_KILL_SEED=42   seed of the random kill moments (default: the clock; always logged)
 //
 // For example:
 //
-//	CONSTELLATION_KILLS=300 go test -race -run '^TestKill$' -timeout 30m ./appliance/e2e
+//	CONSTELLATION_KILLS=300 go test -race -run '^TestKill(201)?$' -timeout 60m ./appliance/e2e
 
 import (
 	"bufio"
@@ -39,7 +40,9 @@ import (
 	"github.com/constellation-ev/constellation/appliance/api"
 	"github.com/constellation-ev/constellation/appliance/app"
 	"github.com/constellation-ev/constellation/appliance/charging"
+	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
 	v16 "github.com/constellation-ev/constellation/appliance/ocpp/v16"
+	v21 "github.com/constellation-ev/constellation/appliance/ocpp/v21"
 	"github.com/constellation-ev/constellation/appliance/store"
 	"github.com/constellation-ev/constellation/tools/chargesim/sim"
 )
@@ -58,12 +61,12 @@ const (
 	defaultKills = 5
 )
 
-// TestHelperAppliance is the appliance process of TestKill; it does
-// nothing unless TestKill re-executed the test binary into it. It runs the
+// TestHelperAppliance is the appliance process of the kill tests; it does
+// nothing unless one re-executed the test binary into it. It runs the
 // appliance until SIGTERM, after printing its listening addresses.
 func TestHelperAppliance(t *testing.T) {
 	if os.Getenv(envHelper) != "1" {
-		t.Skip("the appliance child process of TestKill; runs only when re-executed by it")
+		t.Skip("the appliance child process of the kill tests; runs only when re-executed by one")
 	}
 	cfg := testConfig(os.Getenv(envDataDir))
 	cfg.OCPP.Addr = os.Getenv(envOCPPAddr)
@@ -162,7 +165,15 @@ func (l *ackLog) snapshot() []sim.Ack {
 	return slices.Clip(l.acks)
 }
 
-func TestKill(t *testing.T) {
+// TestKill kills the appliance under 20 OCPP 1.6 stations.
+func TestKill(t *testing.T) { runKill(t, ocppj.V16) }
+
+// TestKill201 kills the appliance under 20 OCPP 2.0.1 stations, whose
+// sessions are TransactionEvents.
+func TestKill201(t *testing.T) { runKill(t, ocppj.V201) }
+
+// runKill is a kill test with stations of version v.
+func runKill(t *testing.T, v ocppj.Version) {
 	if testing.Short() {
 		t.Skip("kills and restarts the appliance; skipped with -short")
 	}
@@ -182,7 +193,7 @@ func TestKill(t *testing.T) {
 		}
 		seed = n
 	}
-	t.Logf("kills=%d seed=%d (rerun with %s=%d %s=%d)", kills, seed, envKills, kills, envKillSeed, seed)
+	t.Logf("%s: kills=%d seed=%d (rerun with %s=%d %s=%d)", v, kills, seed, envKills, kills, envKillSeed, seed)
 	rng := rand.New(rand.NewPCG(seed, seed))
 
 	dataDir := filepath.Join(t.TempDir(), "data")
@@ -212,7 +223,7 @@ func TestKill(t *testing.T) {
 	// A kill cycle (start, 100-800 ms up, kill) takes about 0.55 s, a
 	// session with its pause 0.35 s: the connectors' sessions outlast the
 	// kill phase, so every kill lands in sessions. Short sessions mean many
-	// StartTransactions, so some kills land between a start's commit and
+	// session starts, so some kills land between a start's commit and
 	// its CALLRESULT, and its replay must find the stored one. The stations
 	// keep going while the appliance is down (transaction messages queue
 	// and are replayed after the reconnect).
@@ -223,9 +234,9 @@ func TestKill(t *testing.T) {
 	}
 	done := make(chan result, killStations)
 	for i := range killStations {
-		id := sim.StationID("KILL", i)
+		id := sim.StationID(killPrefix[v], i)
 		st, err := sim.NewStation(sim.Options{
-			ID: id, URL: sim.StationURL("ws://"+ocppAddr, id),
+			ID: id, URL: sim.StationURL("ws://"+ocppAddr, id), Version: v,
 			Connectors: 2, MeterInterval: 75 * time.Millisecond, SessionLength: 300 * time.Millisecond,
 			Sessions: sessions, Pause: 50 * time.Millisecond, Tags: []string{id + "A", id + "B"},
 			HeartbeatInterval: time.Hour, RetryInterval: 100 * time.Millisecond, CallTimeout: 20 * time.Second,
@@ -251,7 +262,7 @@ func TestKill(t *testing.T) {
 			cur.kill()
 		}
 	}()
-	exp := newAcked() // the acks received before the last kill
+	exp := newAcked(v) // the acks received before the last kill
 	for k := range kills {
 		started := time.Now()
 		cur = startChild(t, dataDir, ocppAddr, logFile)
@@ -302,29 +313,85 @@ func TestKill(t *testing.T) {
 	for _, a := range all {
 		counts[a.Action]++
 	}
-	t.Logf("%d kills; %d stations still running at the final start; acks: %d in all, %v", kills, stillRunning, len(all), counts)
-	if counts["StartTransaction"] == 0 || counts["StopTransaction"] == 0 || counts["MeterValues"] == 0 {
+	exp.add(t, all)
+	started, stopped, readings := exp.totals()
+	t.Logf("%d kills; %d stations still running at the final start; acks: %d in all, %v; sessions: %d started, %d stopped, %d readings",
+		kills, stillRunning, len(all), counts, started, stopped, readings)
+	if started == 0 || stopped == 0 || readings == 0 {
 		t.Fatalf("the stations got no transaction messages acknowledged: %v", counts)
 	}
-	exp.add(t, all)
 	verifyDB(t, filepath.Join(dataDir, app.DBFile), exp)
 }
 
-// acked is what the stations' acknowledged transaction messages say must
-// be stored.
-type acked struct {
-	starts map[int64]*v16.StartTransactionRequest // by the transactionId given
-	owner  map[int64]string                       // the station each id was given to
-	stops  map[int64]*v16.StopTransactionRequest
-	meters map[int64][]v16.MeterValue // MeterValues and stop transactionData, by transaction
-	other  int                        // MeterValues without a transaction
-	n      int                        // acks added so far
-	seen   map[string]bool            // station/seq of the transaction messages
+// killPrefix names the kill tests' stations by version.
+var killPrefix = map[ocppj.Version]string{ocppj.V16: "KILL", ocppj.V201: "KILL201-"}
+
+// txKey names a session in the stations' acknowledged messages and in
+// the appliance's records: the station, and the 1.6 transactionId the
+// appliance gave (in decimal) or the 2.x charger's transactionId.
+type txKey struct{ station, id string }
+
+// keyOf is the txKey of a stored session of version v.
+func keyOf(v ocppj.Version, tx charging.Transaction) txKey {
+	if v == ocppj.V16 {
+		return txKey{string(tx.ChargerID), strconv.FormatInt(tx.ID, 10)}
+	}
+	return txKey{string(tx.ChargerID), tx.ChargerTxID}
 }
 
-func newAcked() *acked {
-	return &acked{starts: map[int64]*v16.StartTransactionRequest{}, owner: map[int64]string{},
-		stops: map[int64]*v16.StopTransactionRequest{}, meters: map[int64][]v16.MeterValue{}, seen: map[string]bool{}}
+// ackedTx is one session as its acknowledged messages describe it.
+type ackedTx struct {
+	started    bool
+	connector  int // 1.6 connector, 2.x EVSE
+	tag        string
+	start      time.Time
+	meterStart int64
+	stopped    bool
+	stop       time.Time
+	meterStop  int64
+	reason     string
+	readings   []readingKey
+	offline    bool         // 2.x: an event was flagged as queued offline
+	seqNos     map[int]bool // 2.x
+}
+
+// acked is what the stations' acknowledged transaction messages say must
+// be stored: 1.6 StartTransaction, MeterValues and StopTransaction, or 2.x
+// TransactionEvents.
+type acked struct {
+	version ocppj.Version
+	txs     map[txKey]*ackedTx
+	given   map[int]string  // 1.6: the station each transactionId was given to
+	other   int             // 1.6 MeterValues without a transaction
+	n       int             // acks added so far
+	seen    map[string]bool // station/seq of the transaction messages
+}
+
+func newAcked(v ocppj.Version) *acked {
+	return &acked{version: v, txs: map[txKey]*ackedTx{}, given: map[int]string{}, seen: map[string]bool{}}
+}
+
+func (e *acked) tx(k txKey) *ackedTx {
+	a, ok := e.txs[k]
+	if !ok {
+		a = &ackedTx{seqNos: map[int]bool{}}
+		e.txs[k] = a
+	}
+	return a
+}
+
+// totals counts the sessions started and stopped, and the readings.
+func (e *acked) totals() (started, stopped, readings int) {
+	for _, a := range e.txs {
+		if a.started {
+			started++
+		}
+		if a.stopped {
+			stopped++
+		}
+		readings += len(a.readings)
+	}
+	return started, stopped, readings
 }
 
 // add takes in the acks after the first e.n of all, decoding the
@@ -334,61 +401,121 @@ func (e *acked) add(t *testing.T, all []sim.Ack) {
 	t.Helper()
 	acks := all[e.n:]
 	e.n = len(all)
-	seen := e.seen
 	for _, a := range acks {
 		switch a.Action {
-		case "StartTransaction", "StopTransaction", "MeterValues":
+		case "StartTransaction", "StopTransaction", "MeterValues", "TransactionEvent":
 		default:
 			continue
 		}
 		key := a.Station + "/" + strconv.FormatUint(a.Seq, 10)
-		if seen[key] {
+		if e.seen[key] {
 			t.Errorf("%s %s seq %d acknowledged twice", a.Station, a.Action, a.Seq)
 		}
-		seen[key] = true
-		req, _, err := v16.DecodeRequest(a.Action, a.RequestJSON, false)
-		if err != nil {
-			t.Fatalf("%s %s as sent: %v", a.Station, a.Action, err)
-		}
-		switch r := req.(type) {
-		case *v16.StartTransactionRequest:
-			resp, _, err := v16.DecodeResponse(a.Action, a.ResponseJSON, false)
-			if err != nil {
-				t.Fatalf("%s StartTransaction answer %s: %v", a.Station, a.ResponseJSON, err)
-			}
-			id := int64(resp.(*v16.StartTransactionResponse).TransactionId)
-			if prev, dup := e.starts[id]; dup {
-				t.Errorf("transaction id %d given to two starts: %s %+v and %s %+v", id, e.owner[id], prev, a.Station, r)
-			}
-			e.starts[id], e.owner[id] = r, a.Station
-		case *v16.StopTransactionRequest:
-			id := int64(r.TransactionId)
-			if _, dup := e.stops[id]; dup {
-				t.Errorf("%s: transaction %d stopped twice", a.Station, id)
-			}
-			e.stops[id] = r
-			e.meters[id] = append(e.meters[id], r.TransactionData...)
-		case *v16.MeterValuesRequest:
-			if r.TransactionId == nil {
-				e.other++
-				continue
-			}
-			e.meters[int64(*r.TransactionId)] = append(e.meters[int64(*r.TransactionId)], r.MeterValue...)
+		e.seen[key] = true
+		if a.Action == "TransactionEvent" {
+			e.addEvent(t, a)
+		} else {
+			e.add16(t, a)
 		}
 	}
-	for id := range e.stops {
-		if _, ok := e.starts[id]; !ok {
-			t.Errorf("transaction %d: stop acknowledged, start not", id)
+	for k, a := range e.txs {
+		if !a.started {
+			t.Errorf("%s session %s: later messages acknowledged, the start not", k.station, k.id)
 		}
 	}
 }
 
-// checkStarts compares stored transactions with the acknowledged starts
-// and stops: each start stored exactly once under the id it was given,
-// each stop recorded with the meter value sent, ids unique.
-func checkStarts(t *testing.T, where string, e *acked, stored []charging.Transaction) map[int64]charging.Transaction {
+// add16 takes in an acknowledged 1.6 transaction message.
+func (e *acked) add16(t *testing.T, a sim.Ack) {
 	t.Helper()
-	byID := map[int64]charging.Transaction{}
+	req, _, err := v16.DecodeRequest(a.Action, a.RequestJSON, false)
+	if err != nil {
+		t.Fatalf("%s %s as sent: %v", a.Station, a.Action, err)
+	}
+	meter := func(tx *ackedTx, mvs []v16.MeterValue) {
+		for _, mv := range mvs {
+			for _, sv := range mv.SampledValue {
+				// The 1.6 defaults are stored explicitly.
+				tx.readings = append(tx.readings, readingKey{mv.Timestamp.UnixMilli(),
+					cmp.Or(string(sv.Measurand), string(v16.MeasurandEnergyActiveImportRegister)), string(sv.Phase),
+					cmp.Or(string(sv.Context), string(v16.ContextSamplePeriodic)), cmp.Or(string(sv.Unit), string(v16.UnitWh)),
+					canonical(sv.Value)})
+			}
+		}
+	}
+	id := func(n int) txKey { return txKey{a.Station, strconv.Itoa(n)} }
+	switch r := req.(type) {
+	case *v16.StartTransactionRequest:
+		resp, _, err := v16.DecodeResponse(a.Action, a.ResponseJSON, false)
+		if err != nil {
+			t.Fatalf("%s StartTransaction answer %s: %v", a.Station, a.ResponseJSON, err)
+		}
+		n := resp.(*v16.StartTransactionResponse).TransactionId
+		if prev, dup := e.given[n]; dup {
+			t.Errorf("transaction id %d given to two starts: %s %+v and %s %+v", n, prev, e.txs[id(n)], a.Station, r)
+		}
+		e.given[n] = a.Station
+		tx := e.tx(id(n))
+		tx.started, tx.connector, tx.tag, tx.start, tx.meterStart = true, r.ConnectorId, r.IdTag, r.Timestamp.Time, int64(r.MeterStart)
+	case *v16.StopTransactionRequest:
+		tx := e.tx(id(r.TransactionId))
+		if tx.stopped {
+			t.Errorf("%s: transaction %d stopped twice", a.Station, r.TransactionId)
+		}
+		tx.stopped, tx.stop, tx.meterStop, tx.reason = true, r.Timestamp.Time, int64(r.MeterStop), string(r.Reason)
+		meter(tx, r.TransactionData)
+	case *v16.MeterValuesRequest:
+		if r.TransactionId == nil {
+			e.other++
+			return
+		}
+		meter(e.tx(id(*r.TransactionId)), r.MeterValue)
+	}
+}
+
+// addEvent takes in an acknowledged 2.x TransactionEvent.
+func (e *acked) addEvent(t *testing.T, a sim.Ack) {
+	t.Helper()
+	ev := decode[v21.TransactionEventRequest](t, a.RequestJSON)
+	tx := e.tx(txKey{a.Station, ev.TransactionInfo.TransactionId})
+	if tx.seqNos[ev.SeqNo] {
+		t.Errorf("%s session %s: seqNo %d acknowledged twice", a.Station, ev.TransactionInfo.TransactionId, ev.SeqNo)
+	}
+	tx.seqNos[ev.SeqNo] = true
+	tx.offline = tx.offline || (ev.Offline != nil && *ev.Offline)
+	switch ev.EventType {
+	case v21.TransactionEventStarted:
+		tx.started, tx.start, tx.meterStart = true, ev.Timestamp.Time, registerWh(t, ev, v21.ReadingContextTransactionBegin)
+		if ev.Evse != nil {
+			tx.connector = ev.Evse.Id
+		}
+		if ev.IdToken != nil {
+			tx.tag = ev.IdToken.IdToken
+		}
+	case v21.TransactionEventEnded:
+		tx.stopped, tx.stop, tx.reason = true, ev.Timestamp.Time, string(ev.TransactionInfo.StoppedReason)
+		tx.meterStop = registerWh(t, ev, v21.ReadingContextTransactionEnd)
+	}
+	for _, mv := range ev.MeterValue {
+		for _, sv := range mv.SampledValue {
+			unit := charging.DefaultUnit
+			if sv.UnitOfMeasure != nil {
+				unit = cmp.Or(sv.UnitOfMeasure.Unit, unit)
+			}
+			tx.readings = append(tx.readings, readingKey{mv.Timestamp.UnixMilli(),
+				cmp.Or(string(sv.Measurand), charging.DefaultMeasurand), string(sv.Phase),
+				cmp.Or(string(sv.Context), charging.DefaultContext), unit, canonical(strconv.FormatFloat(sv.Value, 'f', -1, 64))})
+		}
+	}
+}
+
+// checkStored compares stored sessions with the acknowledged ones: each
+// acknowledged start stored exactly once under its key, with the start
+// and, once acknowledged, the stop that was sent. It returns the stored
+// sessions by key.
+func checkStored(t *testing.T, where string, e *acked, stored []charging.Transaction) map[txKey]charging.Transaction {
+	t.Helper()
+	byKey := map[txKey]charging.Transaction{}
 	type startKey struct {
 		charger   charging.ChargerID
 		connector int
@@ -396,13 +523,14 @@ func checkStarts(t *testing.T, where string, e *acked, stored []charging.Transac
 		ts        int64
 		meter     int64
 	}
-	byKey := map[startKey]int{}
+	starts := map[startKey]int{}
 	for _, tx := range stored {
-		if _, dup := byID[tx.ID]; dup {
-			t.Errorf("%s: transaction id %d stored twice", where, tx.ID)
+		k := keyOf(e.version, tx)
+		if _, dup := byKey[k]; dup {
+			t.Errorf("%s: session %s of %s stored twice", where, k.id, k.station)
 		}
-		byID[tx.ID] = tx
-		byKey[startKey{tx.ChargerID, tx.ConnectorID, tx.IDTag, tx.StartTime.UnixNano(), tx.MeterStartWh}]++
+		byKey[k] = tx
+		starts[startKey{tx.ChargerID, tx.ConnectorID, tx.IDTag, tx.StartTime.UnixNano(), tx.MeterStartWh}]++
 	}
 	failures := 0
 	fail := func(format string, args ...any) {
@@ -410,30 +538,29 @@ func checkStarts(t *testing.T, where string, e *acked, stored []charging.Transac
 			t.Errorf(where+": "+format, args...)
 		}
 	}
-	for id, r := range e.starts {
-		k := startKey{charging.ChargerID(e.owner[id]), r.ConnectorId, r.IdTag, r.Timestamp.UnixNano(), int64(r.MeterStart)}
-		if n := byKey[k]; n != 1 {
-			fail("acknowledged start %+v of %s (id %d) stored %d times", r, e.owner[id], id, n)
+	for k, a := range e.txs {
+		if !a.started {
+			continue
 		}
-		tx, ok := byID[id]
+		if n := starts[startKey{charging.ChargerID(k.station), a.connector, a.tag, a.start.UnixNano(), a.meterStart}]; n != 1 {
+			fail("acknowledged start %+v of %s (id %s) stored %d times", a, k.station, k.id, n)
+		}
+		tx, ok := byKey[k]
 		switch {
 		case !ok:
-			fail("acknowledged transaction %d (%s %+v) is missing", id, e.owner[id], r)
+			fail("acknowledged session %s of %s (%+v) is missing", k.id, k.station, a)
 			continue
-		case string(tx.ChargerID) != e.owner[id] || tx.ConnectorID != r.ConnectorId || tx.IDTag != r.IdTag ||
-			!tx.StartTime.Equal(r.Timestamp.Time) || tx.MeterStartWh != int64(r.MeterStart):
-			fail("transaction %d stored as %+v, acknowledged start was %s %+v", id, tx, e.owner[id], r)
+		case tx.ConnectorID != a.connector || tx.IDTag != a.tag || !tx.StartTime.Equal(a.start) || tx.MeterStartWh != a.meterStart:
+			fail("session %s of %s stored as %+v, acknowledged start was %+v", k.id, k.station, tx, a)
 		}
-		if s, ok := e.stops[id]; ok {
-			if tx.MeterStopWh == nil || *tx.MeterStopWh != int64(s.MeterStop) || !tx.StopTime.Equal(s.Timestamp.Time) {
-				fail("transaction %d: acknowledged stop (meterStop %d at %v) stored as %+v", id, s.MeterStop, s.Timestamp, tx)
-			}
+		if a.stopped && (tx.MeterStopWh == nil || *tx.MeterStopWh != a.meterStop || !tx.StopTime.Equal(a.stop) || tx.StopReason != a.reason) {
+			fail("session %s of %s: acknowledged stop (meter %d at %v, %s) stored as %+v", k.id, k.station, a.meterStop, a.stop, a.reason, tx)
 		}
 	}
 	if failures > 20 {
 		t.Errorf("%s: %d failures in all", where, failures)
 	}
-	return byID
+	return byKey
 }
 
 // verifyAPI checks, through a running appliance's API, that the starts and
@@ -455,7 +582,7 @@ func verifyAPI(t *testing.T, c *apiClient, e *acked) {
 		}
 		after = page.NextAfter
 	}
-	checkStarts(t, "after restart", e, stored)
+	checkStored(t, "after restart", e, stored)
 }
 
 // verifyDB opens the database of the stopped appliance and checks that
@@ -485,60 +612,65 @@ func verifyDB(t *testing.T, path string, e *acked) {
 		}
 		after = page[len(page)-1].ID
 	}
-	byID := checkStarts(t, "final", e, stored)
+	byKey := checkStored(t, "final", e, stored)
 
-	// The stations finished every session, so every stored transaction is
-	// one they started and got acknowledged, and it is stopped.
+	// The stations finished every session, so every stored session is one
+	// they started and got acknowledged, it is stopped, and (2.x) every
+	// event of it arrived, in order.
 	extra := 0
-	for _, tx := range stored {
-		if _, ok := e.starts[tx.ID]; !ok || tx.Orphan || tx.Active() {
+	for k, tx := range byKey {
+		a, ok := e.txs[k]
+		bad := !ok || !a.stopped || tx.Orphan || tx.Active() || tx.Protocol != string(e.version)
+		if e.version != ocppj.V16 && ok {
+			bad = bad || tx.EVSEConnectorID != 1 || tx.StartedImplicitly || tx.SeqNoGaps != 0 || len(tx.MissingSeqNos) != 0 ||
+				tx.OutOfOrderEvents != 0 || tx.Offline != a.offline
+		}
+		if bad {
 			if extra++; extra <= 20 {
-				t.Errorf("stored transaction %+v: acknowledged start %t, orphan %t, active %t", tx, ok, tx.Orphan, tx.Active())
+				t.Errorf("stored session %+v: acknowledged %+v", tx, a)
 			}
 		}
 	}
-	if len(e.stops) != len(e.starts) {
-		t.Errorf("%d starts but %d stops acknowledged, though every station finished its sessions", len(e.starts), len(e.stops))
+	started, stopped, _ := e.totals()
+	if stopped != started {
+		t.Errorf("%d starts but %d stops acknowledged, though every station finished its sessions", started, stopped)
 	}
 
-	type readingKey struct {
-		ts                                 int64
-		value, measurand, phase, ctx, unit string
-	}
-	readings, missing, doubled := 0, 0, 0
-	for id := range byID {
-		_, rs, err := svc.Transaction(ctx, id)
+	total, missing, doubled, unacked := 0, 0, 0, 0
+	for k, tx := range byKey {
+		_, rs, err := svc.Transaction(ctx, tx.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		n := map[readingKey]int{}
 		for _, r := range rs {
-			n[readingKey{r.Timestamp.UnixNano(), r.Value, r.Measurand, r.Phase, r.Context, r.Unit}]++
+			n[readingKey{r.Timestamp.UnixMilli(), r.Measurand, r.Phase, r.Context, r.Unit, canonical(r.Value)}]++
 		}
-		for _, mv := range e.meters[id] {
-			for _, sv := range mv.SampledValue {
-				readings++
-				// The 1.6 defaults are stored explicitly.
-				k := readingKey{mv.Timestamp.UnixNano(), sv.Value,
-					cmp.Or(string(sv.Measurand), string(v16.MeasurandEnergyActiveImportRegister)), string(sv.Phase),
-					cmp.Or(string(sv.Context), string(v16.ContextSamplePeriodic)), cmp.Or(string(sv.Unit), string(v16.UnitWh))}
-				switch got := n[k]; {
-				case got == 0:
-					if missing++; missing <= 10 {
-						t.Errorf("transaction %d: acknowledged reading %+v at %v is missing", id, sv, mv.Timestamp)
-					}
-				case got > 1:
-					if doubled++; doubled <= 10 {
-						t.Errorf("transaction %d: acknowledged reading %+v at %v stored %d times", id, sv, mv.Timestamp, got)
-					}
+		a := e.txs[k]
+		if a == nil {
+			continue // reported above
+		}
+		total += len(a.readings)
+		if len(rs) > len(a.readings) {
+			unacked += len(rs) - len(a.readings)
+		}
+		for _, r := range a.readings {
+			switch got := n[r]; {
+			case got == 0:
+				if missing++; missing <= 10 {
+					t.Errorf("session %s of %s: acknowledged reading %+v is missing", k.id, k.station, r)
+				}
+			case got > 1:
+				if doubled++; doubled <= 10 {
+					t.Errorf("session %s of %s: acknowledged reading %+v stored %d times", k.id, k.station, r, got)
 				}
 			}
 		}
 	}
-	if missing > 0 || doubled > 0 {
-		t.Errorf("readings: %d acknowledged, %d missing, %d stored more than once", readings, missing, doubled)
+	if missing > 0 || doubled > 0 || unacked > 0 {
+		t.Errorf("readings: %d acknowledged, %d missing, %d stored more than once, %d more stored than acknowledged", total, missing, doubled, unacked)
 	}
-	t.Logf("stored: %d transactions, %d acknowledged readings checked, %d MeterValues without a transaction", len(stored), readings, e.other)
+	t.Logf("stored: %d sessions, %d acknowledged readings checked, %d MeterValues without a transaction", len(stored), total, e.other)
 
 	chargers, err := svc.Chargers(ctx)
 	if err != nil {

@@ -1,142 +1,23 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/constellation-ev/constellation/appliance/internal/schematest"
-
 	"github.com/constellation-ev/constellation/appliance/api"
-	"github.com/constellation-ev/constellation/appliance/app"
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
 	v16 "github.com/constellation-ev/constellation/appliance/ocpp/v16"
-	"github.com/constellation-ev/constellation/tools/chargesim/sim"
 )
 
-// e2e16 is one appliance, run in-process, with one chargesim station
-// connected to it through a recording proxy.
-type e2e16 struct {
-	api     *apiClient
-	rec     *recorder
-	proxy   *proxy
-	station string
-	sim     *sim.Station
-}
-
-func startE2E16(t *testing.T) *e2e16 {
+// startE2E16 runs an appliance with one 1.6 station connected to it.
+func startE2E16(t *testing.T) *station {
 	t.Helper()
-	cfg := testConfig(t.TempDir())
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan app.Addrs, 1)
-	runErr := make(chan error, 1)
-	go func() { runErr <- app.Run(ctx, cfg, log, func(a app.Addrs) { ready <- a }) }()
-	var addrs app.Addrs
-	select {
-	case addrs = <-ready:
-	case err := <-runErr:
-		cancel()
-		t.Fatalf("app.Run: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-runErr; err != nil {
-			t.Errorf("app.Run: %v", err)
-		}
-	})
-
-	e := &e2e16{api: newAPIClient(addrs.API), rec: newRecorder(), station: "E2E16-CP1"}
-	e.proxy = newProxy(addrs.OCPP, e.rec)
-	srv := httptest.NewServer(e.proxy)
-	t.Cleanup(srv.Close)
-
-	st, err := sim.NewStation(sim.Options{
-		ID: e.station, URL: sim.StationURL("ws"+strings.TrimPrefix(srv.URL, "http")+"/ocpp", e.station),
-		Connectors: 2, MeterInterval: 100 * time.Millisecond,
-		// Sessions run until stopped by a command; between sessions a
-		// connector waits for a remote start.
-		SessionLength: time.Hour, Sessions: 0, Pause: time.Hour,
-		Tags: []string{"TAG-A", "TAG-B"}, HeartbeatInterval: time.Hour,
-		RetryInterval: 200 * time.Millisecond, CallTimeout: 20 * time.Second,
-		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 200 * time.Millisecond,
-		Logger: log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.sim = st
-	sctx, scancel := context.WithCancel(context.Background())
-	stDone := make(chan error, 1)
-	go func() { stDone <- st.Run(sctx) }()
-	t.Cleanup(func() {
-		scancel()
-		if err := <-stDone; err != nil {
-			t.Errorf("station: %v", err)
-		}
-	})
-	return e
-}
-
-// command sends an OCPP command through the local API and returns the
-// station's response payload; the API must answer 200.
-func (e *e2e16) command(t *testing.T, action, body string) json.RawMessage {
-	t.Helper()
-	var res api.CommandResult
-	status, raw, err := e.api.do(t.Context(), http.MethodPost, "/api/v1/chargers/"+e.station+"/ocpp/"+action, []byte(body), &res)
-	if err != nil {
-		t.Fatalf("%s: %v", action, err)
-	}
-	if status != http.StatusOK {
-		t.Fatalf("%s %s: HTTP %d: %s", action, body, status, raw)
-	}
-	if res.Action != action {
-		t.Errorf("%s: answer names action %q", action, res.Action)
-	}
-	return res.Response
-}
-
-// expectStatus sends a command expected to be refused with status.
-func (e *e2e16) expectStatus(t *testing.T, charger, action, body string, want int) {
-	t.Helper()
-	status, raw, err := e.api.do(t.Context(), http.MethodPost, "/api/v1/chargers/"+charger+"/ocpp/"+action, []byte(body), nil)
-	if err != nil {
-		t.Fatalf("%s: %v", action, err)
-	}
-	if status != want {
-		t.Errorf("%s to %s with %s: HTTP %d (%s), want %d", action, charger, body, status, raw, want)
-	}
-}
-
-func (e *e2e16) charger(t *testing.T) charging.Charger {
-	t.Helper()
-	var c charging.Charger
-	e.api.get(t, "/api/v1/chargers/"+e.station, &c)
-	return c
-}
-
-func (e *e2e16) transaction(t *testing.T, id int) api.TransactionDetail {
-	t.Helper()
-	var d api.TransactionDetail
-	e.api.get(t, fmt.Sprintf("/api/v1/transactions/%d", id), &d)
-	return d
-}
-
-func decode[T any](t *testing.T, raw json.RawMessage) T {
-	t.Helper()
-	var v T
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatalf("decode %T from %s: %v", v, raw, err)
-	}
-	return v
+	return startSite(t).connect(t, stationOptions("E2E16-CP1", ocppj.V16))
 }
 
 // status matches a StatusNotification request of connector with st.
@@ -145,15 +26,6 @@ func status(connector int, st v16.ChargePointStatus) func(json.RawMessage) bool 
 		var r v16.StatusNotificationRequest
 		return json.Unmarshal(raw, &r) == nil && r.ConnectorId == connector && r.Status == st
 	}
-}
-
-func connectorStatus(c charging.Charger, id int) charging.ConnectorStatus {
-	for _, cn := range c.Connectors {
-		if cn.ID == id {
-			return cn.Status
-		}
-	}
-	return ""
 }
 
 // TestOCPP16 drives every OCPP 1.6 action through a real websocket round
@@ -203,7 +75,7 @@ func TestOCPP16(t *testing.T) {
 		}
 	}
 	var active api.TransactionList
-	e.api.get(t, "/api/v1/transactions?active=true&charger="+e.station, &active)
+	e.api.get(t, "/api/v1/transactions?active=true&charger="+e.id, &active)
 	// The connectors start concurrently and take the round-robin tags in
 	// either order.
 	var sessions, tags []string
@@ -218,7 +90,7 @@ func TestOCPP16(t *testing.T) {
 	if !slices.Equal(sessions, want) || !slices.Equal(tags, []string{"TAG-A", "TAG-B"}) {
 		t.Errorf("active transactions %v with tags %v, want %v with TAG-A and TAG-B", sessions, tags, want)
 	}
-	if d := e.transaction(t, tx1); len(d.Readings) == 0 {
+	if d := e.transaction(t, int64(tx1)); len(d.Readings) == 0 {
 		t.Errorf("transaction %d has no readings after an acknowledged MeterValues", tx1)
 	}
 
@@ -276,7 +148,7 @@ func TestOCPP16(t *testing.T) {
 		t.Errorf("triggered MeterValues names transaction %v, want %d", trig.TransactionId, tx1)
 	}
 	limited := false
-	for _, r := range e.transaction(t, tx1).Readings {
+	for _, r := range e.transaction(t, int64(tx1)).Readings {
 		if r.Context == string(v16.ContextTrigger) && r.Measurand == string(v16.MeasurandCurrentImport) {
 			limited = true
 			if r.Value != "8.0" {
@@ -301,7 +173,7 @@ func TestOCPP16(t *testing.T) {
 			return decode[v16.StopTransactionRequest](t, raw).TransactionId == tx
 		})
 		req := decode[v16.StopTransactionRequest](t, f.Request)
-		d := e.transaction(t, tx)
+		d := e.transaction(t, int64(tx))
 		if d.Transaction.Active() || d.Transaction.StopReason != string(reason) || d.Transaction.MeterStopWh == nil ||
 			*d.Transaction.MeterStopWh != int64(req.MeterStop) {
 			t.Errorf("transaction %d after a %s stop (meterStop %d): %+v", tx, reason, req.MeterStop, d.Transaction)
@@ -340,23 +212,12 @@ func TestOCPP16(t *testing.T) {
 	}
 
 	// Reservations.
-	reservation := func(id int) charging.Reservation {
-		t.Helper()
-		var l api.ReservationList
-		e.api.get(t, "/api/v1/reservations", &l)
-		for _, r := range l.Reservations {
-			if r.ID == id {
-				return r
-			}
-		}
-		return charging.Reservation{}
-	}
 	m = rec.mark()
 	expiry := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	if r := decode[v16.ReserveNowResponse](t, e.command(t, "ReserveNow", `{"connectorId":2,"expiryDate":"`+expiry+`","idTag":"RES-1","reservationId":7}`)); r.Status != v16.ReservationAccepted {
 		t.Errorf("ReserveNow: %s", r.Status)
 	}
-	if r := reservation(7); r.Status != "Accepted" || r.ConnectorID != 2 || r.IDTag != "RES-1" || string(r.ChargerID) != e.station {
+	if r := e.reservation(t, 7); r.Status != "Accepted" || r.ConnectorID != 2 || r.IDTag != "RES-1" || string(r.ChargerID) != e.id {
 		t.Errorf("reservation 7 after ReserveNow: %+v", r)
 	}
 	rec.result(t, m, "StatusNotification", status(2, v16.StatusReserved))
@@ -364,7 +225,7 @@ func TestOCPP16(t *testing.T) {
 	if r := decode[v16.CancelReservationResponse](t, e.command(t, "CancelReservation", `{"reservationId":7}`)); r.Status != v16.CancelReservationAccepted {
 		t.Errorf("CancelReservation: %s", r.Status)
 	}
-	if r := reservation(7); r.Status != "Cancelled" {
+	if r := e.reservation(t, 7); r.Status != "Cancelled" {
 		t.Errorf("reservation 7 after CancelReservation: %+v", r)
 	}
 	rec.result(t, m, "StatusNotification", status(2, v16.StatusAvailable))
@@ -454,7 +315,7 @@ func TestOCPP16(t *testing.T) {
 		return decode[v16.StartTransactionRequest](t, raw).IdTag == "REMOTE-1"
 	})
 	txR := decode[v16.StartTransactionResponse](t, f.Msg.Payload).TransactionId
-	if d := e.transaction(t, txR); !d.Transaction.Active() || d.Transaction.ConnectorID != 1 || d.Transaction.IDTag != "REMOTE-1" ||
+	if d := e.transaction(t, int64(txR)); !d.Transaction.Active() || d.Transaction.ConnectorID != 1 || d.Transaction.IDTag != "REMOTE-1" ||
 		d.Transaction.Authorization != charging.AuthAccepted {
 		t.Errorf("remotely started transaction %d: %+v", txR, d.Transaction)
 	}
@@ -480,108 +341,48 @@ func TestOCPP16(t *testing.T) {
 		return n
 	}
 	before := resets()
-	e.expectStatus(t, e.station, "Reset", `{"type":"Sideways"}`, http.StatusBadRequest)
-	e.expectStatus(t, e.station, "BootNotification", `{}`, http.StatusBadRequest)
+	e.expectStatus(t, e.id, "Reset", `{"type":"Sideways"}`, http.StatusBadRequest)
+	e.expectStatus(t, e.id, "BootNotification", `{}`, http.StatusBadRequest)
 	e.expectStatus(t, "E2E16-NOPE", "Reset", `{"type":"Soft"}`, http.StatusConflict)
 	if n := resets(); n != before {
 		t.Errorf("refused commands sent %d Reset CALLs", n-before)
 	}
 
 	frames := rec.all()
-	checkCoverage(t, frames)
-	t.Run("schemas", func(t *testing.T) { validateFrames(t, frames) })
+	checkCoverage(t, frames, coverage16(t))
+	t.Run("schemas", func(t *testing.T) { validateFrames(t, ocppj.V16, frames) })
 }
 
-// checkCoverage fails unless every 1.6 action made a round trip: each
-// command was sent by the appliance, each charger message answered by it,
-// and nothing was answered with a CALLERROR.
-func checkCoverage(t *testing.T, frames []frame) {
+// coverage16 is every OCPP 1.6 action, in the direction it is sent.
+func coverage16(t *testing.T) coverage {
 	t.Helper()
-	sent, answered := map[string]int{}, map[string]int{}
-	for _, f := range frames {
-		switch {
-		case f.Msg.Type == ocppj.CallError:
-			t.Errorf("CALLERROR (from the appliance: %t) to %s: %s", f.FromCSMS, f.Action, f.Raw)
-		case !f.FromCSMS:
-		case f.Msg.Type == ocppj.Call:
-			sent[f.Action]++
-		case f.Msg.Type == ocppj.CallResult:
-			answered[f.Action]++
-		}
-	}
-	commands, messages := 0, 0
+	var c coverage
 	for _, a := range v16.Actions {
 		if a.Direction&v16.CSMSToCharger != 0 {
-			commands++
-			if sent[a.Name] == 0 {
-				t.Errorf("command %s was never sent to the station", a.Name)
-			}
+			c.commands = append(c.commands, a.Name)
 		}
 		if a.Direction&v16.ChargerToCSMS != 0 {
-			messages++
-			if answered[a.Name] == 0 {
-				t.Errorf("charger message %s was never answered by the appliance", a.Name)
-			}
+			c.messages = append(c.messages, a.Name)
 		}
 	}
-	if commands != 19 || messages != 10 {
-		t.Errorf("v16.Actions lists %d commands and %d charger messages; OCPP 1.6 core has 19 and 10", commands, messages)
+	if len(c.commands) != 19 || len(c.messages) != 10 {
+		t.Errorf("v16.Actions lists %d commands and %d charger messages; OCPP 1.6 core has 19 and 10", len(c.commands), len(c.messages))
 	}
-	t.Logf("round trips: commands sent %v; charger messages answered %v", sent, answered)
-}
-
-// validateFrames checks every frame on the wire against the official 1.6
-// schemas: CALLs by their action, CALLRESULTs by the action of the CALL
-// they answer; the appliance's frames and, as a check on chargesim, the
-// station's.
-func validateFrames(t *testing.T, frames []frame) {
-	schematest.Dir(t)
-	checked := map[bool]int{}
-	for _, f := range frames {
-		who := "station"
-		if f.FromCSMS {
-			who = "appliance"
-		}
-		switch f.Msg.Type {
-		case ocppj.Call, ocppj.CallResult:
-		case ocppj.CallError:
-			continue // reported by checkCoverage
-		default:
-			t.Errorf("%s sent a frame that does not parse: %s", who, f.Raw)
-			continue
-		}
-		if f.Action == "" {
-			t.Errorf("%s answered a CALL nobody sent: %s", who, f.Raw)
-			continue
-		}
-		response := f.Msg.Type == ocppj.CallResult
-		if err := checkSchema(t, f.Action, response, f.Msg.Payload); err != nil {
-			kind := "request"
-			if response {
-				kind = "response"
-			}
-			t.Errorf("%s's %s %s does not match the official schema: %v\nframe: %s", who, f.Action, kind, err, f.Raw)
-		}
-		checked[f.FromCSMS]++
-	}
-	if checked[true] == 0 {
-		t.Error("no frame from the appliance was checked")
-	}
-	t.Logf("validated %d frames from the appliance and %d from the station", checked[true], checked[false])
+	return c
 }
 
 // TestSchemaCheck keeps the schema check of TestOCPP16 honest: it must
 // refuse what the official schema refuses.
 func TestSchemaCheck(t *testing.T) {
-	if err := checkSchema(t, "DataTransfer", true, []byte(`{"status":"UnknownVendorId"}`)); err != nil {
+	if err := checkSchema(t, ocppj.V16, "DataTransfer", true, []byte(`{"status":"UnknownVendorId"}`)); err != nil {
 		t.Errorf("valid DataTransfer response refused: %v", err)
 	}
 	for _, bad := range []string{`{"status":"Bogus"}`, `{}`, `{"status":"Accepted","extra":1}`, `{`} {
-		if checkSchema(t, "DataTransfer", true, []byte(bad)) == nil {
+		if checkSchema(t, ocppj.V16, "DataTransfer", true, []byte(bad)) == nil {
 			t.Errorf("invalid DataTransfer response %s accepted", bad)
 		}
 	}
-	if checkSchema(t, "Heartbeat", true, []byte(`{"currentTime":"yesterday"}`)) == nil {
+	if checkSchema(t, ocppj.V16, "Heartbeat", true, []byte(`{"currentTime":"yesterday"}`)) == nil {
 		t.Error("Heartbeat response with a date-time that is not one accepted")
 	}
 }

@@ -20,8 +20,9 @@ type frame struct {
 	Station  string
 	FromCSMS bool // sent by the appliance (else by the station)
 	Msg      ocppj.Message
-	// Action is the CALL's action, also for CALLRESULTs and CALLERRORs
-	// (the action of the CALL they answer; empty if that is unknown).
+	// Action is the CALL's (or SEND's) action, also for CALLRESULTs and
+	// CALLERRORs (the action of the CALL they answer; empty if that is
+	// unknown).
 	Action string
 	// Request is, for a CALLRESULT or CALLERROR, the payload of the CALL
 	// it answers.
@@ -58,7 +59,9 @@ func (r *recorder) add(station string, fromCSMS bool, raw []byte) frame {
 		case ocppj.Call:
 			f.Action = m.Action
 			r.calls[callKey(station, fromCSMS, m.ID)] = f
-		case ocppj.CallResult, ocppj.CallError:
+		case ocppj.Send: // 2.1: never answered
+			f.Action = m.Action
+		case ocppj.CallResult, ocppj.CallError, ocppj.CallResultError:
 			k := callKey(station, !fromCSMS, m.ID)
 			if c, ok := r.calls[k]; ok {
 				f.Action, f.Request = c.Action, c.Msg.Payload
@@ -195,4 +198,88 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	front.Close()
 	<-done
+}
+
+// coverage is what a test must show on the wire: the commands the
+// appliance sent and the station answered, the charger messages the
+// appliance answered, and the messages stations sent with SEND (2.1).
+type coverage struct {
+	commands, messages, sends []string
+}
+
+// checkCoverage fails unless every action of want made its round trip
+// (or, for a SEND, crossed the wire) and nothing was answered with a
+// CALLERROR; it names every one missing.
+func checkCoverage(t *testing.T, frames []frame, want coverage) {
+	t.Helper()
+	commands, messages, sends := map[string]int{}, map[string]int{}, map[string]int{}
+	for _, f := range frames {
+		switch f.Msg.Type {
+		case ocppj.CallError, ocppj.CallResultError:
+			t.Errorf("CALLERROR (from the appliance: %t) to %s %s: %s", f.FromCSMS, f.Action, f.Request, f.Raw)
+		case ocppj.CallResult:
+			if f.FromCSMS {
+				messages[f.Action]++
+			} else {
+				commands[f.Action]++
+			}
+		case ocppj.Send:
+			sends[f.Action]++
+		}
+	}
+	for _, c := range []struct {
+		what  string
+		names []string
+		got   map[string]int
+	}{
+		{"command %s was never answered by the station", want.commands, commands},
+		{"charger message %s was never answered by the appliance", want.messages, messages},
+		{"SEND %s never crossed the wire", want.sends, sends},
+	} {
+		for _, name := range c.names {
+			if c.got[name] == 0 {
+				t.Errorf(c.what, name)
+			}
+		}
+	}
+	t.Logf("round trips: commands %v; charger messages %v; sends %v", commands, messages, sends)
+}
+
+// validateFrames checks every frame on the wire against the official
+// schemas of version v: CALLs and SENDs by their action, CALLRESULTs by the
+// action of the CALL they answer; the appliance's frames and, as a check
+// on chargesim, the stations'.
+func validateFrames(t *testing.T, v ocppj.Version, frames []frame) {
+	checked := map[bool]int{}
+	for _, f := range frames {
+		who := "station " + f.Station
+		if f.FromCSMS {
+			who = "appliance"
+		}
+		switch f.Msg.Type {
+		case ocppj.Call, ocppj.CallResult, ocppj.Send:
+		case ocppj.CallError, ocppj.CallResultError:
+			continue // reported by checkCoverage
+		default:
+			t.Errorf("%s sent a frame that does not parse: %s", who, f.Raw)
+			continue
+		}
+		if f.Action == "" {
+			t.Errorf("%s answered a CALL nobody sent: %s", who, f.Raw)
+			continue
+		}
+		response := f.Msg.Type == ocppj.CallResult
+		if err := checkSchema(t, v, f.Action, response, f.Msg.Payload); err != nil {
+			kind := "request"
+			if response {
+				kind = "response"
+			}
+			t.Errorf("%s's %s %s does not match the official %s schema: %v\nframe: %s", who, f.Action, kind, v, err, f.Raw)
+		}
+		checked[f.FromCSMS]++
+	}
+	if checked[true] == 0 {
+		t.Error("no frame from the appliance was checked")
+	}
+	t.Logf("validated %d frames from the appliance and %d from the stations against the %s schemas", checked[true], checked[false], v)
 }

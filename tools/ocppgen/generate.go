@@ -582,7 +582,7 @@ func shortPrefix(name string) string {
 
 // reserved are the identifiers the registry declares.
 var reserved = []string{"DateTime", "Direction", "ChargerToCSMS", "CSMSToCharger", "Both", "Action", "Actions",
-	"Lookup", "NewRequest", "NewResponse", "DecodeRequest", "DecodeResponse", "action", "byName", "decode"}
+	"Lookup", "NewRequest", "NewResponse", "DecodeRequest", "DecodeResponse", "actions"}
 
 // checkUnique reports any two declarations with the same name.
 func checkUnique(m *model) error {

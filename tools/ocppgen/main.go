@@ -2,9 +2,10 @@
 // from the Open Charge Alliance's JSON schemas (one file per request and
 // response): a struct per object definition and per payload, a string type
 // with constants per enumeration, the constraints as package payload struct
-// tags, and the action registry (Actions, Lookup, NewRequest, NewResponse,
-// DecodeRequest, DecodeResponse). go generate runs it in appliance/ocpp/v201
-// and appliance/ocpp/v21:
+// tags, and the action registry (Actions, and Lookup, NewRequest,
+// NewResponse, DecodeRequest, DecodeResponse over package
+// appliance/ocpp/registry). go generate runs it in appliance/ocpp/v201 and
+// appliance/ocpp/v21:
 //
 //	ocppgen -schemas DIR -pkg v201 -version V201 -out messages_gen.go
 //

@@ -10,37 +10,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-)
 
-// schemaRoot finds ../shared/ocpp-schemas next to the repository root, or
-// skips the test. (appliance/internal/schematest.Dir does the same, but Go
-// does not let a package outside appliance/ import it.)
-func schemaRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			s := filepath.Join(dir, "..", "shared", "ocpp-schemas")
-			if _, err := os.Stat(s); err != nil {
-				t.Skipf("OCPP schemas not found at ../shared/ocpp-schemas relative to the repository root (%v); skipping", err)
-			}
-			return s
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
+	"github.com/constellation-ev/constellation/appliance/ocpp/schematest"
+)
 
 // TestGeneratedFilesUpToDate: the checked-in messages_gen.go files are
 // what the generator produces from the schemas now.
 func TestGeneratedFilesUpToDate(t *testing.T) {
-	root := schemaRoot(t)
+	root := schematest.Dir(t)
 	for _, tc := range []struct{ folder, pkg, version string }{
 		{"2.0.1", "v201", "V201"},
 		{"2.1", "v21", "V21"},
@@ -173,8 +150,8 @@ func TestFieldMapping(t *testing.T) {
 		"ModeFast     Mode = \"Fast\"",
 		"ModeSlowDown Mode = \"Slow.Down\"",
 		"func (Mode) Values() []string {",
-		"action[HeartbeatRequest, HeartbeatResponse](\"Heartbeat\", ChargerToCSMS),",
-		"payload.Options{Version: ocppj.V201, Lenient: lenient}",
+		"registry.Call[HeartbeatRequest, HeartbeatResponse](\"Heartbeat\", ChargerToCSMS),",
+		"var actions = registry.New(ocppj.V201, Actions)",
 	)
 	if strings.Contains(src, "urn:") || strings.Contains(src, "More text") {
 		t.Error("the description was not cleaned to its first sentence")
@@ -244,7 +221,7 @@ func TestSendMessage(t *testing.T) {
 	wantIn(t, src,
 		"type NotifyPeriodicEventStreamRequest struct",
 		"(NotifyPeriodicEventStream.json, sent with SEND: it has no\n// response).",
-		`{Name: "NotifyPeriodicEventStream", Direction: ChargerToCSMS, Request: reflect.TypeFor[NotifyPeriodicEventStreamRequest]()}, // SEND: no response`,
+		`registry.Send[NotifyPeriodicEventStreamRequest]("NotifyPeriodicEventStream", ChargerToCSMS), // SEND: no response`,
 	)
 }
 

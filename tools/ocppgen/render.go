@@ -19,10 +19,10 @@ func render(m *model) ([]byte, error) {
 	w.p("")
 	w.p("import (")
 	w.p(`"encoding/json"`)
-	w.p(`"reflect"`)
 	w.p("")
 	w.p(`"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"`)
 	w.p(`"github.com/constellation-ev/constellation/appliance/ocpp/payload"`)
+	w.p(`"github.com/constellation-ev/constellation/appliance/ocpp/registry"`)
 	w.p(")")
 	w.p("")
 	w.p("// DateTime is an RFC 3339 timestamp; the zero value means absent.")
@@ -51,29 +51,21 @@ func render(m *model) ([]byte, error) {
 	return out, nil
 }
 
+// renderRegistry writes the action list and the package-level registry API,
+// thin wrappers over package registry.
 func renderRegistry(w *writer, m *model) {
+	w.p("// Action describes one OCPP %s action.", m.versionName)
+	w.p("type Action = registry.Action")
+	w.p("")
 	w.p("// Direction says who sends an action's request.")
-	w.p("type Direction uint8")
+	w.p("type Direction = registry.Direction")
 	w.p("")
 	w.p("// Directions.")
 	w.p("const (")
-	w.p("ChargerToCSMS Direction = 1 << iota")
-	w.p("CSMSToCharger")
-	w.p("Both = ChargerToCSMS | CSMSToCharger")
+	w.p("ChargerToCSMS = registry.ChargerToCSMS")
+	w.p("CSMSToCharger = registry.CSMSToCharger")
+	w.p("Both = registry.Both")
 	w.p(")")
-	w.p("")
-	w.p("// Action describes one OCPP %s action.", m.versionName)
-	w.p("type Action struct {")
-	w.p("Name string")
-	w.p("Direction Direction")
-	w.p("// Request and Response are the payload struct types. Response is nil")
-	w.p("// for a message sent with SEND, which has no response.")
-	w.p("Request, Response reflect.Type")
-	w.p("}")
-	w.p("")
-	w.p("func action[Req, Resp any](name string, dir Direction) Action {")
-	w.p("return Action{Name: name, Direction: dir, Request: reflect.TypeFor[Req](), Response: reflect.TypeFor[Resp]()}")
-	w.p("}")
 	w.p("")
 	w.p("// Actions lists every action of the OCPP %s schemas, charger-initiated", m.versionName)
 	w.p("// first.")
@@ -83,72 +75,35 @@ func renderRegistry(w *writer, m *model) {
 			w.p("")
 		}
 		if a.Response == "" {
-			w.p("{Name: %q, Direction: %s, Request: reflect.TypeFor[%s]()}, // SEND: no response", a.Name, a.Direction, a.Request)
+			w.p("registry.Send[%s](%q, %s), // SEND: no response", a.Request, a.Name, a.Direction)
 			continue
 		}
-		w.p("action[%s, %s](%q, %s),", a.Request, a.Response, a.Name, a.Direction)
+		w.p("registry.Call[%s, %s](%q, %s),", a.Request, a.Response, a.Name, a.Direction)
 	}
 	w.p("}")
 	w.p("")
-	w.p(`var byName = func() map[string]*Action {
-	m := make(map[string]*Action, len(Actions))
-	for i := range Actions {
-		m[Actions[i].Name] = &Actions[i]
-	}
-	return m
-}()
+	w.p(`var actions = registry.New(ocppj.%s, Actions)
 
 // Lookup returns the action called name.
-func Lookup(name string) (Action, bool) {
-	a, ok := byName[name]
-	if !ok {
-		return Action{}, false
-	}
-	return *a, true
-}
+func Lookup(name string) (Action, bool) { return actions.Lookup(name) }
 
 // NewRequest returns a pointer to a new zero request payload for action.
-func NewRequest(action string) (any, bool) {
-	a, ok := byName[action]
-	if !ok {
-		return nil, false
-	}
-	return reflect.New(a.Request).Interface(), true
-}
+func NewRequest(action string) (any, bool) { return actions.NewRequest(action) }
 
 // NewResponse returns a pointer to a new zero response payload for action;
 // false for an unknown action and for a SEND message.
-func NewResponse(action string) (any, bool) {
-	a, ok := byName[action]
-	if !ok || a.Response == nil {
-		return nil, false
-	}
-	return reflect.New(a.Response).Interface(), true
-}
+func NewResponse(action string) (any, bool) { return actions.NewResponse(action) }
 
 // DecodeRequest decodes the request payload of action. An unknown action is
 // a NotImplemented error, as OCPP-J answers it.
 func DecodeRequest(action string, data json.RawMessage, lenient bool) (any, []string, error) {
-	v, ok := NewRequest(action)
-	if !ok {
-		return nil, nil, ocppj.Errorf(ocppj.NotImplemented, "unknown action %%q", action)
-	}
-	return decode(v, data, lenient)
+	return actions.DecodeRequest(action, data, lenient)
 }
 
 // DecodeResponse decodes the response payload of action. An unknown action
 // or one without a response (SEND) is a NotImplemented error.
 func DecodeResponse(action string, data json.RawMessage, lenient bool) (any, []string, error) {
-	v, ok := NewResponse(action)
-	if !ok {
-		return nil, nil, ocppj.Errorf(ocppj.NotImplemented, "no response payload for action %%q", action)
-	}
-	return decode(v, data, lenient)
-}
-
-func decode(v any, data json.RawMessage, lenient bool) (any, []string, error) {
-	w, err := payload.Decode(data, v, payload.Options{Version: ocppj.%s, Lenient: lenient})
-	return v, w, err
+	return actions.DecodeResponse(action, data, lenient)
 }
 `, m.version)
 }

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/constellation-ev/constellation/appliance/charging"
-	"github.com/constellation-ev/constellation/appliance/internal/schematest"
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
 	"github.com/constellation-ev/constellation/appliance/ocpp/rpc"
+	"github.com/constellation-ev/constellation/appliance/ocpp/schematest"
 	"github.com/constellation-ev/constellation/appliance/ocpp/v16"
 )
 

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/constellation-ev/constellation/appliance/charging"
-	"github.com/constellation-ev/constellation/appliance/internal/schematest"
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
+	"github.com/constellation-ev/constellation/appliance/ocpp/schematest"
 )
 
 // translation is how one version carries a neutral command: the request

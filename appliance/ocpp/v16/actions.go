@@ -12,119 +12,76 @@ package v16
 
 import (
 	"encoding/json"
-	"reflect"
 
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
-	"github.com/constellation-ev/constellation/appliance/ocpp/payload"
-)
-
-// Direction says who sends an action's request.
-type Direction uint8
-
-// Directions.
-const (
-	ChargerToCSMS Direction = 1 << iota
-	CSMSToCharger
-	Both = ChargerToCSMS | CSMSToCharger
+	"github.com/constellation-ev/constellation/appliance/ocpp/registry"
 )
 
 // Action describes one OCPP 1.6 action.
-type Action struct {
-	Name      string
-	Direction Direction
-	// Request and Response are the payload struct types.
-	Request, Response reflect.Type
-}
+type Action = registry.Action
 
-func action[Req, Resp any](name string, dir Direction) Action {
-	return Action{Name: name, Direction: dir, Request: reflect.TypeFor[Req](), Response: reflect.TypeFor[Resp]()}
-}
+// Direction says who sends an action's request.
+type Direction = registry.Direction
+
+// Directions.
+const (
+	ChargerToCSMS = registry.ChargerToCSMS
+	CSMSToCharger = registry.CSMSToCharger
+	Both          = registry.Both
+)
 
 // Actions lists every supported action, charger-initiated first.
 var Actions = []Action{
-	action[AuthorizeRequest, AuthorizeResponse]("Authorize", ChargerToCSMS),
-	action[BootNotificationRequest, BootNotificationResponse]("BootNotification", ChargerToCSMS),
-	action[DataTransferRequest, DataTransferResponse]("DataTransfer", Both),
-	action[DiagnosticsStatusNotificationRequest, DiagnosticsStatusNotificationResponse]("DiagnosticsStatusNotification", ChargerToCSMS),
-	action[FirmwareStatusNotificationRequest, FirmwareStatusNotificationResponse]("FirmwareStatusNotification", ChargerToCSMS),
-	action[HeartbeatRequest, HeartbeatResponse]("Heartbeat", ChargerToCSMS),
-	action[MeterValuesRequest, MeterValuesResponse]("MeterValues", ChargerToCSMS),
-	action[StartTransactionRequest, StartTransactionResponse]("StartTransaction", ChargerToCSMS),
-	action[StatusNotificationRequest, StatusNotificationResponse]("StatusNotification", ChargerToCSMS),
-	action[StopTransactionRequest, StopTransactionResponse]("StopTransaction", ChargerToCSMS),
+	registry.Call[AuthorizeRequest, AuthorizeResponse]("Authorize", ChargerToCSMS),
+	registry.Call[BootNotificationRequest, BootNotificationResponse]("BootNotification", ChargerToCSMS),
+	registry.Call[DataTransferRequest, DataTransferResponse]("DataTransfer", Both),
+	registry.Call[DiagnosticsStatusNotificationRequest, DiagnosticsStatusNotificationResponse]("DiagnosticsStatusNotification", ChargerToCSMS),
+	registry.Call[FirmwareStatusNotificationRequest, FirmwareStatusNotificationResponse]("FirmwareStatusNotification", ChargerToCSMS),
+	registry.Call[HeartbeatRequest, HeartbeatResponse]("Heartbeat", ChargerToCSMS),
+	registry.Call[MeterValuesRequest, MeterValuesResponse]("MeterValues", ChargerToCSMS),
+	registry.Call[StartTransactionRequest, StartTransactionResponse]("StartTransaction", ChargerToCSMS),
+	registry.Call[StatusNotificationRequest, StatusNotificationResponse]("StatusNotification", ChargerToCSMS),
+	registry.Call[StopTransactionRequest, StopTransactionResponse]("StopTransaction", ChargerToCSMS),
 
-	action[CancelReservationRequest, CancelReservationResponse]("CancelReservation", CSMSToCharger),
-	action[ChangeAvailabilityRequest, ChangeAvailabilityResponse]("ChangeAvailability", CSMSToCharger),
-	action[ChangeConfigurationRequest, ChangeConfigurationResponse]("ChangeConfiguration", CSMSToCharger),
-	action[ClearCacheRequest, ClearCacheResponse]("ClearCache", CSMSToCharger),
-	action[ClearChargingProfileRequest, ClearChargingProfileResponse]("ClearChargingProfile", CSMSToCharger),
-	action[GetCompositeScheduleRequest, GetCompositeScheduleResponse]("GetCompositeSchedule", CSMSToCharger),
-	action[GetConfigurationRequest, GetConfigurationResponse]("GetConfiguration", CSMSToCharger),
-	action[GetDiagnosticsRequest, GetDiagnosticsResponse]("GetDiagnostics", CSMSToCharger),
-	action[GetLocalListVersionRequest, GetLocalListVersionResponse]("GetLocalListVersion", CSMSToCharger),
-	action[RemoteStartTransactionRequest, RemoteStartTransactionResponse]("RemoteStartTransaction", CSMSToCharger),
-	action[RemoteStopTransactionRequest, RemoteStopTransactionResponse]("RemoteStopTransaction", CSMSToCharger),
-	action[ReserveNowRequest, ReserveNowResponse]("ReserveNow", CSMSToCharger),
-	action[ResetRequest, ResetResponse]("Reset", CSMSToCharger),
-	action[SendLocalListRequest, SendLocalListResponse]("SendLocalList", CSMSToCharger),
-	action[SetChargingProfileRequest, SetChargingProfileResponse]("SetChargingProfile", CSMSToCharger),
-	action[TriggerMessageRequest, TriggerMessageResponse]("TriggerMessage", CSMSToCharger),
-	action[UnlockConnectorRequest, UnlockConnectorResponse]("UnlockConnector", CSMSToCharger),
-	action[UpdateFirmwareRequest, UpdateFirmwareResponse]("UpdateFirmware", CSMSToCharger),
+	registry.Call[CancelReservationRequest, CancelReservationResponse]("CancelReservation", CSMSToCharger),
+	registry.Call[ChangeAvailabilityRequest, ChangeAvailabilityResponse]("ChangeAvailability", CSMSToCharger),
+	registry.Call[ChangeConfigurationRequest, ChangeConfigurationResponse]("ChangeConfiguration", CSMSToCharger),
+	registry.Call[ClearCacheRequest, ClearCacheResponse]("ClearCache", CSMSToCharger),
+	registry.Call[ClearChargingProfileRequest, ClearChargingProfileResponse]("ClearChargingProfile", CSMSToCharger),
+	registry.Call[GetCompositeScheduleRequest, GetCompositeScheduleResponse]("GetCompositeSchedule", CSMSToCharger),
+	registry.Call[GetConfigurationRequest, GetConfigurationResponse]("GetConfiguration", CSMSToCharger),
+	registry.Call[GetDiagnosticsRequest, GetDiagnosticsResponse]("GetDiagnostics", CSMSToCharger),
+	registry.Call[GetLocalListVersionRequest, GetLocalListVersionResponse]("GetLocalListVersion", CSMSToCharger),
+	registry.Call[RemoteStartTransactionRequest, RemoteStartTransactionResponse]("RemoteStartTransaction", CSMSToCharger),
+	registry.Call[RemoteStopTransactionRequest, RemoteStopTransactionResponse]("RemoteStopTransaction", CSMSToCharger),
+	registry.Call[ReserveNowRequest, ReserveNowResponse]("ReserveNow", CSMSToCharger),
+	registry.Call[ResetRequest, ResetResponse]("Reset", CSMSToCharger),
+	registry.Call[SendLocalListRequest, SendLocalListResponse]("SendLocalList", CSMSToCharger),
+	registry.Call[SetChargingProfileRequest, SetChargingProfileResponse]("SetChargingProfile", CSMSToCharger),
+	registry.Call[TriggerMessageRequest, TriggerMessageResponse]("TriggerMessage", CSMSToCharger),
+	registry.Call[UnlockConnectorRequest, UnlockConnectorResponse]("UnlockConnector", CSMSToCharger),
+	registry.Call[UpdateFirmwareRequest, UpdateFirmwareResponse]("UpdateFirmware", CSMSToCharger),
 }
 
-var byName = func() map[string]*Action {
-	m := make(map[string]*Action, len(Actions))
-	for i := range Actions {
-		m[Actions[i].Name] = &Actions[i]
-	}
-	return m
-}()
+var actions = registry.New(ocppj.V16, Actions)
 
 // Lookup returns the action called name.
-func Lookup(name string) (Action, bool) {
-	a, ok := byName[name]
-	if !ok {
-		return Action{}, false
-	}
-	return *a, true
-}
+func Lookup(name string) (Action, bool) { return actions.Lookup(name) }
 
 // NewRequest returns a pointer to a new zero request payload for action.
-func NewRequest(action string) (any, bool) {
-	a, ok := byName[action]
-	if !ok {
-		return nil, false
-	}
-	return reflect.New(a.Request).Interface(), true
-}
+func NewRequest(action string) (any, bool) { return actions.NewRequest(action) }
 
 // NewResponse returns a pointer to a new zero response payload for action.
-func NewResponse(action string) (any, bool) {
-	a, ok := byName[action]
-	if !ok {
-		return nil, false
-	}
-	return reflect.New(a.Response).Interface(), true
-}
+func NewResponse(action string) (any, bool) { return actions.NewResponse(action) }
 
 // DecodeRequest decodes the request payload of action. An unknown action is
 // a NotImplemented error, as OCPP-J answers it.
 func DecodeRequest(action string, data json.RawMessage, lenient bool) (any, []string, error) {
-	v, ok := NewRequest(action)
-	if !ok {
-		return nil, nil, ocppj.Errorf(ocppj.NotImplemented, "unknown action %q", action)
-	}
-	w, err := payload.Decode(data, v, payload.Options{Version: ocppj.V16, Lenient: lenient})
-	return v, w, err
+	return actions.DecodeRequest(action, data, lenient)
 }
 
-// DecodeResponse decodes the response payload of action.
+// DecodeResponse decodes the response payload of action. An unknown action
+// is a NotImplemented error.
 func DecodeResponse(action string, data json.RawMessage, lenient bool) (any, []string, error) {
-	v, ok := NewResponse(action)
-	if !ok {
-		return nil, nil, ocppj.Errorf(ocppj.NotImplemented, "unknown action %q", action)
-	}
-	w, err := payload.Decode(data, v, payload.Options{Version: ocppj.V16, Lenient: lenient})
-	return v, w, err
+	return actions.DecodeResponse(action, data, lenient)
 }

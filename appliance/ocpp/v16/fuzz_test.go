@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"strings"
 	"testing"
 
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
+	"github.com/constellation-ev/constellation/appliance/ocpp/schematest"
 )
 
 // fuzzTargets are the payload kinds FuzzDecodeV16 picks from with its first byte.
@@ -40,8 +40,8 @@ func FuzzDecodeV16(f *testing.F) {
 	}
 	for _, tc := range malformed {
 		for i, tg := range targets {
-			if tg.action == tc.action && tg.response == tc.response {
-				f.Add(append([]byte{byte(i)}, tc.data...))
+			if tg.action == tc.Action && tg.response == tc.Response {
+				f.Add(append([]byte{byte(i)}, tc.Data...))
 			}
 		}
 	}
@@ -103,61 +103,7 @@ func knownDifference(tg fuzzTarget, data []byte, err *ocppj.Error) bool {
 		case tg.action == "StopTransaction" && strings.Contains(d, "transactionData") && strings.Contains(d, "minItems"):
 			return true
 		}
-		return hasDuplicateKeys(data)
+		return schematest.HasDuplicateKeys(data)
 	}
 	return tg.action == "StopTransaction" && bytes.Contains(data, []byte("Hertz"))
-}
-
-// hasDuplicateKeys reports whether any JSON object in data repeats a key
-// (after unescaping), which our decoder rejects before it gets to the
-// error the fuzzer sees.
-func hasDuplicateKeys(data []byte) bool {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	type frame struct {
-		keys   map[string]bool
-		object bool
-		isKey  bool
-	}
-	var stack []*frame
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF || err != nil {
-			return false
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		if top != nil && top.object && top.isKey {
-			s, ok := tok.(string)
-			if ok {
-				if top.keys[s] {
-					return true
-				}
-				top.keys[s] = true
-				top.isKey = false
-				continue
-			}
-		}
-		switch tok {
-		case json.Delim('{'):
-			if top != nil && top.object {
-				top.isKey = true
-			}
-			stack = append(stack, &frame{keys: map[string]bool{}, object: true, isKey: true})
-			continue
-		case json.Delim('['):
-			if top != nil && top.object {
-				top.isKey = true
-			}
-			stack = append(stack, &frame{})
-			continue
-		case json.Delim('}'), json.Delim(']'):
-			stack = stack[:len(stack)-1]
-			continue
-		}
-		if top != nil && top.object {
-			top.isKey = true
-		}
-	}
 }

@@ -5,8 +5,8 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/constellation-ev/constellation/appliance/internal/schematest"
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
+	"github.com/constellation-ev/constellation/appliance/ocpp/schematest"
 )
 
 // officialSchemas returns the official schema of every action's request

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/constellation-ev/constellation/appliance/charging"
-	"github.com/constellation-ev/constellation/appliance/internal/schematest"
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
+	"github.com/constellation-ev/constellation/appliance/ocpp/schematest"
 	"github.com/constellation-ev/constellation/appliance/ocpp/v201"
 	"github.com/constellation-ev/constellation/appliance/ocpp/v21"
 )

@@ -3,9 +3,9 @@ package v2
 import (
 	"testing"
 
-	"github.com/constellation-ev/constellation/appliance/internal/schematest"
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
 	"github.com/constellation-ev/constellation/appliance/ocpp/payload"
+	"github.com/constellation-ev/constellation/appliance/ocpp/schematest"
 	"github.com/constellation-ev/constellation/appliance/ocpp/v201"
 	"github.com/constellation-ev/constellation/appliance/ocpp/v21"
 )

@@ -27,8 +27,9 @@
 // UnknownVendorId: no vendor extension is known), FirmwareStatusNotification,
 // Heartbeat, LogStatusNotification (the charger's diagnostics status),
 // MeterValues, NotifyEvent, NotifyReport, SecurityEventNotification (logged),
-// StatusNotification, TransactionEvent, and in 2.1 NotifyPeriodicEventStream
-// (a SEND: accepted and ignored). Every other action of the version's
+// StatusNotification, TransactionEvent, and in 2.1 OpenPeriodicEventStream
+// (Accepted), ClosePeriodicEventStream and NotifyPeriodicEventStream (a
+// SEND: taken and ignored). Every other action of the version's
 // registry is answered NotSupported (the action is known, this CSMS does not
 // support it, or it is not sent by chargers); an action the registry does
 // not know is NotImplemented. A SEND of an action that is not sent with

@@ -18,11 +18,11 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/constellation-ev/constellation/appliance/charging"
-	"github.com/constellation-ev/constellation/appliance/internal/schematest"
 	"github.com/constellation-ev/constellation/appliance/internal/testlog"
 	"github.com/constellation-ev/constellation/appliance/ocpp/csms"
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
 	"github.com/constellation-ev/constellation/appliance/ocpp/rpc"
+	"github.com/constellation-ev/constellation/appliance/ocpp/schematest"
 	"github.com/constellation-ev/constellation/appliance/store"
 )
 

@@ -22,6 +22,7 @@ var handled = map[string]bool{
 	"Authorize": true, "BootNotification": true, "DataTransfer": true, "FirmwareStatusNotification": true,
 	"Heartbeat": true, "LogStatusNotification": true, "MeterValues": true, "NotifyEvent": true,
 	"NotifyReport": true, "SecurityEventNotification": true, "StatusNotification": true, "TransactionEvent": true,
+	"OpenPeriodicEventStream": true, "ClosePeriodicEventStream": true,
 }
 
 // dispatch performs one charger request (a 2.1 struct) on the domain and
@@ -63,6 +64,14 @@ func (a *Adapter) dispatch(ctx context.Context, id charging.ChargerID, req any, 
 		})
 	case *v21.TransactionEventRequest:
 		return a.transactionEvent(ctx, id, r, data)
+	case *v21.OpenPeriodicEventStreamRequest:
+		// Accepted so that the charger streams; the stream's
+		// NotifyPeriodicEventStream data is ignored (see handleSend).
+		a.log.InfoContext(ctx, "periodic event stream opened", "charger", id, "stream", r.ConstantStreamData.Id)
+		return &v21.OpenPeriodicEventStreamResponse{Status: v21.GenericAccepted}, nil
+	case *v21.ClosePeriodicEventStreamRequest:
+		a.log.InfoContext(ctx, "periodic event stream closed", "charger", id, "stream", r.Id)
+		return &v21.ClosePeriodicEventStreamResponse{}, nil
 	}
 	// Handle lets only the actions in handled through.
 	return nil, fmt.Errorf("v2: no handler for %T", req)

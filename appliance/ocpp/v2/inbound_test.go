@@ -241,7 +241,8 @@ func testChargerToCSMS(t *testing.T, v ocppj.Version) {
 func TestUnsupportedActions(t *testing.T) {
 	handled := map[string]bool{"Authorize": true, "BootNotification": true, "DataTransfer": true, "FirmwareStatusNotification": true,
 		"Heartbeat": true, "LogStatusNotification": true, "MeterValues": true, "NotifyEvent": true, "NotifyReport": true,
-		"SecurityEventNotification": true, "StatusNotification": true, "TransactionEvent": true}
+		"SecurityEventNotification": true, "StatusNotification": true, "TransactionEvent": true,
+		"OpenPeriodicEventStream": true, "ClosePeriodicEventStream": true}
 	e := newEnv(t, envOptions{})
 	for _, v := range versions {
 		c := e.dial(t, "UNSUP-"+string(v), v, nil)
@@ -268,6 +269,28 @@ func TestUnsupportedActions(t *testing.T) {
 		if oe := callError(t, c, "Teleport", `{}`); oe.Code != ocppj.NotImplemented {
 			t.Errorf("%s unknown action answered %s, want NotImplemented", v, oe.Code)
 		}
+	}
+}
+
+// TestPeriodicEventStream: a 2.1 charger may open and close a periodic
+// event stream (Accepted), and the stream's SEND frames are taken without
+// an answer; 2.0.1 has no such actions.
+func TestPeriodicEventStream(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.dial(t, "STREAM", ocppj.V21, nil)
+	open := `{"constantStreamData":{"id":1,"params":{"interval":60,"values":10},"variableMonitoringId":5}}`
+	if got := call(t, c, "OpenPeriodicEventStream", open); string(got) != `{"status":"Accepted"}` {
+		t.Errorf("OpenPeriodicEventStream answered %s", got)
+	}
+	if err := c.Send(context.Background(), "NotifyPeriodicEventStream", json.RawMessage(`{"id":1,"pending":0,"basetime":"2025-06-01T12:00:00Z","data":[{"t":0,"v":"1"}]}`)); err != nil {
+		t.Fatalf("NotifyPeriodicEventStream: %v", err)
+	}
+	if got := call(t, c, "ClosePeriodicEventStream", `{"id":1}`); string(got) != `{}` {
+		t.Errorf("ClosePeriodicEventStream answered %s", got)
+	}
+	c201 := e.dial(t, "STREAM201", ocppj.V201, nil)
+	if oe := callError(t, c201, "OpenPeriodicEventStream", open); oe.Code != ocppj.NotImplemented {
+		t.Errorf("2.0.1 OpenPeriodicEventStream answered %s, want NotImplemented", oe.Code)
 	}
 }
 

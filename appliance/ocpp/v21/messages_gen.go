@@ -4,194 +4,147 @@ package v21
 
 import (
 	"encoding/json"
-	"reflect"
 
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
 	"github.com/constellation-ev/constellation/appliance/ocpp/payload"
+	"github.com/constellation-ev/constellation/appliance/ocpp/registry"
 )
 
 // DateTime is an RFC 3339 timestamp; the zero value means absent.
 type DateTime = payload.DateTime
 
+// Action describes one OCPP 2.1 action.
+type Action = registry.Action
+
 // Direction says who sends an action's request.
-type Direction uint8
+type Direction = registry.Direction
 
 // Directions.
 const (
-	ChargerToCSMS Direction = 1 << iota
-	CSMSToCharger
-	Both = ChargerToCSMS | CSMSToCharger
+	ChargerToCSMS = registry.ChargerToCSMS
+	CSMSToCharger = registry.CSMSToCharger
+	Both          = registry.Both
 )
-
-// Action describes one OCPP 2.1 action.
-type Action struct {
-	Name      string
-	Direction Direction
-	// Request and Response are the payload struct types. Response is nil
-	// for a message sent with SEND, which has no response.
-	Request, Response reflect.Type
-}
-
-func action[Req, Resp any](name string, dir Direction) Action {
-	return Action{Name: name, Direction: dir, Request: reflect.TypeFor[Req](), Response: reflect.TypeFor[Resp]()}
-}
 
 // Actions lists every action of the OCPP 2.1 schemas, charger-initiated
 // first.
 var Actions = []Action{
-	action[AuthorizeRequest, AuthorizeResponse]("Authorize", ChargerToCSMS),
-	action[BatterySwapRequest, BatterySwapResponse]("BatterySwap", ChargerToCSMS),
-	action[BootNotificationRequest, BootNotificationResponse]("BootNotification", ChargerToCSMS),
-	action[ClearedChargingLimitRequest, ClearedChargingLimitResponse]("ClearedChargingLimit", ChargerToCSMS),
-	action[ClosePeriodicEventStreamRequest, ClosePeriodicEventStreamResponse]("ClosePeriodicEventStream", ChargerToCSMS),
-	action[DataTransferRequest, DataTransferResponse]("DataTransfer", Both),
-	action[FirmwareStatusNotificationRequest, FirmwareStatusNotificationResponse]("FirmwareStatusNotification", ChargerToCSMS),
-	action[Get15118EVCertificateRequest, Get15118EVCertificateResponse]("Get15118EVCertificate", ChargerToCSMS),
-	action[GetCertificateChainStatusRequest, GetCertificateChainStatusResponse]("GetCertificateChainStatus", ChargerToCSMS),
-	action[GetCertificateStatusRequest, GetCertificateStatusResponse]("GetCertificateStatus", ChargerToCSMS),
-	action[HeartbeatRequest, HeartbeatResponse]("Heartbeat", ChargerToCSMS),
-	action[LogStatusNotificationRequest, LogStatusNotificationResponse]("LogStatusNotification", ChargerToCSMS),
-	action[MeterValuesRequest, MeterValuesResponse]("MeterValues", ChargerToCSMS),
-	action[NotifyChargingLimitRequest, NotifyChargingLimitResponse]("NotifyChargingLimit", ChargerToCSMS),
-	action[NotifyCustomerInformationRequest, NotifyCustomerInformationResponse]("NotifyCustomerInformation", ChargerToCSMS),
-	action[NotifyDERAlarmRequest, NotifyDERAlarmResponse]("NotifyDERAlarm", ChargerToCSMS),
-	action[NotifyDERStartStopRequest, NotifyDERStartStopResponse]("NotifyDERStartStop", ChargerToCSMS),
-	action[NotifyDisplayMessagesRequest, NotifyDisplayMessagesResponse]("NotifyDisplayMessages", ChargerToCSMS),
-	action[NotifyEVChargingNeedsRequest, NotifyEVChargingNeedsResponse]("NotifyEVChargingNeeds", ChargerToCSMS),
-	action[NotifyEVChargingScheduleRequest, NotifyEVChargingScheduleResponse]("NotifyEVChargingSchedule", ChargerToCSMS),
-	action[NotifyEventRequest, NotifyEventResponse]("NotifyEvent", ChargerToCSMS),
-	action[NotifyMonitoringReportRequest, NotifyMonitoringReportResponse]("NotifyMonitoringReport", ChargerToCSMS),
-	{Name: "NotifyPeriodicEventStream", Direction: ChargerToCSMS, Request: reflect.TypeFor[NotifyPeriodicEventStreamRequest]()}, // SEND: no response
-	action[NotifyPriorityChargingRequest, NotifyPriorityChargingResponse]("NotifyPriorityCharging", ChargerToCSMS),
-	action[NotifyReportRequest, NotifyReportResponse]("NotifyReport", ChargerToCSMS),
-	action[NotifySettlementRequest, NotifySettlementResponse]("NotifySettlement", ChargerToCSMS),
-	action[OpenPeriodicEventStreamRequest, OpenPeriodicEventStreamResponse]("OpenPeriodicEventStream", ChargerToCSMS),
-	action[PublishFirmwareStatusNotificationRequest, PublishFirmwareStatusNotificationResponse]("PublishFirmwareStatusNotification", ChargerToCSMS),
-	action[PullDynamicScheduleUpdateRequest, PullDynamicScheduleUpdateResponse]("PullDynamicScheduleUpdate", ChargerToCSMS),
-	action[ReportChargingProfilesRequest, ReportChargingProfilesResponse]("ReportChargingProfiles", ChargerToCSMS),
-	action[ReportDERControlRequest, ReportDERControlResponse]("ReportDERControl", ChargerToCSMS),
-	action[ReservationStatusUpdateRequest, ReservationStatusUpdateResponse]("ReservationStatusUpdate", ChargerToCSMS),
-	action[SecurityEventNotificationRequest, SecurityEventNotificationResponse]("SecurityEventNotification", ChargerToCSMS),
-	action[SignCertificateRequest, SignCertificateResponse]("SignCertificate", ChargerToCSMS),
-	action[StatusNotificationRequest, StatusNotificationResponse]("StatusNotification", ChargerToCSMS),
-	action[TransactionEventRequest, TransactionEventResponse]("TransactionEvent", ChargerToCSMS),
-	action[VatNumberValidationRequest, VatNumberValidationResponse]("VatNumberValidation", ChargerToCSMS),
+	registry.Call[AuthorizeRequest, AuthorizeResponse]("Authorize", ChargerToCSMS),
+	registry.Call[BatterySwapRequest, BatterySwapResponse]("BatterySwap", ChargerToCSMS),
+	registry.Call[BootNotificationRequest, BootNotificationResponse]("BootNotification", ChargerToCSMS),
+	registry.Call[ClearedChargingLimitRequest, ClearedChargingLimitResponse]("ClearedChargingLimit", ChargerToCSMS),
+	registry.Call[ClosePeriodicEventStreamRequest, ClosePeriodicEventStreamResponse]("ClosePeriodicEventStream", ChargerToCSMS),
+	registry.Call[DataTransferRequest, DataTransferResponse]("DataTransfer", Both),
+	registry.Call[FirmwareStatusNotificationRequest, FirmwareStatusNotificationResponse]("FirmwareStatusNotification", ChargerToCSMS),
+	registry.Call[Get15118EVCertificateRequest, Get15118EVCertificateResponse]("Get15118EVCertificate", ChargerToCSMS),
+	registry.Call[GetCertificateChainStatusRequest, GetCertificateChainStatusResponse]("GetCertificateChainStatus", ChargerToCSMS),
+	registry.Call[GetCertificateStatusRequest, GetCertificateStatusResponse]("GetCertificateStatus", ChargerToCSMS),
+	registry.Call[HeartbeatRequest, HeartbeatResponse]("Heartbeat", ChargerToCSMS),
+	registry.Call[LogStatusNotificationRequest, LogStatusNotificationResponse]("LogStatusNotification", ChargerToCSMS),
+	registry.Call[MeterValuesRequest, MeterValuesResponse]("MeterValues", ChargerToCSMS),
+	registry.Call[NotifyChargingLimitRequest, NotifyChargingLimitResponse]("NotifyChargingLimit", ChargerToCSMS),
+	registry.Call[NotifyCustomerInformationRequest, NotifyCustomerInformationResponse]("NotifyCustomerInformation", ChargerToCSMS),
+	registry.Call[NotifyDERAlarmRequest, NotifyDERAlarmResponse]("NotifyDERAlarm", ChargerToCSMS),
+	registry.Call[NotifyDERStartStopRequest, NotifyDERStartStopResponse]("NotifyDERStartStop", ChargerToCSMS),
+	registry.Call[NotifyDisplayMessagesRequest, NotifyDisplayMessagesResponse]("NotifyDisplayMessages", ChargerToCSMS),
+	registry.Call[NotifyEVChargingNeedsRequest, NotifyEVChargingNeedsResponse]("NotifyEVChargingNeeds", ChargerToCSMS),
+	registry.Call[NotifyEVChargingScheduleRequest, NotifyEVChargingScheduleResponse]("NotifyEVChargingSchedule", ChargerToCSMS),
+	registry.Call[NotifyEventRequest, NotifyEventResponse]("NotifyEvent", ChargerToCSMS),
+	registry.Call[NotifyMonitoringReportRequest, NotifyMonitoringReportResponse]("NotifyMonitoringReport", ChargerToCSMS),
+	registry.Send[NotifyPeriodicEventStreamRequest]("NotifyPeriodicEventStream", ChargerToCSMS), // SEND: no response
+	registry.Call[NotifyPriorityChargingRequest, NotifyPriorityChargingResponse]("NotifyPriorityCharging", ChargerToCSMS),
+	registry.Call[NotifyReportRequest, NotifyReportResponse]("NotifyReport", ChargerToCSMS),
+	registry.Call[NotifySettlementRequest, NotifySettlementResponse]("NotifySettlement", ChargerToCSMS),
+	registry.Call[OpenPeriodicEventStreamRequest, OpenPeriodicEventStreamResponse]("OpenPeriodicEventStream", ChargerToCSMS),
+	registry.Call[PublishFirmwareStatusNotificationRequest, PublishFirmwareStatusNotificationResponse]("PublishFirmwareStatusNotification", ChargerToCSMS),
+	registry.Call[PullDynamicScheduleUpdateRequest, PullDynamicScheduleUpdateResponse]("PullDynamicScheduleUpdate", ChargerToCSMS),
+	registry.Call[ReportChargingProfilesRequest, ReportChargingProfilesResponse]("ReportChargingProfiles", ChargerToCSMS),
+	registry.Call[ReportDERControlRequest, ReportDERControlResponse]("ReportDERControl", ChargerToCSMS),
+	registry.Call[ReservationStatusUpdateRequest, ReservationStatusUpdateResponse]("ReservationStatusUpdate", ChargerToCSMS),
+	registry.Call[SecurityEventNotificationRequest, SecurityEventNotificationResponse]("SecurityEventNotification", ChargerToCSMS),
+	registry.Call[SignCertificateRequest, SignCertificateResponse]("SignCertificate", ChargerToCSMS),
+	registry.Call[StatusNotificationRequest, StatusNotificationResponse]("StatusNotification", ChargerToCSMS),
+	registry.Call[TransactionEventRequest, TransactionEventResponse]("TransactionEvent", ChargerToCSMS),
+	registry.Call[VatNumberValidationRequest, VatNumberValidationResponse]("VatNumberValidation", ChargerToCSMS),
 
-	action[AFRRSignalRequest, AFRRSignalResponse]("AFRRSignal", CSMSToCharger),
-	action[AdjustPeriodicEventStreamRequest, AdjustPeriodicEventStreamResponse]("AdjustPeriodicEventStream", CSMSToCharger),
-	action[CancelReservationRequest, CancelReservationResponse]("CancelReservation", CSMSToCharger),
-	action[CertificateSignedRequest, CertificateSignedResponse]("CertificateSigned", CSMSToCharger),
-	action[ChangeAvailabilityRequest, ChangeAvailabilityResponse]("ChangeAvailability", CSMSToCharger),
-	action[ChangeTransactionTariffRequest, ChangeTransactionTariffResponse]("ChangeTransactionTariff", CSMSToCharger),
-	action[ClearCacheRequest, ClearCacheResponse]("ClearCache", CSMSToCharger),
-	action[ClearChargingProfileRequest, ClearChargingProfileResponse]("ClearChargingProfile", CSMSToCharger),
-	action[ClearDERControlRequest, ClearDERControlResponse]("ClearDERControl", CSMSToCharger),
-	action[ClearDisplayMessageRequest, ClearDisplayMessageResponse]("ClearDisplayMessage", CSMSToCharger),
-	action[ClearTariffsRequest, ClearTariffsResponse]("ClearTariffs", CSMSToCharger),
-	action[ClearVariableMonitoringRequest, ClearVariableMonitoringResponse]("ClearVariableMonitoring", CSMSToCharger),
-	action[CostUpdatedRequest, CostUpdatedResponse]("CostUpdated", CSMSToCharger),
-	action[CustomerInformationRequest, CustomerInformationResponse]("CustomerInformation", CSMSToCharger),
-	action[DeleteCertificateRequest, DeleteCertificateResponse]("DeleteCertificate", CSMSToCharger),
-	action[GetBaseReportRequest, GetBaseReportResponse]("GetBaseReport", CSMSToCharger),
-	action[GetChargingProfilesRequest, GetChargingProfilesResponse]("GetChargingProfiles", CSMSToCharger),
-	action[GetCompositeScheduleRequest, GetCompositeScheduleResponse]("GetCompositeSchedule", CSMSToCharger),
-	action[GetDERControlRequest, GetDERControlResponse]("GetDERControl", CSMSToCharger),
-	action[GetDisplayMessagesRequest, GetDisplayMessagesResponse]("GetDisplayMessages", CSMSToCharger),
-	action[GetInstalledCertificateIdsRequest, GetInstalledCertificateIdsResponse]("GetInstalledCertificateIds", CSMSToCharger),
-	action[GetLocalListVersionRequest, GetLocalListVersionResponse]("GetLocalListVersion", CSMSToCharger),
-	action[GetLogRequest, GetLogResponse]("GetLog", CSMSToCharger),
-	action[GetMonitoringReportRequest, GetMonitoringReportResponse]("GetMonitoringReport", CSMSToCharger),
-	action[GetPeriodicEventStreamRequest, GetPeriodicEventStreamResponse]("GetPeriodicEventStream", CSMSToCharger),
-	action[GetReportRequest, GetReportResponse]("GetReport", CSMSToCharger),
-	action[GetTariffsRequest, GetTariffsResponse]("GetTariffs", CSMSToCharger),
-	action[GetTransactionStatusRequest, GetTransactionStatusResponse]("GetTransactionStatus", CSMSToCharger),
-	action[GetVariablesRequest, GetVariablesResponse]("GetVariables", CSMSToCharger),
-	action[InstallCertificateRequest, InstallCertificateResponse]("InstallCertificate", CSMSToCharger),
-	action[NotifyAllowedEnergyTransferRequest, NotifyAllowedEnergyTransferResponse]("NotifyAllowedEnergyTransfer", CSMSToCharger),
-	action[NotifyWebPaymentStartedRequest, NotifyWebPaymentStartedResponse]("NotifyWebPaymentStarted", CSMSToCharger),
-	action[PublishFirmwareRequest, PublishFirmwareResponse]("PublishFirmware", CSMSToCharger),
-	action[RequestBatterySwapRequest, RequestBatterySwapResponse]("RequestBatterySwap", CSMSToCharger),
-	action[RequestStartTransactionRequest, RequestStartTransactionResponse]("RequestStartTransaction", CSMSToCharger),
-	action[RequestStopTransactionRequest, RequestStopTransactionResponse]("RequestStopTransaction", CSMSToCharger),
-	action[ReserveNowRequest, ReserveNowResponse]("ReserveNow", CSMSToCharger),
-	action[ResetRequest, ResetResponse]("Reset", CSMSToCharger),
-	action[SendLocalListRequest, SendLocalListResponse]("SendLocalList", CSMSToCharger),
-	action[SetChargingProfileRequest, SetChargingProfileResponse]("SetChargingProfile", CSMSToCharger),
-	action[SetDERControlRequest, SetDERControlResponse]("SetDERControl", CSMSToCharger),
-	action[SetDefaultTariffRequest, SetDefaultTariffResponse]("SetDefaultTariff", CSMSToCharger),
-	action[SetDisplayMessageRequest, SetDisplayMessageResponse]("SetDisplayMessage", CSMSToCharger),
-	action[SetMonitoringBaseRequest, SetMonitoringBaseResponse]("SetMonitoringBase", CSMSToCharger),
-	action[SetMonitoringLevelRequest, SetMonitoringLevelResponse]("SetMonitoringLevel", CSMSToCharger),
-	action[SetNetworkProfileRequest, SetNetworkProfileResponse]("SetNetworkProfile", CSMSToCharger),
-	action[SetVariableMonitoringRequest, SetVariableMonitoringResponse]("SetVariableMonitoring", CSMSToCharger),
-	action[SetVariablesRequest, SetVariablesResponse]("SetVariables", CSMSToCharger),
-	action[TriggerMessageRequest, TriggerMessageResponse]("TriggerMessage", CSMSToCharger),
-	action[UnlockConnectorRequest, UnlockConnectorResponse]("UnlockConnector", CSMSToCharger),
-	action[UnpublishFirmwareRequest, UnpublishFirmwareResponse]("UnpublishFirmware", CSMSToCharger),
-	action[UpdateDynamicScheduleRequest, UpdateDynamicScheduleResponse]("UpdateDynamicSchedule", CSMSToCharger),
-	action[UpdateFirmwareRequest, UpdateFirmwareResponse]("UpdateFirmware", CSMSToCharger),
-	action[UsePriorityChargingRequest, UsePriorityChargingResponse]("UsePriorityCharging", CSMSToCharger),
+	registry.Call[AFRRSignalRequest, AFRRSignalResponse]("AFRRSignal", CSMSToCharger),
+	registry.Call[AdjustPeriodicEventStreamRequest, AdjustPeriodicEventStreamResponse]("AdjustPeriodicEventStream", CSMSToCharger),
+	registry.Call[CancelReservationRequest, CancelReservationResponse]("CancelReservation", CSMSToCharger),
+	registry.Call[CertificateSignedRequest, CertificateSignedResponse]("CertificateSigned", CSMSToCharger),
+	registry.Call[ChangeAvailabilityRequest, ChangeAvailabilityResponse]("ChangeAvailability", CSMSToCharger),
+	registry.Call[ChangeTransactionTariffRequest, ChangeTransactionTariffResponse]("ChangeTransactionTariff", CSMSToCharger),
+	registry.Call[ClearCacheRequest, ClearCacheResponse]("ClearCache", CSMSToCharger),
+	registry.Call[ClearChargingProfileRequest, ClearChargingProfileResponse]("ClearChargingProfile", CSMSToCharger),
+	registry.Call[ClearDERControlRequest, ClearDERControlResponse]("ClearDERControl", CSMSToCharger),
+	registry.Call[ClearDisplayMessageRequest, ClearDisplayMessageResponse]("ClearDisplayMessage", CSMSToCharger),
+	registry.Call[ClearTariffsRequest, ClearTariffsResponse]("ClearTariffs", CSMSToCharger),
+	registry.Call[ClearVariableMonitoringRequest, ClearVariableMonitoringResponse]("ClearVariableMonitoring", CSMSToCharger),
+	registry.Call[CostUpdatedRequest, CostUpdatedResponse]("CostUpdated", CSMSToCharger),
+	registry.Call[CustomerInformationRequest, CustomerInformationResponse]("CustomerInformation", CSMSToCharger),
+	registry.Call[DeleteCertificateRequest, DeleteCertificateResponse]("DeleteCertificate", CSMSToCharger),
+	registry.Call[GetBaseReportRequest, GetBaseReportResponse]("GetBaseReport", CSMSToCharger),
+	registry.Call[GetChargingProfilesRequest, GetChargingProfilesResponse]("GetChargingProfiles", CSMSToCharger),
+	registry.Call[GetCompositeScheduleRequest, GetCompositeScheduleResponse]("GetCompositeSchedule", CSMSToCharger),
+	registry.Call[GetDERControlRequest, GetDERControlResponse]("GetDERControl", CSMSToCharger),
+	registry.Call[GetDisplayMessagesRequest, GetDisplayMessagesResponse]("GetDisplayMessages", CSMSToCharger),
+	registry.Call[GetInstalledCertificateIdsRequest, GetInstalledCertificateIdsResponse]("GetInstalledCertificateIds", CSMSToCharger),
+	registry.Call[GetLocalListVersionRequest, GetLocalListVersionResponse]("GetLocalListVersion", CSMSToCharger),
+	registry.Call[GetLogRequest, GetLogResponse]("GetLog", CSMSToCharger),
+	registry.Call[GetMonitoringReportRequest, GetMonitoringReportResponse]("GetMonitoringReport", CSMSToCharger),
+	registry.Call[GetPeriodicEventStreamRequest, GetPeriodicEventStreamResponse]("GetPeriodicEventStream", CSMSToCharger),
+	registry.Call[GetReportRequest, GetReportResponse]("GetReport", CSMSToCharger),
+	registry.Call[GetTariffsRequest, GetTariffsResponse]("GetTariffs", CSMSToCharger),
+	registry.Call[GetTransactionStatusRequest, GetTransactionStatusResponse]("GetTransactionStatus", CSMSToCharger),
+	registry.Call[GetVariablesRequest, GetVariablesResponse]("GetVariables", CSMSToCharger),
+	registry.Call[InstallCertificateRequest, InstallCertificateResponse]("InstallCertificate", CSMSToCharger),
+	registry.Call[NotifyAllowedEnergyTransferRequest, NotifyAllowedEnergyTransferResponse]("NotifyAllowedEnergyTransfer", CSMSToCharger),
+	registry.Call[NotifyWebPaymentStartedRequest, NotifyWebPaymentStartedResponse]("NotifyWebPaymentStarted", CSMSToCharger),
+	registry.Call[PublishFirmwareRequest, PublishFirmwareResponse]("PublishFirmware", CSMSToCharger),
+	registry.Call[RequestBatterySwapRequest, RequestBatterySwapResponse]("RequestBatterySwap", CSMSToCharger),
+	registry.Call[RequestStartTransactionRequest, RequestStartTransactionResponse]("RequestStartTransaction", CSMSToCharger),
+	registry.Call[RequestStopTransactionRequest, RequestStopTransactionResponse]("RequestStopTransaction", CSMSToCharger),
+	registry.Call[ReserveNowRequest, ReserveNowResponse]("ReserveNow", CSMSToCharger),
+	registry.Call[ResetRequest, ResetResponse]("Reset", CSMSToCharger),
+	registry.Call[SendLocalListRequest, SendLocalListResponse]("SendLocalList", CSMSToCharger),
+	registry.Call[SetChargingProfileRequest, SetChargingProfileResponse]("SetChargingProfile", CSMSToCharger),
+	registry.Call[SetDERControlRequest, SetDERControlResponse]("SetDERControl", CSMSToCharger),
+	registry.Call[SetDefaultTariffRequest, SetDefaultTariffResponse]("SetDefaultTariff", CSMSToCharger),
+	registry.Call[SetDisplayMessageRequest, SetDisplayMessageResponse]("SetDisplayMessage", CSMSToCharger),
+	registry.Call[SetMonitoringBaseRequest, SetMonitoringBaseResponse]("SetMonitoringBase", CSMSToCharger),
+	registry.Call[SetMonitoringLevelRequest, SetMonitoringLevelResponse]("SetMonitoringLevel", CSMSToCharger),
+	registry.Call[SetNetworkProfileRequest, SetNetworkProfileResponse]("SetNetworkProfile", CSMSToCharger),
+	registry.Call[SetVariableMonitoringRequest, SetVariableMonitoringResponse]("SetVariableMonitoring", CSMSToCharger),
+	registry.Call[SetVariablesRequest, SetVariablesResponse]("SetVariables", CSMSToCharger),
+	registry.Call[TriggerMessageRequest, TriggerMessageResponse]("TriggerMessage", CSMSToCharger),
+	registry.Call[UnlockConnectorRequest, UnlockConnectorResponse]("UnlockConnector", CSMSToCharger),
+	registry.Call[UnpublishFirmwareRequest, UnpublishFirmwareResponse]("UnpublishFirmware", CSMSToCharger),
+	registry.Call[UpdateDynamicScheduleRequest, UpdateDynamicScheduleResponse]("UpdateDynamicSchedule", CSMSToCharger),
+	registry.Call[UpdateFirmwareRequest, UpdateFirmwareResponse]("UpdateFirmware", CSMSToCharger),
+	registry.Call[UsePriorityChargingRequest, UsePriorityChargingResponse]("UsePriorityCharging", CSMSToCharger),
 }
 
-var byName = func() map[string]*Action {
-	m := make(map[string]*Action, len(Actions))
-	for i := range Actions {
-		m[Actions[i].Name] = &Actions[i]
-	}
-	return m
-}()
+var actions = registry.New(ocppj.V21, Actions)
 
 // Lookup returns the action called name.
-func Lookup(name string) (Action, bool) {
-	a, ok := byName[name]
-	if !ok {
-		return Action{}, false
-	}
-	return *a, true
-}
+func Lookup(name string) (Action, bool) { return actions.Lookup(name) }
 
 // NewRequest returns a pointer to a new zero request payload for action.
-func NewRequest(action string) (any, bool) {
-	a, ok := byName[action]
-	if !ok {
-		return nil, false
-	}
-	return reflect.New(a.Request).Interface(), true
-}
+func NewRequest(action string) (any, bool) { return actions.NewRequest(action) }
 
 // NewResponse returns a pointer to a new zero response payload for action;
 // false for an unknown action and for a SEND message.
-func NewResponse(action string) (any, bool) {
-	a, ok := byName[action]
-	if !ok || a.Response == nil {
-		return nil, false
-	}
-	return reflect.New(a.Response).Interface(), true
-}
+func NewResponse(action string) (any, bool) { return actions.NewResponse(action) }
 
 // DecodeRequest decodes the request payload of action. An unknown action is
 // a NotImplemented error, as OCPP-J answers it.
 func DecodeRequest(action string, data json.RawMessage, lenient bool) (any, []string, error) {
-	v, ok := NewRequest(action)
-	if !ok {
-		return nil, nil, ocppj.Errorf(ocppj.NotImplemented, "unknown action %q", action)
-	}
-	return decode(v, data, lenient)
+	return actions.DecodeRequest(action, data, lenient)
 }
 
 // DecodeResponse decodes the response payload of action. An unknown action
 // or one without a response (SEND) is a NotImplemented error.
 func DecodeResponse(action string, data json.RawMessage, lenient bool) (any, []string, error) {
-	v, ok := NewResponse(action)
-	if !ok {
-		return nil, nil, ocppj.Errorf(ocppj.NotImplemented, "no response payload for action %q", action)
-	}
-	return decode(v, data, lenient)
-}
-
-func decode(v any, data json.RawMessage, lenient bool) (any, []string, error) {
-	w, err := payload.Decode(data, v, payload.Options{Version: ocppj.V21, Lenient: lenient})
-	return v, w, err
+	return actions.DecodeResponse(action, data, lenient)
 }
 
 // Payloads.

@@ -5,9 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/constellation-ev/constellation/appliance/internal/schematest"
+	"github.com/constellation-ev/constellation/appliance/ocpp/internal/registrytest"
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
 	"github.com/constellation-ev/constellation/appliance/ocpp/payload"
+	"github.com/constellation-ev/constellation/appliance/ocpp/schematest"
 )
 
 // TestSendMessage: NotifyPeriodicEventStream is sent with SEND: a request
@@ -18,7 +19,7 @@ func TestSendMessage(t *testing.T) {
 		t.Fatalf("registry entry %+v", a)
 	}
 	data := `{"id":1,"pending":0,"basetime":"2025-01-02T03:04:05Z","data":[{"t":0.5,"v":"230.1"}]}`
-	schematest.Validate(t, version, a.Name, false, []byte(data))
+	schematest.Validate(t, ocppj.V21, a.Name, false, []byte(data))
 	v, w, err := DecodeRequest(a.Name, []byte(data), false)
 	if err != nil || len(w) > 0 {
 		t.Fatalf("%v %v", err, w)
@@ -57,21 +58,21 @@ func TestBounds(t *testing.T) {
 			decode = DecodeResponse
 		}
 		_, _, err := decode(tc.action, []byte(tc.data), false)
-		schemaErr := schematest.Check(t, version, tc.action, tc.response, []byte(tc.data))
+		schemaErr := schematest.Check(t, ocppj.V21, tc.action, tc.response, []byte(tc.data))
 		if tc.msg == "" {
 			if err != nil || schemaErr != nil {
 				t.Errorf("%s: Decode %v, schema %v", tc.data, err, schemaErr)
 			}
 			continue
 		}
-		if code(err) != ocppj.PropertyConstraintViolation || !strings.Contains(err.Error(), tc.msg) || schemaErr == nil {
+		if registrytest.Code(err) != ocppj.PropertyConstraintViolation || !strings.Contains(err.Error(), tc.msg) || schemaErr == nil {
 			t.Errorf("%s: Decode %v, want %q; schema %v", tc.data, err, tc.msg, schemaErr)
 		}
 	}
 	lim := 0.5
 	out := &GetCompositeScheduleResponse{Status: GenericAccepted, Schedule: &CompositeSchedule{ChargingRateUnit: ChargingRateUnitW, ScheduleStart: payload.NewDateTime(time.Now()),
 		ChargingSchedulePeriod: []ChargingSchedulePeriod{{DischargeLimit: &lim}}}}
-	if err := payload.Validate(out); code(err) != ocppj.PropertyConstraintViolation {
+	if err := payload.Validate(out); registrytest.Code(err) != ocppj.PropertyConstraintViolation {
 		t.Errorf("Validate of a positive dischargeLimit: %v", err)
 	}
 }

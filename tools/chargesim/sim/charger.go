@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -148,6 +149,16 @@ type connector struct {
 type remoteStart struct {
 	tok token
 	id  *int // the 2.x remoteStartId
+	// profile, when set, is the TxProfile the request carried: installed
+	// for the transaction as it starts.
+	profile *startProfile
+}
+
+// startProfile is a charging profile to install when a transaction starts.
+type startProfile struct {
+	id      int
+	p       installedProfile // its connector is the session's
+	periods int
 }
 
 // txn is one transaction. Its fields are guarded by charger.mu once the
@@ -158,6 +169,7 @@ type txn struct {
 	remoteID      *int
 	reservationID *int
 	started       time.Time
+	begin         reading // the meter at the start
 	// late: started before the token was presented (2.x); authorized
 	// once it was sent.
 	late, authorized bool
@@ -221,7 +233,7 @@ type charger struct {
 func newCharger(s *Station) *charger {
 	o := &s.opts
 	h := fnv.New32a()
-	_, _ = h.Write([]byte(o.ID))
+	_, _ = h.Write([]byte(cmp.Or(o.MeterSeed, o.ID)))
 	seed := h.Sum32()
 	c := &charger{
 		s:             s,
@@ -519,9 +531,17 @@ func (c *charger) session(ctx context.Context, cn *connector, tok token, rs *rem
 	c.mu.Lock()
 	cn.tx = t
 	cn.reservation = nil
+	if rs != nil && rs.profile != nil {
+		sp := *rs.profile
+		sp.p.connector = cn.id
+		if !c.setProfileLocked(sp.id, sp.p, sp.periods) {
+			c.s.log.Info("the remote start's charging profile was not installed", "connector", cn.id, "profile", sp.id)
+		}
+	}
 	cn.lastSample = c.s.clock.Now()
 	t.started = cn.lastSample
 	begin := reading{at: cn.lastSample, context: readingBegin, registerWh: cn.registerWh, final: true}
+	t.begin = begin
 	c.mu.Unlock()
 	c.d.txStarted(cn, t, begin)
 	c.s.stats.TxStarted.Add(1)

@@ -194,8 +194,18 @@ func TestCommands(t *testing.T) {
 		t.Errorf("second ClearChargingProfile: %s", got.Status)
 	}
 
-	// Remote start and stop.
-	if got := cmd("RemoteStartTransaction", &v16.RemoteStartTransactionRequest{ConnectorId: intp(1), IdTag: "REMOTE"}).(*v16.RemoteStartTransactionResponse); got.Status != v16.RemoteStartStopAccepted {
+	// Remote start and stop; a TxProfile in the start limits the
+	// transaction, another purpose is refused.
+	limit := func(id int, purpose v16.ChargingProfilePurpose, a float64) *v16.ChargingProfile {
+		return &v16.ChargingProfile{ChargingProfileId: id, ChargingProfilePurpose: purpose, ChargingProfileKind: v16.KindRelative,
+			ChargingSchedule: v16.ChargingSchedule{ChargingRateUnit: v16.RateUnitA, ChargingSchedulePeriod: []v16.ChargingSchedulePeriod{{Limit: a}}}}
+	}
+	if got := cmd("RemoteStartTransaction", &v16.RemoteStartTransactionRequest{ConnectorId: intp(1), IdTag: "REMOTE",
+		ChargingProfile: limit(5, v16.PurposeTxDefaultProfile, 6)}).(*v16.RemoteStartTransactionResponse); got.Status != v16.RemoteStartStopRejected {
+		t.Errorf("RemoteStart with a TxDefaultProfile: %s", got.Status)
+	}
+	if got := cmd("RemoteStartTransaction", &v16.RemoteStartTransactionRequest{ConnectorId: intp(1), IdTag: "REMOTE",
+		ChargingProfile: limit(6, v16.PurposeTxProfile, 10)}).(*v16.RemoteStartTransactionResponse); got.Status != v16.RemoteStartStopAccepted {
 		t.Fatalf("RemoteStart: %s", got.Status)
 	}
 	start := f.next(t, isAction("StartTransaction"))
@@ -203,6 +213,11 @@ func TestCommands(t *testing.T) {
 		t.Errorf("started with tag %s", tag)
 	}
 	status(1, v16.StatusCharging)
+	for _, sv := range f.next(t, isAction("MeterValues")).req.(*v16.MeterValuesRequest).MeterValue[0].SampledValue {
+		if sv.Measurand == v16.MeasurandCurrentImport && sv.Value != "10.0" {
+			t.Errorf("current %s A under the remote start's 10 A TxProfile", sv.Value)
+		}
+	}
 	if got := cmd("RemoteStartTransaction", &v16.RemoteStartTransactionRequest{ConnectorId: intp(1), IdTag: "REMOTE"}).(*v16.RemoteStartTransactionResponse); got.Status != v16.RemoteStartStopRejected {
 		t.Errorf("RemoteStart on a busy connector: %s", got.Status)
 	}
@@ -219,6 +234,10 @@ func TestCommands(t *testing.T) {
 	stop := f.next(t, isAction("StopTransaction")).req.(*v16.StopTransactionRequest)
 	if stop.TransactionId != startResp.TransactionId || stop.Reason != v16.ReasonRemote {
 		t.Errorf("StopTransaction %+v", stop)
+	}
+	status(1, v16.StatusAvailable)
+	if got := cmd("ClearChargingProfile", &v16.ClearChargingProfileRequest{Id: intp(6)}).(*v16.ClearChargingProfileResponse); got.Status != v16.ClearChargingProfileUnknown {
+		t.Errorf("the remote start's TxProfile outlived its transaction: ClearChargingProfile %s", got.Status)
 	}
 
 	// Invalid and unknown calls get the decoder's CALLERROR.

@@ -3,7 +3,8 @@
 // with meter values, heartbeats, offline queueing and replay of
 // transaction messages, answers to every CSMS command), [Run] drives a
 // fleet of them with progress output, and [Load] is a load generator for
-// benchmarks.
+// benchmarks. Stations with the same Options.MeterSeed on [ManualClock]s
+// stepped alike live identical sessions, whatever their version.
 //
 // A station has three layers. The connection (station.go: reconnect with
 // backoff, the in-order outbox that keeps transaction messages until the

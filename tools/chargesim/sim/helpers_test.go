@@ -16,6 +16,7 @@ import (
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
 	"github.com/constellation-ev/constellation/appliance/ocpp/payload"
 	"github.com/constellation-ev/constellation/appliance/ocpp/rpc"
+	"github.com/constellation-ev/constellation/appliance/ocpp/schematest"
 	"github.com/constellation-ev/constellation/appliance/ocpp/v16"
 	"github.com/constellation-ev/constellation/appliance/ocpp/v201"
 	"github.com/constellation-ev/constellation/appliance/ocpp/v21"
@@ -69,9 +70,9 @@ func newFakeCSMSVersion(t *testing.T, v ocppj.Version) *fakeCSMS {
 	t.Helper()
 	f := &fakeCSMS{t: t, version: v, calls: make(chan rec, 100000)}
 	if v != ocppj.V16 {
-		needSchemas(t)
+		schematest.Dir(t)
 	}
-	f.schemas = haveSchemas()
+	f.schemas = schematest.Available()
 	f.nextTx.Store(100)
 	f.srv = rpc.NewServer(rpc.ServerOptions{
 		Config:   rpc.Config{Handler: rpc.HandlerFunc(f.handle)},
@@ -131,7 +132,7 @@ func (f *fakeCSMS) handle(_ context.Context, c *rpc.Conn, action string, raw jso
 		return nil, err
 	}
 	if f.schemas {
-		if err := schemaCheck(f.version, action, false, raw); err != nil {
+		if err := schematest.Check(f.t, f.version, action, false, raw); err != nil {
 			f.t.Errorf("%s sent %s %s, not valid against the official %s schema: %v", c.ID(), action, raw, f.version, err)
 		}
 	}
@@ -161,7 +162,7 @@ func (f *fakeCSMS) handle(_ context.Context, c *rpc.Conn, action string, raw jso
 		f.t.Errorf("marshal: %v", merr)
 	}
 	if _, hasResponse := v21.NewResponse(action); f.schemas && (hasResponse || f.version == ocppj.V16) {
-		schemaValidate(f.t, f.version, action, true, out)
+		schematest.Validate(f.t, f.version, action, true, out)
 	}
 	r.answer, r.answered = out, true
 	f.calls <- r
@@ -289,7 +290,7 @@ func (f *fakeCSMS) command2(t *testing.T, id, action string, req any) (any, erro
 	if err != nil {
 		t.Fatalf("%s request: %v", action, err)
 	}
-	schemaValidate(t, f.version, action, false, raw)
+	schematest.Validate(t, f.version, action, false, raw)
 	return f.commandRaw(t, id, action, raw)
 }
 
@@ -304,7 +305,7 @@ func (f *fakeCSMS) commandRaw(t *testing.T, id, action string, raw json.RawMessa
 	if err != nil {
 		return nil, err
 	}
-	schemaValidate(t, f.version, action, true, ans)
+	schematest.Validate(t, f.version, action, true, ans)
 	if _, err := decodeV2Response(f.version, action, ans); err != nil {
 		t.Fatalf("%s answer %s does not decode strictly: %v", action, ans, err)
 	}

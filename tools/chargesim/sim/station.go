@@ -79,6 +79,11 @@ type Options struct {
 	// Tags are the idTags presented, round robin; empty: each connector
 	// presents its own tag, <station id>-<connector>.
 	Tags []string
+	// MeterSeed picks the station's meters: each connector's energy
+	// register at start and the current the EVs draw (default: the ID, so
+	// stations differ). Stations with the same seed, on clocks stepped
+	// alike (see [ManualClock]), meter identical sessions.
+	MeterSeed string
 	// HeartbeatInterval overrides the interval the CSMS gives (0: use it).
 	HeartbeatInterval time.Duration
 	// RetryInterval is the wait before re-sending a transaction message the
@@ -160,9 +165,6 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if c.EventStream < 0 || (c.EventStream > 0 && c.Version != ocppj.V21) {
 		return c, fmt.Errorf("%w: EventStream needs OCPP 2.1 and a positive interval", ErrConfig)
-	}
-	if c.EventStream > 0 && !canSend {
-		return c, fmt.Errorf("%w: EventStream: rpc.Conn cannot send OCPP 2.1 SEND frames in this build", ErrConfig)
 	}
 	if c.Connectors <= 0 {
 		c.Connectors = 1

@@ -134,8 +134,14 @@ func TestSessionSequenceRemoteStop(t *testing.T) {
 	if stop.TransactionId != start.TransactionId || stop.Reason != v16.ReasonRemote || stop.MeterStop < last {
 		t.Errorf("StopTransaction %+v, want tx %d reason Remote meterStop >= %d", stop, start.TransactionId, last)
 	}
-	if len(stop.TransactionData) != 1 || energyRegister(t, stop.TransactionData[0]) != stop.MeterStop {
-		t.Errorf("StopTransaction transactionData %+v does not carry the final register %d", stop.TransactionData, stop.MeterStop)
+	// transactionData: the register at the start, then the final one.
+	startReq := seen[5].req.(*v16.StartTransactionRequest)
+	if len(stop.TransactionData) != 2 ||
+		energyRegister(t, stop.TransactionData[0]) != startReq.MeterStart || !stop.TransactionData[0].Timestamp.Equal(startReq.Timestamp.Time) ||
+		stop.TransactionData[0].SampledValue[0].Context != v16.ContextTransactionBegin ||
+		energyRegister(t, stop.TransactionData[1]) != stop.MeterStop || stop.TransactionData[1].SampledValue[0].Context != v16.ContextTransactionEnd {
+		t.Errorf("StopTransaction transactionData %+v does not carry the start register %d and the final register %d",
+			stop.TransactionData, startReq.MeterStart, stop.MeterStop)
 	}
 
 	// Every answered call was reported once, in order.

@@ -279,11 +279,14 @@ func (p *v16Proto) txMeter(cn *connector, t *txn, r reading) {
 	})})
 }
 
+// txEnded queues the StopTransaction; its transactionData carries the
+// registers at the start (Transaction.Begin) and the end (Transaction.End),
+// the readings a 2.x TransactionEvent Started and Ended carry.
 func (p *v16Proto) txEnded(_ *connector, t *txn, reason stopReason, final reading) {
 	mv := v16MeterValue(final)
 	stop := &v16.StopTransactionRequest{
 		IdTag: t.tok.id, MeterStop: int(final.registerWh), Timestamp: mv.Timestamp, Reason: v16Reason(reason),
-		TransactionData: []v16.MeterValue{mv},
+		TransactionData: []v16.MeterValue{v16MeterValue(t.begin), mv},
 	}
 	_ = p.s.enqueue(&outMsg{action: "StopTransaction", durable: true, tx: t, build: p.withTxID(t, func(id *int) any {
 		req := *stop
@@ -358,6 +361,19 @@ func (p *v16Proto) HandleCall(ctx context.Context, _ *rpc.Conn, action string, r
 }
 
 // v16Purpose is the neutral purpose of a 1.6 charging profile.
+// v16Profile reduces a 1.6 charging profile for connector to what the
+// simulation uses.
+func v16Profile(connector int, prof *v16.ChargingProfile) installedProfile {
+	ip := installedProfile{connector: connector, purpose: v16Purpose(prof.ChargingProfilePurpose), stackLevel: prof.StackLevel, limitA: maxCurrent}
+	if periods := prof.ChargingSchedule.ChargingSchedulePeriod; len(periods) > 0 {
+		ip.limitA = periods[0].Limit
+		if prof.ChargingSchedule.ChargingRateUnit == v16.RateUnitW {
+			ip.limitA /= phases * nominalVoltage
+		}
+	}
+	return ip
+}
+
 func v16Purpose(p v16.ChargingProfilePurpose) purpose {
 	switch p {
 	case v16.PurposeChargePointMaxProfile:
@@ -385,7 +401,15 @@ func (p *v16Proto) command(req any) (resp any, after func()) {
 		return &v16.ResetResponse{Status: v16.ResetStatusAccepted}, p.resetLocked(reason)
 
 	case *v16.RemoteStartTransactionRequest:
-		start := p.remoteStartLocked(r.ConnectorId, remoteStart{tok: token{r.IdTag, tokenCentral}})
+		rs := remoteStart{tok: token{r.IdTag, tokenCentral}}
+		if prof := r.ChargingProfile; prof != nil {
+			// Only a TxProfile may come with a remote start.
+			if prof.ChargingProfilePurpose != v16.PurposeTxProfile || !p.setting(settingSmartCharging) {
+				return &v16.RemoteStartTransactionResponse{Status: v16.RemoteStartStopRejected}, nil
+			}
+			rs.profile = &startProfile{id: prof.ChargingProfileId, p: v16Profile(0, prof), periods: len(prof.ChargingSchedule.ChargingSchedulePeriod)}
+		}
+		start := p.remoteStartLocked(r.ConnectorId, rs)
 		if start == nil {
 			return &v16.RemoteStartTransactionResponse{Status: v16.RemoteStartStopRejected}, nil
 		}
@@ -516,16 +540,9 @@ func (p *v16Proto) command(req any) (resp any, after func()) {
 		}
 
 	case *v16.SetChargingProfileRequest:
-		prof := r.CsChargingProfiles
-		ip := installedProfile{connector: r.ConnectorId, purpose: v16Purpose(prof.ChargingProfilePurpose), stackLevel: prof.StackLevel, limitA: maxCurrent}
-		if periods := prof.ChargingSchedule.ChargingSchedulePeriod; len(periods) > 0 {
-			ip.limitA = periods[0].Limit
-			if prof.ChargingSchedule.ChargingRateUnit == v16.RateUnitW {
-				ip.limitA /= phases * nominalVoltage
-			}
-		}
+		prof := &r.CsChargingProfiles
 		status := v16.ChargingProfileRejected
-		if p.setProfileLocked(prof.ChargingProfileId, ip, len(prof.ChargingSchedule.ChargingSchedulePeriod)) {
+		if p.setProfileLocked(prof.ChargingProfileId, v16Profile(r.ConnectorId, prof), len(prof.ChargingSchedule.ChargingSchedulePeriod)) {
 			status = v16.ChargingProfileAccepted
 		}
 		return &v16.SetChargingProfileResponse{Status: status}, nil

@@ -497,19 +497,6 @@ func (p *v2Proto) dataTransfer(ctx context.Context, vendorID, messageID, data st
 	return string(r.Status), nil
 }
 
-// sender is implemented by an rpc.Conn that can send OCPP 2.1 SEND
-// frames (a message without an answer).
-type sender interface {
-	Send(ctx context.Context, action string, payload json.RawMessage) error
-}
-
-// canSend reports whether this build's rpc.Conn can send SEND frames.
-var canSend = func() bool {
-	var c any = (*rpc.Conn)(nil)
-	_, ok := c.(sender)
-	return ok
-}()
-
 // eventStreamID is the id of the station's one periodic event stream.
 const eventStreamID = 1
 
@@ -533,10 +520,6 @@ func (p *v2Proto) openEventStream(ctx context.Context, c *rpc.Conn) error {
 	if r, ok := asType[v21.OpenPeriodicEventStreamResponse](resp); !ok || r.Status != v21.GenericAccepted {
 		p.s.log.Warn("periodic event stream refused by the CSMS")
 		return nil
-	}
-	snd, ok := any(c).(sender)
-	if !ok {
-		return nil // refused by withDefaults
 	}
 	go func() {
 		for {
@@ -562,7 +545,7 @@ func (p *v2Proto) openEventStream(ctx context.Context, c *rpc.Conn) error {
 				p.s.log.Error("simulator bug: invalid NotifyPeriodicEventStream", "err", err)
 				return
 			}
-			if err := snd.Send(ctx, "NotifyPeriodicEventStream", raw); err != nil {
+			if err := c.Send(ctx, "NotifyPeriodicEventStream", raw); err != nil {
 				return
 			}
 		}

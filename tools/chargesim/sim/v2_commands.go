@@ -218,7 +218,17 @@ func (p *v2Proto) command(req any) (resp any, after func()) {
 		}
 
 	case *v21.RequestStartTransactionRequest:
-		start := p.remoteStartLocked(r.EvseId, remoteStart{tok: token{r.IdToken.IdToken, r.IdToken.Type}, id: ptr(r.RemoteStartId)})
+		rs := remoteStart{tok: token{r.IdToken.IdToken, r.IdToken.Type}, id: ptr(r.RemoteStartId)}
+		if prof := r.ChargingProfile; prof != nil {
+			// Only a TxProfile may come with a remote start (K05.FR.02).
+			ip, periods, ok := v2Profile(0, prof)
+			if !ok || ip.purpose != purposeTx || !p.setting(settingSmartCharging) {
+				return &v21.RequestStartTransactionResponse{Status: v21.RequestStartStopRejected,
+					StatusInfo: &v21.StatusInfo{ReasonCode: "InvalidProfile"}}, nil
+			}
+			rs.profile = &startProfile{id: prof.Id, p: ip, periods: periods}
+		}
+		start := p.remoteStartLocked(r.EvseId, rs)
 		if start == nil {
 			return &v21.RequestStartTransactionResponse{Status: v21.RequestStartStopRejected}, nil
 		}
@@ -358,17 +368,30 @@ func (p *v2Proto) reserveNowLocked(r *v21.ReserveNowRequest) (any, func()) {
 // setProfileV2Locked installs a 2.x charging profile unless it is
 // refused; c.mu is held.
 func (p *v2Proto) setProfileV2Locked(r *v21.SetChargingProfileRequest) bool {
-	prof := r.ChargingProfile
-	if r.EvseId < 0 || r.EvseId >= len(p.connectors) || len(prof.ChargingSchedule) == 0 ||
-		prof.ChargingProfilePurpose == v21.ChargingProfilePurposeChargingStationExternalConstraints {
+	prof := &r.ChargingProfile
+	if r.EvseId < 0 || r.EvseId >= len(p.connectors) {
 		return false
 	}
-	ip := installedProfile{connector: r.EvseId, purpose: v2Purpose(prof.ChargingProfilePurpose), stackLevel: prof.StackLevel, limitA: maxCurrent}
+	ip, periods, ok := v2Profile(r.EvseId, prof)
+	if !ok {
+		return false
+	}
 	if ip.purpose == purposeTx {
 		if r.EvseId == 0 || p.connectors[r.EvseId].tx == nil || p.connectors[r.EvseId].tx.id != prof.TransactionId {
 			return false
 		}
 	}
+	return p.setProfileLocked(prof.Id, ip, periods)
+}
+
+// v2Profile reduces a 2.x charging profile for EVSE evse to what the
+// simulation uses, with its number of schedule periods; false for one the
+// simulated charger never takes (no schedule, or an external constraint).
+func v2Profile(evse int, prof *v21.ChargingProfile) (installedProfile, int, bool) {
+	if len(prof.ChargingSchedule) == 0 || prof.ChargingProfilePurpose == v21.ChargingProfilePurposeChargingStationExternalConstraints {
+		return installedProfile{}, 0, false
+	}
+	ip := installedProfile{connector: evse, purpose: v2Purpose(prof.ChargingProfilePurpose), stackLevel: prof.StackLevel, limitA: maxCurrent}
 	sched := prof.ChargingSchedule[0]
 	periods := 0
 	for _, s := range prof.ChargingSchedule {
@@ -380,7 +403,7 @@ func (p *v2Proto) setProfileV2Locked(r *v21.SetChargingProfileRequest) bool {
 			ip.limitA /= phases * nominalVoltage
 		}
 	}
-	return p.setProfileLocked(prof.Id, ip, periods)
+	return ip, periods, true
 }
 
 // notifyReport returns the follow-up of GetBaseReport: the report in

@@ -59,7 +59,12 @@ func (c *v2Cmd) cmd(action string, req any) any {
 // EVSE is busy while the refused scripted tag's Authorize is answered).
 func (c *v2Cmd) remoteStart(evse int, tag string, remoteStartID int) {
 	c.t.Helper()
-	req := &v21.RequestStartTransactionRequest{EvseId: ptr(evse), IdToken: v21.IdToken{IdToken: tag, Type: tokenCentral}, RemoteStartId: remoteStartID}
+	c.remoteStartWith(&v21.RequestStartTransactionRequest{EvseId: ptr(evse), IdToken: v21.IdToken{IdToken: tag, Type: tokenCentral}, RemoteStartId: remoteStartID})
+}
+
+// remoteStartWith sends req until it is accepted.
+func (c *v2Cmd) remoteStartWith(req *v21.RequestStartTransactionRequest) {
+	c.t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		got := c.cmd("RequestStartTransaction", req).(*v21.RequestStartTransactionResponse)
 		if got.Status == v21.RequestStartStopAccepted {
@@ -573,6 +578,44 @@ func TestV2TransactionStatusQueued(t *testing.T) {
 		}
 		if ts := c.cmd("GetTransactionStatus", &v21.GetTransactionStatusRequest{}).(*v21.GetTransactionStatusResponse); !ts.MessagesInQueue || ts.OngoingIndicator != nil {
 			t.Errorf("GetTransactionStatus without an id: %+v", ts)
+		}
+	})
+}
+
+// TestV2RemoteStartProfile: a TxProfile in RequestStartTransaction limits
+// the transaction it starts, and ends with it; another purpose is refused.
+func TestV2RemoteStartProfile(t *testing.T) {
+	forV2(t, func(t *testing.T, v ocppj.Version) {
+		c := newV2Cmd(t, v, "RSP", nil)
+		start := func(id int, prof v21.ChargingProfile) *v21.RequestStartTransactionRequest {
+			return &v21.RequestStartTransactionRequest{EvseId: ptr(1), IdToken: v21.IdToken{IdToken: "REMOTE", Type: tokenCentral},
+				RemoteStartId: id, ChargingProfile: &prof}
+		}
+		if got := c.cmd("RequestStartTransaction", start(1, profile(5, v21.ChargingProfilePurposeTxDefaultProfile, v21.ChargingRateUnitA, 6, ""))).(*v21.RequestStartTransactionResponse); got.Status != v21.RequestStartStopRejected {
+			t.Errorf("RequestStartTransaction with a TxDefaultProfile: %s", got.Status)
+		}
+		c.remoteStartWith(start(2, profile(6, v21.ChargingProfilePurposeTxProfile, v21.ChargingRateUnitA, 10, "")))
+		up := txEvent(c.f.next(t, func(r rec) bool {
+			m := txEvent(r)
+			return m != nil && m.TriggerReason == v21.TriggerReasonMeterValuePeriodic
+		}))
+		for key, sv := range sampled(up.MeterValue) {
+			if sv.Measurand == v21.MeasurandCurrentImport && sv.Value != 10 {
+				t.Errorf("%s %v A under a 10 A TxProfile", key, sv.Value)
+			}
+		}
+		cs := c.cmd("GetCompositeSchedule", &v21.GetCompositeScheduleRequest{EvseId: 1, Duration: 60, ChargingRateUnit: v21.ChargingRateUnitA}).(*v21.GetCompositeScheduleResponse)
+		if cs.Schedule == nil || *cs.Schedule.ChargingSchedulePeriod[0].Limit != 10 {
+			t.Errorf("composite schedule during the session: %+v", cs.Schedule)
+		}
+		stop := c.cmd("RequestStopTransaction", &v21.RequestStopTransactionRequest{TransactionId: up.TransactionInfo.TransactionId}).(*v21.RequestStopTransactionResponse)
+		if stop.Status != v21.RequestStartStopAccepted {
+			t.Fatalf("RequestStopTransaction: %s", stop.Status)
+		}
+		c.f.next(t, isEvent(v21.TransactionEventEnded))
+		c.status(1, v21.ConnectorAvailable)
+		if got := c.cmd("ClearChargingProfile", &v21.ClearChargingProfileRequest{ChargingProfileId: ptr(6)}).(*v21.ClearChargingProfileResponse); got.Status != v21.ClearChargingProfileUnknown {
+			t.Errorf("the remote start's TxProfile outlived its transaction: ClearChargingProfile %s", got.Status)
 		}
 	})
 }

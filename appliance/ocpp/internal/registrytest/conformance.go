@@ -1,8 +1,7 @@
-package v21
+package registrytest
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -12,23 +11,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/constellation-ev/constellation/appliance/internal/schematest"
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
 	"github.com/constellation-ev/constellation/appliance/ocpp/payload"
+	"github.com/constellation-ev/constellation/appliance/ocpp/registry"
+	"github.com/constellation-ev/constellation/appliance/ocpp/schematest"
 )
 
-func code(err error) ocppj.ErrorCode {
-	var e *ocppj.Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return "not an *ocppj.Error"
-}
-
-// TestRegistry: the registry has exactly the actions of the schema folder,
-// with constructors that agree with it.
-func TestRegistry(t *testing.T) {
-	folder := filepath.Dir(schematest.File(schematest.Dir(t), version, "Heartbeat", false))
+// TestRegistry checks an OCPP 2.x registry: it has exactly the actions of
+// the schema folder, with constructors that agree with it.
+func (s Suite) TestRegistry(t *testing.T) {
+	r := s.Registry
+	folder := filepath.Dir(schematest.File(schematest.Dir(t), r.Version(), "Heartbeat", false))
 	files, err := filepath.Glob(filepath.Join(folder, "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no schemas in %s: %v", folder, err)
@@ -39,7 +32,7 @@ func TestRegistry(t *testing.T) {
 		name, response := strings.CutSuffix(base, "Response")
 		name = strings.TrimSuffix(name, "Request")
 		inSchemas[name] = true
-		a, ok := Lookup(name)
+		a, ok := r.Lookup(name)
 		if !ok {
 			t.Errorf("%s: action %s not in the registry", f, name)
 			continue
@@ -48,50 +41,51 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("%s: the registry has no response for %s", f, name)
 		}
 	}
-	if len(Actions) != actionCount || len(inSchemas) != actionCount {
-		t.Errorf("%d actions in the registry, %d in the schemas, want %d", len(Actions), len(inSchemas), actionCount)
+	actions := r.Actions()
+	if len(actions) != s.ActionCount || len(inSchemas) != s.ActionCount {
+		t.Errorf("%d actions in the registry, %d in the schemas, want %d", len(actions), len(inSchemas), s.ActionCount)
 	}
-	for _, a := range Actions {
+	for _, a := range actions {
 		if !inSchemas[a.Name] {
 			t.Errorf("%s is in the registry but has no schema", a.Name)
 		}
-		req, ok := NewRequest(a.Name)
+		req, ok := r.NewRequest(a.Name)
 		if !ok || reflect.TypeOf(req).Elem() != a.Request {
 			t.Errorf("%s: NewRequest disagrees with the registry", a.Name)
 		}
-		resp, ok := NewResponse(a.Name)
+		resp, ok := r.NewResponse(a.Name)
 		if a.Response == nil {
 			if ok || resp != nil {
 				t.Errorf("%s: NewResponse of a SEND message returned %T", a.Name, resp)
 			}
-			if _, _, err := DecodeResponse(a.Name, []byte(`{}`), false); code(err) != ocppj.NotImplemented {
+			if _, _, err := r.DecodeResponse(a.Name, []byte(`{}`), false); Code(err) != ocppj.NotImplemented {
 				t.Errorf("%s: DecodeResponse of a SEND message: %v", a.Name, err)
 			}
 		} else if !ok || reflect.TypeOf(resp).Elem() != a.Response {
 			t.Errorf("%s: NewResponse disagrees with the registry", a.Name)
 		}
-		if a.Direction != ChargerToCSMS && a.Direction != CSMSToCharger && a.Direction != Both {
+		if a.Direction != registry.ChargerToCSMS && a.Direction != registry.CSMSToCharger && a.Direction != registry.Both {
 			t.Errorf("%s: direction %d", a.Name, a.Direction)
 		}
 	}
-	for name, want := range map[string]Direction{
-		"BootNotification": ChargerToCSMS, "TransactionEvent": ChargerToCSMS, "NotifyReport": ChargerToCSMS, "DataTransfer": Both,
-		"RequestStartTransaction": CSMSToCharger, "GetVariables": CSMSToCharger, "Reset": CSMSToCharger,
+	for name, want := range map[string]registry.Direction{
+		"BootNotification": registry.ChargerToCSMS, "TransactionEvent": registry.ChargerToCSMS, "NotifyReport": registry.ChargerToCSMS,
+		"DataTransfer": registry.Both, "RequestStartTransaction": registry.CSMSToCharger, "GetVariables": registry.CSMSToCharger, "Reset": registry.CSMSToCharger,
 	} {
-		if a, _ := Lookup(name); a.Direction != want {
+		if a, _ := r.Lookup(name); a.Direction != want {
 			t.Errorf("%s direction %d, want %d", name, a.Direction, want)
 		}
 	}
 	// Charger-initiated actions come first.
-	first := slices.IndexFunc(Actions, func(a Action) bool { return a.Direction == CSMSToCharger })
-	if first < 0 || slices.ContainsFunc(Actions[first:], func(a Action) bool { return a.Direction != CSMSToCharger }) {
+	first := slices.IndexFunc(actions, func(a registry.Action) bool { return a.Direction == registry.CSMSToCharger })
+	if first < 0 || slices.ContainsFunc(actions[first:], func(a registry.Action) bool { return a.Direction != registry.CSMSToCharger }) {
 		t.Error("Actions does not list charger-initiated actions first")
 	}
-	if _, ok := Lookup("StartTransaction"); ok {
+	if _, ok := r.Lookup("StartTransaction"); ok {
 		t.Error("Lookup knows a 1.6 action")
 	}
-	for _, decode := range []func(string, json.RawMessage, bool) (any, []string, error){DecodeRequest, DecodeResponse} {
-		if _, _, err := decode("Nope", []byte(`{}`), false); code(err) != ocppj.NotImplemented {
+	for _, decode := range []func(string, json.RawMessage, bool) (any, []string, error){r.DecodeRequest, r.DecodeResponse} {
+		if _, _, err := decode("Nope", []byte(`{}`), false); Code(err) != ocppj.NotImplemented {
 			t.Errorf("decoding an unknown action: %v, want NotImplemented", err)
 		}
 	}
@@ -102,11 +96,11 @@ func TestRegistry(t *testing.T) {
 // warnings, pass Validate, and encode (with payload.Marshal and with
 // encoding/json) to schema-valid JSON that decodes to the same value and
 // keeps every property.
-func TestConformance(t *testing.T) {
-	schemas := officialSchemas(t)
-	for _, ex := range examples(t) {
+func (s Suite) TestConformance(t *testing.T) {
+	schemas := s.schemas(t)
+	for _, ex := range s.examples(t) {
 		t.Run(ex.String(), func(t *testing.T) {
-			v, warnings, err := ex.decode(ex.data, false)
+			v, warnings, err := s.decode(ex.kind, ex.data, false)
 			if err != nil || len(warnings) > 0 {
 				t.Fatalf("Decode(%s): %v %v", ex.data, err, warnings)
 			}
@@ -126,7 +120,7 @@ func TestConformance(t *testing.T) {
 					t.Fatalf("encoded %s is not schema-valid: %v", enc, err)
 				}
 			}
-			again, _, err := ex.decode(out, false)
+			again, _, err := s.decode(ex.kind, out, false)
 			if err != nil {
 				t.Fatalf("re-decoding %s: %v", out, err)
 			}
@@ -190,25 +184,22 @@ func sameShape(example, encoded []byte) error {
 
 // TestZeroValuesEncodeOmitOptional: what Validate passes of a zero payload
 // the schema accepts, so the CSMS never sends a zero the schema forbids.
-func TestZeroValuesEncodeOmitOptional(t *testing.T) {
-	schemas := officialSchemas(t)
-	for _, a := range Actions {
-		for i, typ := range []reflect.Type{a.Request, a.Response} {
-			if typ == nil {
-				continue
-			}
-			name := a.Name + []string{"", "Response"}[i]
-			zero := reflect.New(typ).Interface()
-			if payload.Validate(zero) != nil {
-				continue // required properties: nothing to send
-			}
-			out, err := payload.Marshal(zero)
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			if err := schemaValid(schemas[name], out); err != nil {
-				t.Errorf("%s: Validate passes %s but the schema rejects it: %v", name, out, err)
-			}
+func (s Suite) TestZeroValuesEncodeOmitOptional(t *testing.T) {
+	schemas := s.schemas(t)
+	for _, k := range s.kinds() {
+		zero, _ := s.Registry.NewRequest(k.action)
+		if k.response {
+			zero, _ = s.Registry.NewResponse(k.action)
+		}
+		if payload.Validate(zero) != nil {
+			continue // required properties: nothing to send
+		}
+		out, err := payload.Marshal(zero)
+		if err != nil {
+			t.Fatalf("%s: %v", k.name(), err)
+		}
+		if err := schemaValid(schemas[k.name()], out); err != nil {
+			t.Errorf("%s: Validate passes %s but the schema rejects it: %v", k.name(), out, err)
 		}
 	}
 }
@@ -216,9 +207,9 @@ func TestZeroValuesEncodeOmitOptional(t *testing.T) {
 // TestUnknownFields: strict mode refuses a property the schema does not
 // define, at the top and nested, with FormatViolation naming it; lenient
 // mode ignores it with a warning. Open objects (CustomData) take any.
-func TestUnknownFields(t *testing.T) {
-	schemas := officialSchemas(t)
-	for _, ex := range examples(t) {
+func (s Suite) TestUnknownFields(t *testing.T) {
+	schemas := s.schemas(t)
+	for _, ex := range s.examples(t) {
 		var doc map[string]any
 		if err := json.Unmarshal(ex.data, &doc); err != nil {
 			t.Fatal(err)
@@ -238,11 +229,11 @@ func TestUnknownFields(t *testing.T) {
 		if schemaValid(schemas[ex.name()], data) == nil {
 			t.Errorf("%s: the schema accepts %s", ex, data)
 		}
-		_, _, err = ex.decode(data, false)
-		if code(err) != ocppj.FormatViolation || !strings.Contains(err.Error(), where+": unknown field") {
+		_, _, err = s.decode(ex.kind, data, false)
+		if Code(err) != ocppj.FormatViolation || !strings.Contains(err.Error(), where+": unknown field") {
 			t.Errorf("%s: strict Decode(%s) = %v, want FormatViolation at %s", ex, data, err, where)
 		}
-		_, warnings, err := ex.decode(data, true)
+		_, warnings, err := s.decode(ex.kind, data, true)
 		if err != nil || len(warnings) != 1 || warnings[0] != where+": unknown field ignored" {
 			t.Errorf("%s: lenient Decode(%s) = %v, %q", ex, data, err, warnings)
 		}
@@ -285,10 +276,10 @@ func firstClosedObject(v any, path string) (map[string]any, string) {
 // PropertyConstraintViolation in strict mode and kept with a warning each
 // in lenient mode. The full examples have every bounded string at exactly
 // maxLength, starting with "é".
-func TestOverlongStrings(t *testing.T) {
-	schemas := officialSchemas(t)
+func (s Suite) TestOverlongStrings(t *testing.T) {
+	schemas := s.schemas(t)
 	tested := 0
-	for _, ex := range examples(t) {
+	for _, ex := range s.examples(t) {
 		if !ex.full {
 			continue
 		}
@@ -308,10 +299,10 @@ func TestOverlongStrings(t *testing.T) {
 		if schemaValid(schemas[ex.name()], data) == nil {
 			t.Errorf("%s: the schema accepts %s", ex, data)
 		}
-		if _, _, err := ex.decode(data, false); code(err) != ocppj.PropertyConstraintViolation || !strings.Contains(err.Error(), "exceeds maxLength") {
+		if _, _, err := s.decode(ex.kind, data, false); Code(err) != ocppj.PropertyConstraintViolation || !strings.Contains(err.Error(), "exceeds maxLength") {
 			t.Errorf("%s: strict: %v", ex, err)
 		}
-		v, warnings, err := ex.decode(data, true)
+		v, warnings, err := s.decode(ex.kind, data, true)
 		if err != nil || len(warnings) != n {
 			t.Errorf("%s: lenient: %v, %d warnings for %d long strings: %q", ex, err, len(warnings), n, warnings)
 			continue
@@ -325,7 +316,7 @@ func TestOverlongStrings(t *testing.T) {
 			t.Errorf("%s: lenient mode did not keep the long strings: %s %v", ex, std, err)
 		}
 	}
-	if tested < actionCount/2 {
+	if tested < s.ActionCount/2 {
 		t.Errorf("only %d payloads have bounded strings", tested)
 	}
 }
@@ -357,14 +348,16 @@ func lengthen(v any) int {
 	return n
 }
 
-// TestSchemaFolderMatchesGenerator guards the go:generate line: the schema
-// folder it names is the one the tests check against.
-func TestSchemaFolderMatchesGenerator(t *testing.T) {
+// TestSchemaFolderMatchesGenerator guards the go:generate line of a
+// generated package: the schema folder it names in doc.go (read from the
+// working directory, the package's under go test) is the one the tests
+// check against.
+func (s Suite) TestSchemaFolderMatchesGenerator(t *testing.T) {
 	src, err := os.ReadFile("doc.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	folder := filepath.Base(filepath.Dir(schematest.File("root", version, "Heartbeat", false)))
+	folder := filepath.Base(filepath.Dir(schematest.File("root", s.Registry.Version(), "Heartbeat", false)))
 	if !strings.Contains(string(src), "ocpp-schemas/"+folder+" ") {
 		t.Errorf("doc.go's go:generate line does not read ocpp-schemas/%s", folder)
 	}

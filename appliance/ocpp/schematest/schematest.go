@@ -1,8 +1,12 @@
-// Package schematest checks OCPP payloads against the Open Charge
-// Alliance's official JSON schemas in tests. The schemas are test data that
-// live outside the module, at ../shared/ocpp-schemas relative to the
-// repository root (the directory holding go.mod); tests that need them skip
-// when the folder is absent. Compiled schemas are cached for the process.
+// Package schematest is test support for the Open Charge Alliance's
+// official OCPP JSON schemas: it checks payloads against them and
+// synthesises examples and single-constraint mutants from them. It is
+// imported only by tests and by the tools' tests, never by the appliance.
+//
+// The schemas are test data that live outside the module, at
+// ../shared/ocpp-schemas relative to the repository root (the directory
+// holding go.mod); tests that need them skip when the folder is absent.
+// Compiled schemas are cached for the process.
 package schematest
 
 import (
@@ -62,6 +66,14 @@ func Dir(t testing.TB) string {
 		t.Skipf("OCPP schemas not found at ../shared/ocpp-schemas relative to the repository root (%v); skipping schema checks", err)
 	}
 	return dir
+}
+
+// Available reports whether the schema root is present, for a test that
+// checks payloads against the schemas when it can and runs without them
+// otherwise ([Dir] skips instead).
+func Available() bool {
+	_, err := root()
+	return err == nil
 }
 
 // File returns the path of the official schema of action's request (or
