@@ -20,6 +20,7 @@ import (
 
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
+	ocpppayload "github.com/constellation-ev/constellation/appliance/ocpp/payload"
 	"github.com/constellation-ev/constellation/appliance/ocpp/rpc"
 	"github.com/constellation-ev/constellation/appliance/ocpp/v16"
 	"github.com/constellation-ev/constellation/appliance/ocpp/v2"
@@ -50,9 +51,9 @@ type adapter interface {
 	// error wrapping *ocppj.Error means the response was unacceptable.
 	CommandAnswered(ctx context.Context, chargerID, action string, request, response json.RawMessage) error
 	// CommandRequest translates a version-neutral command into the
-	// version's action and payload; the error wraps
-	// charging.ErrInvalidCommand.
-	CommandRequest(cmd charging.Command) (action string, payload json.RawMessage, err error)
+	// version's action and request payload (a struct to encode); an
+	// error says why the command has no form in the version.
+	CommandRequest(cmd charging.Command) (action string, request any, err error)
 	// CommandDetails adds to reply what only the version can read from
 	// the charger's answer (configuration values, per-variable status).
 	CommandDetails(cmd charging.Command, action string, response json.RawMessage, reply *charging.CommandReply) error
@@ -362,9 +363,13 @@ func (c *CSMS) Execute(ctx context.Context, id charging.ChargerID, cmd charging.
 		cmd.Kind == charging.UploadDiagnostics, cmd.Kind == charging.UpdateFirmware:
 		cmd.RequestID = c.nextRequestID()
 	}
-	action, payload, err := a.CommandRequest(cmd)
+	action, req, err := a.CommandRequest(cmd)
+	var payload json.RawMessage
+	if err == nil {
+		payload, err = ocpppayload.Marshal(req)
+	}
 	if err != nil {
-		return fail(err)
+		return fail(fmt.Errorf("%w: %s for OCPP %s: %w", charging.ErrInvalidCommand, cmd.Kind, conn.Version(), err))
 	}
 	resp, err := c.call(ctx, conn, a, action, payload)
 	if err != nil {

@@ -11,20 +11,10 @@ import (
 )
 
 // CommandRequest translates a version-neutral command (it passed
-// charging.Command.Validate) into the 1.6 action and payload that carry it.
-// The payload is not checked here; CheckCommand does. An error wraps
-// charging.ErrInvalidCommand: the command has no 1.6 form.
-func (a *Adapter) CommandRequest(cmd charging.Command) (string, json.RawMessage, error) {
-	action, req, err := request16(cmd)
-	if err != nil {
-		return "", nil, fmt.Errorf("%w: %s for OCPP 1.6: %w", charging.ErrInvalidCommand, cmd.Kind, err)
-	}
-	data, err := payload.Marshal(req)
-	if err != nil {
-		return "", nil, fmt.Errorf("%w: %s for OCPP 1.6: %w", charging.ErrInvalidCommand, cmd.Kind, err)
-	}
-	return action, data, nil
-}
+// charging.Command.Validate and has its defaults) into the 1.6 action and
+// request that carry it; the CSMS encodes the request and CheckCommand
+// validates it. An error says why the command has no 1.6 form.
+func (a *Adapter) CommandRequest(cmd charging.Command) (string, any, error) { return request16(cmd) }
 
 // request16 is the 1.6 request carrying cmd.
 func request16(cmd charging.Command) (string, any, error) {

@@ -11,20 +11,11 @@ import (
 
 // CommandRequest translates a version-neutral command (it passed
 // charging.Command.Validate and has its defaults) into the action and
-// payload that carry it in the adapter's version. The payload is built as
-// 2.1 and uses only what 2.0.1 has too; CheckCommand validates it for the
-// version. An error wraps charging.ErrInvalidCommand: the command has no
-// form in this version.
-func (a *Adapter) CommandRequest(cmd charging.Command) (string, json.RawMessage, error) {
-	action, req, err := request2(cmd)
-	if err == nil {
-		var data json.RawMessage
-		if data, err = payload.Marshal(req); err == nil {
-			return action, data, nil
-		}
-	}
-	return "", nil, fmt.Errorf("%w: %s for OCPP %s: %w", charging.ErrInvalidCommand, cmd.Kind, a.version, err)
-}
+// request that carry it in the adapter's version. The request is built as
+// 2.1 and uses only what 2.0.1 has too; the CSMS encodes it and
+// CheckCommand validates it for the version. An error says why the
+// command has no form in this version.
+func (a *Adapter) CommandRequest(cmd charging.Command) (string, any, error) { return request2(cmd) }
 
 // request2 is the 2.x request carrying cmd.
 func request2(cmd charging.Command) (string, any, error) {
