@@ -1,6 +1,6 @@
 // Package api is the appliance's local operator API: JSON over HTTP for
-// chargers, transactions, the authorization cache, reservations and
-// commands to chargers. It reads and writes through the charging domain and
+// chargers, transactions, the authorization cache, reservations,
+// commands to chargers and the state of the cloud sync. It reads and writes through the charging domain and
 // sends commands through the CSMS; it knows no OCPP version.
 //
 // Every answer is JSON. Errors are {"error":"message"} with a status that
@@ -16,6 +16,7 @@ import (
 	"net/http"
 
 	"github.com/constellation-ev/constellation/appliance/charging"
+	"github.com/constellation-ev/constellation/appliance/cloudsync"
 )
 
 // MaxBodyBytes caps request bodies; larger ones are answered 413.
@@ -54,12 +55,20 @@ type Commander interface {
 	Send(ctx context.Context, charger charging.ChargerID, action string, payload json.RawMessage) (json.RawMessage, error)
 }
 
+// SyncStatus reports the state of the sync with the cloud.
+// *cloudsync.Client implements it.
+type SyncStatus interface {
+	Status() (cloudsync.Status, error)
+}
+
 // Options configures the API.
 type Options struct {
 	// Domain serves the reads and token writes. Required.
 	Domain Domain
 	// Commander sends commands to chargers; nil answers every command 503.
 	Commander Commander
+	// Sync reports the cloud sync's state; nil: the appliance does not sync.
+	Sync SyncStatus
 	// Ready reports whether the appliance is up (for /healthz); nil: always ready.
 	Ready func() bool
 	// Logger receives the API's logs; nil discards them.
@@ -70,6 +79,7 @@ type Options struct {
 type Server struct {
 	domain Domain
 	cmd    Commander
+	sync   SyncStatus
 	ready  func() bool
 	log    *slog.Logger
 	mux    *http.ServeMux
@@ -85,6 +95,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		domain: opts.Domain,
 		cmd:    opts.Commander,
+		sync:   opts.Sync,
 		ready:  opts.Ready,
 		log:    opts.Logger,
 		mux:    http.NewServeMux(),
@@ -121,6 +132,7 @@ var routeTable = []route{
 	{"DELETE /api/v1/tokens/{id}", (*Server).deleteToken},
 	{"POST /api/v1/tokens/{id}/block", (*Server).blockToken},
 	{"GET /api/v1/reservations", (*Server).listReservations},
+	{"GET /api/v1/sync", (*Server).syncStatus},
 }
 
 func (s *Server) routes() {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/constellation-ev/constellation/appliance/charging"
+	"github.com/constellation-ev/constellation/appliance/cloudsync"
 	"github.com/constellation-ev/constellation/appliance/internal/testlog"
 	"github.com/constellation-ev/constellation/appliance/store"
 )
@@ -788,5 +789,49 @@ func TestDocsCoverRoutes(t *testing.T) {
 	}
 	if documented != len(routeTable) {
 		t.Errorf("docs/openapi.yaml describes %d operations, the API has %d", documented, len(routeTable))
+	}
+}
+
+// fakeSync answers a fixed status, or fails.
+type fakeSync struct {
+	st  cloudsync.Status
+	err error
+}
+
+func (f fakeSync) Status() (cloudsync.Status, error) { return f.st, f.err }
+
+func TestSyncStatus(t *testing.T) {
+	e := newEnv(t)
+	var st cloudsync.Status
+	e.get(t, "/api/v1/sync").decode(t, http.StatusOK, &st)
+	if st.Enabled || st.Connected {
+		t.Fatalf("without sync: %+v", st)
+	}
+
+	want := cloudsync.Status{Enabled: true, Connected: true, Site: "depot-7", Broker: "tls://broker:8883", LastSync: t0,
+		Backlog: 12, BacklogBytes: 3400, Dropped: cloudsync.Dropped{Readings: 3}, DesiredVersion: 4, AuthListVersion: 9}
+	for _, tt := range []struct {
+		sync   fakeSync
+		status int
+	}{{fakeSync{st: want}, http.StatusOK}, {fakeSync{err: errors.New("disk on fire")}, http.StatusInternalServerError}} {
+		s, err := New(Options{Domain: e.svc, Sync: tt.sync})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(s)
+		e.srv = srv
+		r := e.get(t, "/api/v1/sync")
+		srv.Close()
+		if r.status != tt.status {
+			t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
+		}
+		if tt.status != http.StatusOK {
+			continue
+		}
+		var got cloudsync.Status
+		r.decode(t, http.StatusOK, &got)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("got %+v, want %+v", got, want)
+		}
 	}
 }

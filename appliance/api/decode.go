@@ -4,17 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/constellation-ev/constellation/appliance/charging"
+	"github.com/constellation-ev/constellation/appliance/internal/jsonin"
 )
 
 // Decoders of outside input. Each returns an *httpError (400) whose message
@@ -72,57 +71,14 @@ func decodeToken(id string, body []byte) (charging.IDToken, error) {
 // decodeObject decodes body, which must be exactly one JSON object, into v
 // (a pointer to a struct), refusing unknown fields.
 func decodeObject(body []byte, v any) error {
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 {
-		return badRequest("body: empty, want a JSON object")
-	}
-	if trimmed[0] != '{' {
-		return badRequest("body: want a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return describeJSONError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return badRequest("body: unexpected data after the JSON object")
+	if err := jsonin.DecodeObject(body, v); err != nil {
+		return badRequest("%s", err)
 	}
 	return nil
 }
 
 // describeJSONError turns an encoding/json error into a 400 naming the field.
-func describeJSONError(err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return badRequest("body: invalid JSON at byte %d: %v", syn.Offset, syn)
-	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return badRequest("body: want a JSON object")
-		}
-		return badRequest("%s: want %s, got JSON %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return badRequest("body: truncated JSON")
-	}
-	// encoding/json has no type for unknown fields; its message is stable.
-	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return badRequest("body: unknown field %s", f)
-	}
-	return badRequest("body: %v", err)
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "a string"
-	case "bool":
-		return "a boolean"
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
-		return "a number"
-	}
-	return goKind
-}
+func describeJSONError(err error) error { return badRequest("%s", jsonin.Describe(err)) }
 
 // decodeCommandPayload checks a command body: one JSON object, returned
 // without surrounding space. An empty body is the empty object.
@@ -141,54 +97,25 @@ func decodeCommandPayload(body []byte) (json.RawMessage, error) {
 	return json.RawMessage(trimmed), nil
 }
 
-// commandBody is the body of a version-neutral command: the fields of
-// charging.Command, with its times as text so that a bad one is refused
-// with its field's name (the outer fields shadow the embedded ones).
-type commandBody struct {
-	charging.Command
-	Since      string `json:"since"`
-	Until      string `json:"until"`
-	RetrieveAt string `json:"retrieveAt"`
-	Expiry     string `json:"expiry"`
-}
-
 // decodeCommand decodes the body of command kind (an empty body is {})
-// and validates it (charging.Command.Validate).
+// and validates it (charging.ParseCommand): 404 for an unknown command,
+// 400 naming the field otherwise.
 func decodeCommand(kind string, body []byte) (charging.Command, error) {
-	if !slices.Contains(charging.CommandKinds, charging.CommandKind(kind)) {
-		names := make([]string, len(charging.CommandKinds))
-		for i, k := range charging.CommandKinds {
-			names[i] = string(k)
-		}
+	cmd, err := charging.ParseCommand(kind, body)
+	switch {
+	case errors.Is(err, charging.ErrUnknownCommand):
 		return charging.Command{}, &httpError{status: http.StatusNotFound,
-			msg: fmt.Sprintf("command: %s is not one of %s (OCPP actions are sent with /ocpp/{action})", quote(kind), strings.Join(names, ", "))}
-	}
-	var b commandBody
-	if len(bytes.TrimSpace(body)) > 0 {
-		if err := decodeObject(body, &b); err != nil {
-			return charging.Command{}, err
-		}
-	}
-	cmd := b.Command
-	cmd.Kind = charging.CommandKind(kind)
-	for _, t := range []struct {
-		field string
-		text  string
-		to    *time.Time
-	}{{"since", b.Since, &cmd.Since}, {"until", b.Until, &cmd.Until}, {"retrieveAt", b.RetrieveAt, &cmd.RetrieveAt}, {"expiry", b.Expiry, &cmd.Expiry}} {
-		if t.text == "" {
-			continue
-		}
-		v, err := time.Parse(time.RFC3339, t.text)
-		if err != nil {
-			return charging.Command{}, badRequest("%s: %s is not an RFC 3339 time", t.field, quote(t.text))
-		}
-		*t.to = v
-	}
-	if err := cmd.Validate(); err != nil {
-		return charging.Command{}, badRequest("%s", strings.TrimPrefix(err.Error(), charging.ErrInvalidCommand.Error()+": "))
+			msg: "command: " + withoutSentinel(err, charging.ErrUnknownCommand) + " (OCPP actions are sent with /ocpp/{action})"}
+	case err != nil:
+		return charging.Command{}, badRequest("%s", withoutSentinel(err, charging.ErrInvalidCommand))
 	}
 	return cmd, nil
+}
+
+// withoutSentinel is err's message without the text of the sentinel it
+// starts with: the rest names the field.
+func withoutSentinel(err, sentinel error) string {
+	return strings.TrimPrefix(err.Error(), sentinel.Error()+": ")
 }
 
 // validAction reports whether action looks like an OCPP action name.
@@ -267,12 +194,7 @@ func parseTransactionQuery(q url.Values) (transactionQuery, error) {
 }
 
 // quote quotes client input for an error message, cut short.
-func quote(s string) string {
-	if len(s) > 64 {
-		return strconv.Quote(s[:64]) + "..."
-	}
-	return strconv.Quote(s)
-}
+func quote(s string) string { return jsonin.Quote(s) }
 
 // parseTransactionID parses the {id} of /api/v1/transactions/{id}.
 func parseTransactionID(s string) (int64, error) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/constellation-ev/constellation/appliance/charging"
+	"github.com/constellation-ev/constellation/appliance/cloudsync"
 )
 
 // Answer bodies. Lists are wrapped in an object so that fields can be added
@@ -313,3 +314,18 @@ func (s *Server) sendCommand(w http.ResponseWriter, r *http.Request) error {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, charging.ErrNotFound) }
+
+// syncStatus answers the state of the cloud sync: {"enabled":false} when
+// the appliance does not sync.
+func (s *Server) syncStatus(w http.ResponseWriter, _ *http.Request) error {
+	if s.sync == nil {
+		writeJSON(w, http.StatusOK, cloudsync.Status{})
+		return nil
+	}
+	st, err := s.sync.Status()
+	if err != nil {
+		return fmt.Errorf("sync status: %w", err)
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}

@@ -1,7 +1,7 @@
 // Package app wires the appliance together: storage, the charging domain,
-// the OCPP central system and the local API, with their listeners, and
-// runs them until the context ends, then shuts them down in order so that
-// nothing acknowledged is lost.
+// the OCPP central system, the local API and the cloud sync, with their
+// listeners, and runs them until the context ends, then shuts them down in
+// order so that nothing acknowledged is lost.
 package app
 
 import (
@@ -15,11 +15,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/constellation-ev/constellation/appliance/api"
 	"github.com/constellation-ev/constellation/appliance/charging"
+	"github.com/constellation-ev/constellation/appliance/cloudsync"
 	"github.com/constellation-ev/constellation/appliance/config"
 	"github.com/constellation-ev/constellation/appliance/ocpp/csms"
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
@@ -58,10 +62,23 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 		}
 	}()
 
+	// The sync's outbox is written in the transaction of every domain
+	// change, so it exists before the charging service.
+	var (
+		syncer   *cloudsync.Client
+		onChange func(*bbolt.Tx, charging.Change) error
+	)
+	if cfg.Sync.Enabled {
+		if syncer, err = cloudsync.New(ctx, db, syncOptions(cfg, log)); err != nil {
+			return err
+		}
+		onChange = syncer.OnChange
+	}
 	svc, err := charging.NewService(ctx, db, charging.Config{
 		Logger:            log.With("area", "charging"),
 		Policy:            authPolicy(cfg),
 		HeartbeatInterval: cfg.OCPP.HeartbeatInterval.Duration,
+		OnChange:          onChange,
 	})
 	if err != nil {
 		return err
@@ -94,10 +111,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 		return err
 	}
 
+	var syncStatus api.SyncStatus // a nil *cloudsync.Client is not a nil interface
+	if syncer != nil {
+		syncStatus = syncer
+	}
 	var up atomic.Bool
 	apiHandler, err := api.New(api.Options{
 		Domain:    svc,
 		Commander: central,
+		Sync:      syncStatus,
 		Ready:     func() bool { return up.Load() && central.Ready() },
 		Logger:    log.With("area", "api"),
 	})
@@ -157,8 +179,24 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 		closeAll()
 		return err
 	}
+	// The sync stops after the CSMS, so that it runs while the last
+	// answers to chargers are committed; what it has not sent stays queued.
+	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSync()
+	syncDone := make(chan struct{})
+	go func() {
+		defer close(syncDone)
+		if syncer == nil {
+			return
+		}
+		// Charging goes on without the cloud: a sync that cannot run is
+		// logged, not fatal.
+		if err := syncer.Run(syncCtx, svc, central); err != nil {
+			log.Error("sync stopped", "err", err)
+		}
+	}()
 	up.Store(true)
-	log.Info("appliance ready", "dev", cfg.Dev, "data_dir", cfg.DataDir)
+	log.Info("appliance ready", "dev", cfg.Dev, "data_dir", cfg.DataDir, "sync", cfg.Sync.Enabled)
 	if ready != nil {
 		ready(addrs)
 	}
@@ -183,7 +221,50 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 	if serr := central.Shutdown(sctx); serr != nil {
 		log.Warn("csms shutdown", "err", serr)
 	}
+	stopSync()
+	<-syncDone
 	return err
+}
+
+// cloudsync.Executor is what the sync needs of the CSMS.
+var _ cloudsync.Executor = (*csms.CSMS)(nil)
+
+func syncOptions(cfg config.Config, log *slog.Logger) cloudsync.Options {
+	s := cfg.Sync
+	return cloudsync.Options{
+		Broker:        s.Broker,
+		Site:          s.Site,
+		Username:      s.Username,
+		PasswordFile:  s.PasswordFile,
+		CAFile:        s.CAFile,
+		ReadingsBatch: s.ReadingsBatch.Duration,
+		MaxEntries:    s.OutboxMaxEntries,
+		MaxBytes:      s.OutboxMaxBytes,
+		// What a desired configuration that stops setting these returns to.
+		Local: map[string]string{
+			cloudsync.SettingHeartbeatInterval: cfg.OCPP.HeartbeatInterval.String(),
+			cloudsync.SettingUnknownTokens:     cfg.Auth.UnknownTokens,
+		},
+		Software: software(),
+		Logger:   log.With("area", "sync"),
+	}
+}
+
+// software names this build for the cloud: the module version and the
+// commit it was built from, when the build recorded them.
+func software() string {
+	s := "constellation-appliance"
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return s
+	}
+	s += " " + bi.Main.Version
+	for _, kv := range bi.Settings {
+		if kv.Key == "vcs.revision" && len(kv.Value) >= 12 {
+			s += " " + kv.Value[:12]
+		}
+	}
+	return s
 }
 
 func serverTLS(c config.OCPP) (*tls.Config, error) {

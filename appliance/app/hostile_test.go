@@ -34,6 +34,12 @@ type appliance struct {
 // test ends, with cfg adjusted by mutate.
 func startAppliance(t *testing.T, mutate func(*config.Config)) *appliance {
 	t.Helper()
+	return startApplianceLogging(t, mutate, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// startApplianceLogging is startAppliance logging to log.
+func startApplianceLogging(t *testing.T, mutate func(*config.Config), log *slog.Logger) *appliance {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.OCPP.Addr = "127.0.0.1:0"
@@ -47,7 +53,6 @@ func startAppliance(t *testing.T, mutate func(*config.Config)) *appliance {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan app.Addrs, 1)
 	done := make(chan error, 1)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	go func() { done <- app.Run(ctx, cfg, log, func(a app.Addrs) { ready <- a }) }()
 	stop := sync.OnceValue(func() error {
 		cancel()

@@ -1,12 +1,15 @@
 package charging
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/constellation-ev/constellation/appliance/internal/jsonin"
 )
 
 // CommandKind names a version-neutral command to a charger. Each OCPP
@@ -267,4 +270,57 @@ func (c Command) WithDefaults(now time.Time) Command {
 		}
 	}
 	return c
+}
+
+// commandBody is the JSON body of a command: the fields of Command, with
+// its times as text so that a bad one is refused with its field's name
+// (the outer fields shadow the embedded ones).
+type commandBody struct {
+	Command
+	Since      string `json:"since"`
+	Until      string `json:"until"`
+	RetrieveAt string `json:"retrieveAt"`
+	Expiry     string `json:"expiry"`
+}
+
+// ParseCommand decodes the JSON body of a command of kind (an empty body
+// is {}) and validates it: the one decoder of commands from outside, used
+// by the local API and the cloud alike. Unknown fields are refused. The
+// error wraps ErrUnknownCommand for an unknown kind (its message lists the
+// kinds), otherwise ErrInvalidCommand; after the sentinel's text, the
+// message names the field.
+func ParseCommand(kind string, body []byte) (Command, error) {
+	if !slices.Contains(CommandKinds, CommandKind(kind)) {
+		names := make([]string, len(CommandKinds))
+		for i, k := range CommandKinds {
+			names[i] = string(k)
+		}
+		return Command{}, fmt.Errorf("%w: %s is not one of %s", ErrUnknownCommand, jsonin.Quote(kind), strings.Join(names, ", "))
+	}
+	var b commandBody
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := jsonin.DecodeObject(body, &b); err != nil {
+			return Command{}, fmt.Errorf("%w: %w", ErrInvalidCommand, err)
+		}
+	}
+	cmd := b.Command
+	cmd.Kind = CommandKind(kind)
+	for _, t := range []struct {
+		field string
+		text  string
+		to    *time.Time
+	}{{"since", b.Since, &cmd.Since}, {"until", b.Until, &cmd.Until}, {"retrieveAt", b.RetrieveAt, &cmd.RetrieveAt}, {"expiry", b.Expiry, &cmd.Expiry}} {
+		if t.text == "" {
+			continue
+		}
+		v, err := time.Parse(time.RFC3339, t.text)
+		if err != nil {
+			return Command{}, fmt.Errorf("%w: %s: %s is not an RFC 3339 time", ErrInvalidCommand, t.field, jsonin.Quote(t.text))
+		}
+		*t.to = v
+	}
+	if err := cmd.Validate(); err != nil {
+		return Command{}, err
+	}
+	return cmd, nil
 }

@@ -22,6 +22,9 @@ var (
 	ErrNoAnswer = errors.New("charger did not answer in time")
 	// ErrInvalidCommand: the command or its payload is not valid for the charger; nothing was sent.
 	ErrInvalidCommand = errors.New("invalid command")
+	// ErrUnknownCommand: ParseCommand was given a kind that is not one of
+	// CommandKinds.
+	ErrUnknownCommand = errors.New("unknown command")
 	// ErrChargerError: the charger answered with an error instead of a result.
 	ErrChargerError = errors.New("charger answered with an error")
 )

@@ -87,11 +87,13 @@ type Config struct {
 // Service is the version-neutral charging domain used by the OCPP adapters
 // and the local API. It is safe for concurrent use.
 type Service struct {
-	st       Store
-	clock    Clock
-	log      *slog.Logger
-	policy   PolicyConfig
-	interval time.Duration
+	st    Store
+	clock Clock
+	log   *slog.Logger
+	// policy and interval may be changed at runtime (the cloud's desired
+	// configuration); readers load them on every call.
+	policy   atomic.Pointer[PolicyConfig]
+	interval atomic.Int64 // time.Duration
 	onChange func(*bbolt.Tx, Change) error
 
 	// live is read on every call (a Heartbeat is nothing else), so it is a
@@ -133,8 +135,6 @@ func NewService(ctx context.Context, st Store, cfg Config) (*Service, error) {
 		st:       st,
 		clock:    cmp.Or[Clock](cfg.Clock, SystemClock{}),
 		log:      cfg.Logger,
-		policy:   cfg.Policy,
-		interval: cmp.Or(cfg.HeartbeatInterval, DefaultHeartbeatInterval),
 		onChange: cfg.OnChange,
 		tokens:   make(map[string]IDToken),
 		live:     make(map[ChargerID]*live),
@@ -142,6 +142,8 @@ func NewService(ctx context.Context, st Store, cfg Config) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.policy.Store(&cfg.Policy)
+	s.interval.Store(int64(cmp.Or(cfg.HeartbeatInterval, DefaultHeartbeatInterval)))
 	err := st.View(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bkTokens).ForEach(func(k, v []byte) error {
 			var t IDToken
@@ -311,7 +313,42 @@ func (s *Service) Boot(ctx context.Context, id ChargerID, info BootInfo) (BootRe
 		return BootResult{}, err
 	}
 	s.liveOf(id).lastSeen.Store(now.UnixNano())
-	return BootResult{Status: RegistrationAccepted, CurrentTime: now, Interval: s.interval}, nil
+	return BootResult{Status: RegistrationAccepted, CurrentTime: now, Interval: time.Duration(s.interval.Load())}, nil
+}
+
+// SetHeartbeatInterval changes the interval given to chargers from their
+// next boot on (the ones connected keep theirs until they boot again).
+func (s *Service) SetHeartbeatInterval(d time.Duration) error {
+	if d < time.Second || d > MaxHeartbeatInterval {
+		return invalid("heartbeat interval", "%v is not between 1s and %v", d, MaxHeartbeatInterval)
+	}
+	s.interval.Store(int64(d))
+	return nil
+}
+
+// MaxHeartbeatInterval bounds SetHeartbeatInterval: OCPP gives the interval
+// in whole seconds of an int32, and a day without a heartbeat is already
+// longer than any charger needs.
+const MaxHeartbeatInterval = 24 * time.Hour
+
+// SetUnknownTokenPolicy changes the mode of the default policy for tokens
+// that are not in the cache (its allowlist patterns stay); per-charger
+// policies keep theirs.
+func (s *Service) SetUnknownTokenPolicy(mode PolicyMode) error {
+	if mode == "" {
+		return invalid("unknown token policy", "empty (want strict, allowlist or open)")
+	}
+	for {
+		old := s.policy.Load()
+		p := *old
+		p.Default.Mode = mode
+		if err := p.Validate(); err != nil {
+			return err
+		}
+		if s.policy.CompareAndSwap(old, &p) {
+			return nil
+		}
+	}
 }
 
 // UpdateConnectorStatus records a status report; an identical re-send
@@ -361,7 +398,7 @@ func (s *Service) Authorize(ctx context.Context, id ChargerID, idTag string) (Au
 	if ok {
 		return s.answer(t), nil
 	}
-	pol := s.policy.For(id)
+	pol := s.policy.Load().For(id)
 	var source string
 	switch {
 	case pol.Mode == PolicyOpen:

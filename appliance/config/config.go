@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/constellation-ev/constellation/appliance/cloudsync"
+	"github.com/constellation-ev/constellation/syncproto"
 )
 
 // Config is the whole appliance configuration.
@@ -26,6 +29,7 @@ type Config struct {
 	OCPP OCPP `toml:"ocpp"`
 	API  API  `toml:"api"`
 	Auth Auth `toml:"auth"`
+	Sync Sync `toml:"sync"`
 }
 
 // OCPP configures the central system that chargers connect to.
@@ -84,6 +88,27 @@ type Auth struct {
 	Allowlist []string `toml:"allowlist"`
 }
 
+// Sync configures the sync with the watchtower cloud over MQTT (see docs/sync.md).
+type Sync struct {
+	// Enabled turns the sync on; off, nothing is queued for the cloud.
+	Enabled bool `toml:"enabled"`
+	// Broker is the MQTT v5 broker's URL: tcp://, mqtt://, tls://, mqtts:// or ssl://, with host:port.
+	Broker string `toml:"broker"`
+	// Site is this appliance's site id.
+	Site string `toml:"site"`
+	// Username is the MQTT user name; empty: the site id.
+	Username string `toml:"username"`
+	// PasswordFile holds the MQTT password (one line); empty: none.
+	PasswordFile string `toml:"password_file"`
+	// CAFile (PEM) verifies a TLS broker; empty: the system's roots.
+	CAFile string `toml:"ca_file"`
+	// ReadingsBatch holds live meter readings back this long to send them together; 0 sends them at once.
+	ReadingsBatch Duration `toml:"readings_batch"`
+	// OutboxMaxEntries and OutboxMaxBytes bound the records waiting for the broker.
+	OutboxMaxEntries int   `toml:"outbox_max_entries"`
+	OutboxMaxBytes   int64 `toml:"outbox_max_bytes"`
+}
+
 // Duration is a time.Duration written as a Go duration string ("30s").
 type Duration struct{ time.Duration }
 
@@ -115,6 +140,11 @@ func Default() Config {
 		},
 		API:  API{Addr: "127.0.0.1:8000"},
 		Auth: Auth{UnknownTokens: "strict"},
+		Sync: Sync{
+			ReadingsBatch:    Duration{cloudsync.DefaultReadingsBatch},
+			OutboxMaxEntries: cloudsync.DefaultMaxEntries,
+			OutboxMaxBytes:   cloudsync.DefaultMaxBytes,
+		},
 	}
 }
 
@@ -127,7 +157,7 @@ func Load(args []string) (Config, error) {
 	dataDir := fs.String("data-dir", "", "directory for the database and state (overrides data_dir)")
 	ocppAddr := fs.String("ocpp-addr", "", "OCPP websocket listen address (overrides ocpp.addr, default :9000)")
 	apiAddr := fs.String("api-addr", "", "local API listen address (overrides api.addr, default 127.0.0.1:8000)")
-	dev := fs.Bool("dev", false, "development mode: simulated hardware, no cloud, unknown chargers and tokens accepted")
+	dev := fs.Bool("dev", false, "development mode: simulated hardware, unknown chargers and tokens accepted, no cloud sync unless [sync] enables it")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides log_level)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -262,7 +292,35 @@ func (c Config) Validate() error {
 		}
 		errs = append(errs, validPolicy(key+".auth_policy", ch.AuthPolicy, true))
 	}
+	errs = append(errs, c.Sync.validate()...)
 	return errors.Join(errs...)
+}
+
+// validate checks the sync settings; the connection ones only when the
+// sync is enabled.
+func (s Sync) validate() []error {
+	var errs []error
+	if s.ReadingsBatch.Duration < 0 {
+		errs = append(errs, errors.New("sync.readings_batch: must not be negative"))
+	}
+	if s.OutboxMaxEntries < 1 {
+		errs = append(errs, fmt.Errorf("sync.outbox_max_entries: %d is below 1", s.OutboxMaxEntries))
+	}
+	if s.OutboxMaxBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("sync.outbox_max_bytes: %d is below 1 MiB", s.OutboxMaxBytes))
+	}
+	if !s.Enabled {
+		return errs
+	}
+	if err := syncproto.ValidateSiteID(s.Site); err != nil {
+		errs = append(errs, fmt.Errorf("sync.site: %w", err))
+	}
+	if s.Broker == "" {
+		errs = append(errs, errors.New("sync.broker: required when sync is enabled"))
+	} else if err := cloudsync.CheckBroker(s.Broker, s.CAFile); err != nil {
+		errs = append(errs, fmt.Errorf("sync.%w", err))
+	}
+	return errs
 }
 
 func validPolicy(key, p string, emptyOK bool) error {

@@ -62,6 +62,38 @@ func TestDevOpensTheDoor(t *testing.T) {
 	}
 }
 
+// Sync is off unless the file turns it on, --dev included.
+func TestSync(t *testing.T) {
+	for _, args := range [][]string{nil, {"--dev"}} {
+		cfg, err := Load(args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Sync.Enabled || cfg.Sync.ReadingsBatch.Duration != 5*time.Minute || cfg.Sync.OutboxMaxEntries != 500000 {
+			t.Errorf("%v: sync %+v", args, cfg.Sync)
+		}
+	}
+	p := writeFile(t, `
+[sync]
+enabled = true
+broker = "tls://watchtower.example:8883"
+site = "depot-7"
+password_file = "/var/lib/constellation/mqtt-password"
+ca_file = "/etc/constellation/broker-ca.pem"
+readings_batch = "1m"
+outbox_max_bytes = 33554432
+`)
+	cfg, err := Load([]string{"--config", p, "--dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Sync
+	if !s.Enabled || s.Site != "depot-7" || s.Broker != "tls://watchtower.example:8883" || s.ReadingsBatch.Duration != time.Minute ||
+		s.OutboxMaxBytes != 32<<20 || s.OutboxMaxEntries != 500000 || s.Username != "" {
+		t.Errorf("sync %+v", s)
+	}
+}
+
 func TestLoadErrorsNameTheKey(t *testing.T) {
 	tests := []struct {
 		name, file string
@@ -79,6 +111,14 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"bad version", "[ocpp]\nversions = [\"ocpp1.5\"]", nil, "ocpp1.5"},
 		{"tiny frames", "[ocpp]\nmax_frame_bytes = 10", nil, "max_frame_bytes"},
 		{"stray argument", "", []string{"extra"}, "unexpected argument"},
+		{"sync without broker", "[sync]\nenabled = true\nsite = \"depot-7\"", nil, "sync.broker: required"},
+		{"sync bad scheme", "[sync]\nenabled = true\nsite = \"depot-7\"\nbroker = \"http://x:1883\"", nil, "sync.broker"},
+		{"sync no port", "[sync]\nenabled = true\nsite = \"depot-7\"\nbroker = \"tcp://x\"", nil, "sync.broker"},
+		{"sync credentials in url", "[sync]\nenabled = true\nsite = \"depot-7\"\nbroker = \"tcp://u:p@x:1883\"", nil, "sync.broker: credentials"},
+		{"sync bad site", "[sync]\nenabled = true\nsite = \"depot/7\"\nbroker = \"tcp://x:1883\"", nil, "sync.site"},
+		{"sync ca without tls", "[sync]\nenabled = true\nsite = \"s\"\nbroker = \"tcp://x:1883\"\nca_file = \"/ca.pem\"", nil, "sync.ca_file"},
+		{"sync negative batch", "[sync]\nreadings_batch = \"-1s\"", nil, "sync.readings_batch"},
+		{"sync tiny outbox", "[sync]\noutbox_max_entries = 0", nil, "sync.outbox_max_entries"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -51,6 +51,24 @@ const (
 	// BucketDeviceModel (layout 2): charger id, 0x00, configuration key of
 	// the variable attribute (see charging.ConfigKey) -> variable record.
 	BucketDeviceModel = "device_model"
+	// BucketSyncOutbox (layout 3): U64 outbox sequence -> a record waiting
+	// for the broker's PUBACK (see appliance/cloudsync); the bucket's
+	// sequence numbers the records.
+	BucketSyncOutbox = "sync_outbox"
+	// BucketSyncDroppable (layout 3): a class byte ('r' readings, 'o' other
+	// records that may be dropped when the outbox is full), U64 outbox
+	// sequence -> empty. Finds the oldest record to drop.
+	BucketSyncDroppable = "sync_droppable"
+	// BucketSyncState (layout 3): the sync client's state by name (store
+	// id, bdSeq, outbox counters, applied desired and authorization list
+	// versions).
+	BucketSyncState = "sync_state"
+	// BucketSyncTxRevs (layout 3): U64 transaction id -> U64 revision of
+	// the last Transaction record queued for the cloud.
+	BucketSyncTxRevs = "sync_tx_revs"
+	// BucketSyncCommands (layout 3): cloud command id -> its handling state,
+	// so a command delivered twice is executed once.
+	BucketSyncCommands = "sync_commands"
 )
 
 var layoutKey = []byte("layout")
@@ -59,25 +77,25 @@ var layoutKey = []byte("layout")
 func Layout() []Migration {
 	return []Migration{
 		{Version: 1, Name: "initial buckets", Up: func(tx *bbolt.Tx) error {
-			for _, name := range []string{
-				BucketChargers, BucketConnectors, BucketTransactions, BucketTxKeys,
-				BucketActiveTx, BucketReadings, BucketTokens, BucketReservations,
-			} {
-				if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
-					return fmt.Errorf("create bucket %s: %w", name, err)
-				}
-			}
-			return nil
+			return createBuckets(tx, BucketChargers, BucketConnectors, BucketTransactions, BucketTxKeys,
+				BucketActiveTx, BucketReadings, BucketTokens, BucketReservations)
 		}},
 		{Version: 2, Name: "OCPP 2.x transaction events and device model", Up: func(tx *bbolt.Tx) error {
-			for _, name := range []string{BucketTxChargerIDs, BucketTxEvents, BucketDeviceModel} {
-				if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
-					return fmt.Errorf("create bucket %s: %w", name, err)
-				}
-			}
-			return nil
+			return createBuckets(tx, BucketTxChargerIDs, BucketTxEvents, BucketDeviceModel)
+		}},
+		{Version: 3, Name: "cloud sync outbox and state", Up: func(tx *bbolt.Tx) error {
+			return createBuckets(tx, BucketSyncOutbox, BucketSyncDroppable, BucketSyncState, BucketSyncTxRevs, BucketSyncCommands)
 		}},
 	}
+}
+
+func createBuckets(tx *bbolt.Tx, names ...string) error {
+	for _, name := range names {
+		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // migrate brings the file to the newest version of migs in one transaction,

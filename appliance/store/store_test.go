@@ -330,7 +330,8 @@ func TestLayout(t *testing.T) {
 	err = db.View(func(tx *bbolt.Tx) error {
 		for _, b := range []string{BucketMeta, BucketChargers, BucketConnectors, BucketTransactions,
 			BucketTxKeys, BucketActiveTx, BucketReadings, BucketTokens, BucketReservations,
-			BucketTxChargerIDs, BucketTxEvents, BucketDeviceModel} {
+			BucketTxChargerIDs, BucketTxEvents, BucketDeviceModel,
+			BucketSyncOutbox, BucketSyncDroppable, BucketSyncState, BucketSyncTxRevs, BucketSyncCommands} {
 			if tx.Bucket([]byte(b)) == nil {
 				return fmt.Errorf("bucket %s missing", b)
 			}
@@ -342,43 +343,53 @@ func TestLayout(t *testing.T) {
 	}
 }
 
-// A file of layout 1 (before OCPP 2.x) is upgraded in place: its records
-// stay, the new buckets appear.
-func TestLayoutUpgradeFrom1(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "db")
-	db, err := Open(path, Options{Migrations: Layout()[:1]})
-	if err != nil {
-		t.Fatal(err)
+// A file of an older layout is upgraded in place: its records stay, the
+// buckets of the newer layouts appear.
+func TestLayoutUpgrade(t *testing.T) {
+	newer := map[int][]string{
+		2: {BucketTxChargerIDs, BucketTxEvents, BucketDeviceModel},
+		3: {BucketSyncOutbox, BucketSyncDroppable, BucketSyncState, BucketSyncTxRevs, BucketSyncCommands},
 	}
-	if err := db.Update(context.Background(), func(tx *bbolt.Tx) error {
-		return tx.Bucket([]byte(BucketTransactions)).Put(U64(1), []byte(`{"id":1}`))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err = Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if db.LayoutVersion() != 2 {
-		t.Fatalf("version %d", db.LayoutVersion())
-	}
-	err = db.View(func(tx *bbolt.Tx) error {
-		if v := tx.Bucket([]byte(BucketTransactions)).Get(U64(1)); string(v) != `{"id":1}` {
-			return fmt.Errorf("record after upgrade: %q", v)
-		}
-		for _, b := range []string{BucketTxChargerIDs, BucketTxEvents, BucketDeviceModel} {
-			if tx.Bucket([]byte(b)) == nil {
-				return fmt.Errorf("bucket %s missing", b)
+	for from := 1; from < len(Layout()); from++ {
+		t.Run(fmt.Sprintf("from %d", from), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "db")
+			db, err := Open(path, Options{Migrations: Layout()[:from]})
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+			if err := db.Update(context.Background(), func(tx *bbolt.Tx) error {
+				return tx.Bucket([]byte(BucketTransactions)).Put(U64(1), []byte(`{"id":1}`))
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			db, err = Open(path, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if db.LayoutVersion() != len(Layout()) {
+				t.Fatalf("version %d", db.LayoutVersion())
+			}
+			err = db.View(func(tx *bbolt.Tx) error {
+				if v := tx.Bucket([]byte(BucketTransactions)).Get(U64(1)); string(v) != `{"id":1}` {
+					return fmt.Errorf("record after upgrade: %q", v)
+				}
+				for v := from + 1; v <= len(Layout()); v++ {
+					for _, b := range newer[v] {
+						if tx.Bucket([]byte(b)) == nil {
+							return fmt.Errorf("bucket %s of layout %d missing", b, v)
+						}
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 

@@ -1,0 +1,109 @@
+package app_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/constellation-ev/constellation/appliance/cloudsync"
+	"github.com/constellation-ev/constellation/appliance/cloudsync/synctest"
+	"github.com/constellation-ev/constellation/appliance/config"
+	"github.com/constellation-ev/constellation/appliance/internal/testlog"
+	"github.com/constellation-ev/constellation/syncproto"
+)
+
+func TestSyncOffByDefault(t *testing.T) {
+	a := startAppliance(t, nil)
+	var st cloudsync.Status
+	getJSON(t, a.api+"/api/v1/sync", &st)
+	if st.Enabled || st.Connected {
+		t.Fatalf("sync status %+v, want disabled", st)
+	}
+}
+
+// With [sync] enabled, a charger's session reaches the broker, a command
+// from the cloud reaches the charger and its result the broker, the
+// local API shows the link, and the password is never logged.
+func TestSyncEndToEnd(t *testing.T) {
+	broker := synctest.Broker(t)
+	site := synctest.Site(t)
+	const password = "s3cret-mqtt-password"
+	pwFile := filepath.Join(t.TempDir(), "mqtt-password")
+	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sub := synctest.Subscribe(t, broker, syncproto.Prefix+site+"/up/+")
+	logs := &testlog.Buffer{}
+	a := startApplianceLogging(t, func(c *config.Config) {
+		c.Sync = config.Sync{Enabled: true, Broker: broker, Site: site, PasswordFile: pwFile,
+			ReadingsBatch: config.Duration{Duration: 5 * time.Minute}, OutboxMaxEntries: 1000, OutboxMaxBytes: 1 << 20}
+	}, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+
+	c := dialRaw(t, a, "SYNC-1")
+	c.call("BootNotification", boot)
+	c.call("StatusNotification", `{"connectorId":1,"errorCode":"NoError","status":"Charging"}`)
+	ans := c.call("StartTransaction", startTx)
+	var started struct {
+		TransactionID int64 `json:"transactionId"`
+	}
+	if err := json.Unmarshal(ans[2], &started); err != nil {
+		t.Fatal(err)
+	}
+	c.call("MeterValues", fmt.Sprintf(`{"connectorId":1,"transactionId":%d,"meterValue":[{"timestamp":"2026-11-28T10:15:00Z","sampledValue":[{"value":"2100"}]}]}`, started.TransactionID))
+	c.call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":3100,"timestamp":"2026-11-28T11:00:00Z","reason":"Local"}`, started.TransactionID))
+
+	sub.Wait(t, "the session and its reading", func(ms []synctest.Message) bool {
+		var stop, reading bool
+		for _, m := range ms {
+			switch m := m.Msg.(type) {
+			case *syncproto.Transaction:
+				stop = stop || (m.Event == syncproto.TxStopped && m.ID == started.TransactionID && *m.MeterStopWh == 3100)
+			case *syncproto.Readings:
+				reading = reading || slices.ContainsFunc(m.Rows(), func(r syncproto.Reading) bool { return r.Value == "2100" })
+			}
+		}
+		return stop && reading
+	})
+	var st cloudsync.Status
+	getJSON(t, a.api+"/api/v1/sync", &st)
+	if !st.Enabled || !st.Connected || st.Site != site || st.LastSync.IsZero() {
+		t.Fatalf("sync status %+v", st)
+	}
+
+	// A command from the cloud goes through the CSMS to the charger.
+	synctest.PublishMessage(t, broker, site, &syncproto.Command{Header: syncproto.Header{Site: site, Time: time.Now()},
+		ID: "cmd-1", Charger: "SYNC-1", Command: "clear-cache", Deadline: time.Now().Add(time.Hour)}, false)
+	f := c.next()
+	var call []json.RawMessage
+	if err := json.Unmarshal(f.data, &call); err != nil || len(call) != 4 || string(call[2]) != `"ClearCache"` {
+		t.Fatalf("charger got %s, want a ClearCache CALL", f.data)
+	}
+	c.send(websocket.TextMessage, fmt.Appendf(nil, `[3,%s,{"status":"Accepted"}]`, call[1]))
+	sub.Wait(t, "the command's result", func(ms []synctest.Message) bool {
+		return slices.ContainsFunc(ms, func(m synctest.Message) bool {
+			r, ok := m.Msg.(*syncproto.CommandResult)
+			return ok && r.CommandID == "cmd-1" && r.Status == syncproto.CommandAccepted && r.Action == "ClearCache"
+		})
+	})
+
+	if err := a.stop(); err != nil {
+		t.Fatal(err)
+	}
+	sub.Wait(t, "the death at shutdown", func(ms []synctest.Message) bool {
+		return slices.ContainsFunc(ms, func(m synctest.Message) bool { _, ok := m.Msg.(*syncproto.Death); return ok })
+	})
+	if strings.Contains(logs.String(), password) {
+		t.Fatal("the MQTT password was logged")
+	}
+	if !strings.Contains(logs.String(), "sync link up") {
+		t.Fatalf("no link in the logs:\n%s", logs.String())
+	}
+}
