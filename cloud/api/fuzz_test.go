@@ -1,0 +1,27 @@
+package api
+
+import (
+	"testing"
+)
+
+// Every request decoder refuses bad bodies with an error, never a panic.
+func FuzzDecoders(f *testing.F) {
+	for _, s := range []string{`{"site":"a","token":"t"}`, `{"id":"a","name":"n"}`, `{"ttl":"1h"}`, `{"settings":{"a":"b"}}`,
+		`{"entries":[{"id":"A","status":"Accepted"}]}`, `{"put":[],"remove":["A"]}`,
+		`{"charger":"CP1","command":"reset","args":{"type":"Soft"},"timeout":"5m"}`, `{"x":1}`, `{} {}`, `[`, ``} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = decode[enrollRequest](data)
+		_, _ = decode[createSiteRequest](data)
+		_, _ = decode[tokenRequest](data)
+		_, _ = decode[desiredRequest](data)
+		if r, err := decode[authListRequest](data); err == nil {
+			_ = checkEntries("a", r.Entries, nil)
+		}
+		if r, err := decode[authChangeRequest](data); err == nil {
+			_ = checkEntries("a", r.Put, r.Remove)
+		}
+		_, _ = decode[commandRequest](data)
+	})
+}

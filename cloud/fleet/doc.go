@@ -1,0 +1,21 @@
+// Package fleet is the watchtower's store: the sites and their
+// credentials, enrollment tokens, and the cloud's view of every site's
+// chargers, connectors, transactions, readings, events and
+// configuration, the desired state sent down (configuration,
+// authorization list) and the operators' commands.
+//
+// One schema, in embedded versioned migrations, runs on SQLite (the
+// default, pure Go) and PostgreSQL through database/sql; queries are
+// written once with '?' placeholders and rebound for PostgreSQL, and the
+// few dialect differences live in dialect.go.
+//
+// Applying upstream records is idempotent: every keyed record is applied
+// once per (site, key) (table applied_keys, in the same SQL transaction
+// as its effect), a transaction record never replaces one of a higher
+// revision, and readings are inserted or ignored by their natural key, so
+// batches merged differently on a resend add nothing twice.
+//
+// Secrets (site passwords, enrollment tokens) are stored as SHA-256
+// hashes: they are 256-bit random values, so a slow password hash would
+// add nothing but a cost to every connect.
+package fleet

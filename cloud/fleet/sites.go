@@ -1,0 +1,220 @@
+package fleet
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/constellation-ev/constellation/syncproto"
+)
+
+// Site is a site as the operator sees it.
+type Site struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Enrolled  bool      `json:"enrolled"`
+	Revoked   bool      `json:"revoked"`
+	CreatedAt time.Time `json:"createdAt"`
+	Online    bool      `json:"online"`
+	LastSeen  time.Time `json:"lastSeen,omitzero"`
+	Boot      string    `json:"boot,omitempty"`
+	BdSeq     uint64    `json:"bdSeq"`
+	Software  string    `json:"software,omitempty"`
+	Backlog   int64     `json:"backlog"`
+	// DesiredApplied and AuthApplied are the versions the appliance
+	// announced in its last birth; AuthVersion is the cloud's.
+	DesiredApplied int64 `json:"desiredApplied"`
+	AuthApplied    int64 `json:"authApplied"`
+	AuthVersion    int64 `json:"authVersion"`
+	// Counts of what the cloud holds for the site (Get only).
+	Chargers     int64 `json:"chargers"`
+	Transactions int64 `json:"transactions"`
+	Readings     int64 `json:"readings"`
+}
+
+// NewSecret returns a new random secret (256 bits, URL-safe base64).
+func NewSecret() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// HashSecret is how secrets are stored.
+func HashSecret(secret string) string {
+	h := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(h[:])
+}
+
+// CreateSite registers a site (not yet enrolled).
+func (s *Store) CreateSite(ctx context.Context, id, name string) (Site, error) {
+	if err := syncproto.ValidateSiteID(id); err != nil {
+		return Site{}, fmt.Errorf("fleet: create site: %w", err)
+	}
+	if len(name) > 255 {
+		return Site{}, fmt.Errorf("fleet: create site: name longer than 255 bytes")
+	}
+	res, err := s.exec(ctx, s.db, `INSERT INTO sites (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, name, s.now())
+	if err != nil {
+		return Site{}, fmt.Errorf("fleet: create site %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return Site{}, fmt.Errorf("fleet: create site %s: %w", id, ErrExists)
+	}
+	return s.Site(ctx, id)
+}
+
+const siteColumns = `id, name, password_hash <> '', revoked, created_at, online, last_seen, boot, bd_seq, software, backlog, desired_applied, auth_applied, auth_version`
+
+func scanSite(sc interface{ Scan(...any) error }) (Site, error) {
+	var st Site
+	var created, seen int64
+	err := sc.Scan(&st.ID, &st.Name, &st.Enrolled, &st.Revoked, &created, &st.Online, &seen, &st.Boot, &st.BdSeq,
+		&st.Software, &st.Backlog, &st.DesiredApplied, &st.AuthApplied, &st.AuthVersion)
+	st.CreatedAt, st.LastSeen = fromMS(created), fromMS(seen)
+	return st, err
+}
+
+// Site returns a site with its counts.
+func (s *Store) Site(ctx context.Context, id string) (Site, error) {
+	st, err := scanSite(s.queryRow(ctx, s.db, `SELECT `+siteColumns+` FROM sites WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Site{}, fmt.Errorf("fleet: site %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Site{}, fmt.Errorf("fleet: site %q: %w", id, err)
+	}
+	err = s.queryRow(ctx, s.db, `SELECT
+		(SELECT COUNT(*) FROM chargers WHERE site = ?),
+		(SELECT COUNT(*) FROM transactions WHERE site = ?),
+		(SELECT COUNT(*) FROM readings WHERE site = ?)`, id, id, id).Scan(&st.Chargers, &st.Transactions, &st.Readings)
+	if err != nil {
+		return Site{}, fmt.Errorf("fleet: site %q counts: %w", id, err)
+	}
+	return st, nil
+}
+
+// Sites lists every site, by id.
+func (s *Store) Sites(ctx context.Context) ([]Site, error) {
+	rows, err := s.query(ctx, s.db, `SELECT `+siteColumns+` FROM sites ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("fleet: sites: %w", err)
+	}
+	defer rows.Close()
+	out := []Site{}
+	for rows.Next() {
+		st, err := scanSite(rows)
+		if err != nil {
+			return nil, fmt.Errorf("fleet: sites: %w", err)
+		}
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+// IssueToken returns a new single-use enrollment token for site, valid
+// for ttl. Only its hash is stored.
+func (s *Store) IssueToken(ctx context.Context, site string, ttl time.Duration) (token string, expires time.Time, err error) {
+	if ttl <= 0 {
+		return "", time.Time{}, fmt.Errorf("fleet: enrollment token: ttl %v: want a positive duration", ttl)
+	}
+	st, err := s.Site(ctx, site)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if st.Revoked {
+		return "", time.Time{}, fmt.Errorf("fleet: enrollment token for %s: %w", site, ErrRevoked)
+	}
+	token = NewSecret()
+	now := s.clock.Now()
+	expires = now.Add(ttl)
+	if _, err := s.exec(ctx, s.db, `INSERT INTO enrollment_tokens (hash, site, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+		HashSecret(token), site, now.UnixMilli(), expires.UnixMilli()); err != nil {
+		return "", time.Time{}, fmt.Errorf("fleet: enrollment token for %s: %w", site, err)
+	}
+	return token, expires.UTC(), nil
+}
+
+// Enroll trades site's enrollment token for the site's MQTT password,
+// returned once and stored hashed; a later enrollment replaces it. The
+// error wraps ErrTokenInvalid, ErrTokenUsed, ErrTokenExpired or
+// ErrRevoked.
+func (s *Store) Enroll(ctx context.Context, site, token string) (password string, err error) {
+	password = NewSecret()
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		var tokSite string
+		var expires, used int64
+		err := s.queryRow(ctx, tx, `SELECT site, expires_at, used_at FROM enrollment_tokens WHERE hash = ?`, HashSecret(token)).
+			Scan(&tokSite, &expires, &used)
+		switch {
+		case errors.Is(err, sql.ErrNoRows) || err == nil && subtle.ConstantTimeCompare([]byte(tokSite), []byte(site)) != 1:
+			return ErrTokenInvalid
+		case err != nil:
+			return err
+		case used != 0:
+			return ErrTokenUsed
+		case s.now() >= expires:
+			return ErrTokenExpired
+		}
+		var revoked bool
+		if err := s.queryRow(ctx, tx, `SELECT revoked FROM sites WHERE id = ?`, site).Scan(&revoked); err != nil {
+			return err
+		}
+		if revoked {
+			return ErrRevoked
+		}
+		// The condition on used_at makes two concurrent trades of one
+		// token yield one password.
+		res, err := s.exec(ctx, tx, `UPDATE enrollment_tokens SET used_at = ? WHERE hash = ? AND used_at = 0`, s.now(), HashSecret(token))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrTokenUsed
+		}
+		_, err = s.exec(ctx, tx, `UPDATE sites SET password_hash = ? WHERE id = ?`, HashSecret(password), site)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("fleet: enroll %s: %w", site, err)
+	}
+	return password, nil
+}
+
+// Authenticate checks an appliance's MQTT credentials: the user name is
+// the site id. It returns nil only for an enrolled, unrevoked site with
+// this password.
+func (s *Store) Authenticate(ctx context.Context, site, password string) error {
+	var hash string
+	var revoked bool
+	err := s.queryRow(ctx, s.db, `SELECT password_hash, revoked FROM sites WHERE id = ?`, site).Scan(&hash, &revoked)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("fleet: site %q: %w", site, ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("fleet: authenticate %q: %w", site, err)
+	case revoked:
+		return fmt.Errorf("fleet: site %q: %w", site, ErrRevoked)
+	case hash == "" || subtle.ConstantTimeCompare([]byte(hash), []byte(HashSecret(password))) != 1:
+		return fmt.Errorf("fleet: site %q: wrong password", site)
+	}
+	return nil
+}
+
+// Revoke cuts a site off: its credentials and unused tokens stop working.
+func (s *Store) Revoke(ctx context.Context, site string) error {
+	res, err := s.exec(ctx, s.db, `UPDATE sites SET revoked = ?, password_hash = '', online = ? WHERE id = ?`, true, false, site)
+	if err != nil {
+		return fmt.Errorf("fleet: revoke %s: %w", site, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("fleet: revoke %q: %w", site, ErrNotFound)
+	}
+	return nil
+}

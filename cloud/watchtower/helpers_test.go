@@ -1,0 +1,234 @@
+package watchtower_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/constellation-ev/constellation/appliance/charging"
+	"github.com/constellation-ev/constellation/appliance/cloudsync"
+	"github.com/constellation-ev/constellation/appliance/store"
+	"github.com/constellation-ev/constellation/cloud/internal/cloudtest"
+	"github.com/constellation-ev/constellation/cloud/watchtower"
+)
+
+var (
+	ctx = context.Background()
+	t0  = time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+)
+
+// guard bounds every wait: a test that waits longer has hung.
+const guard = 2 * time.Minute
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tower is a watchtower on loopback with SQLite, and its operator token.
+type tower struct {
+	*watchtower.Watchtower
+	op    string
+	clock *cloudtest.Clock
+	logs  *cloudtest.Logs
+}
+
+func startTower(t *testing.T) *tower {
+	t.Helper()
+	dir := t.TempDir()
+	tw := &tower{op: "operator-token-for-tests", clock: cloudtest.NewClock(t0), logs: &cloudtest.Logs{}}
+	must(t, os.WriteFile(filepath.Join(dir, "op"), []byte(tw.op+"\n"), 0o600))
+	var cfg watchtower.Config
+	cfg.DataDir, cfg.OperatorTokenFile = dir, filepath.Join(dir, "op")
+	cfg.MQTT.Listen, cfg.HTTP.Listen = "127.0.0.1:0", "127.0.0.1:0"
+	w, err := watchtower.Start(ctx, cfg, tw.clock, tw.logs.Logger())
+	must(t, err)
+	t.Cleanup(w.Close)
+	tw.Watchtower = w
+	return tw
+}
+
+// call makes an API request with the operator's token (op false: none)
+// and decodes the answer into out (if not nil); it returns the status.
+func (tw *tower) call(t *testing.T, op bool, method, path string, body any, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		must(t, err)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+tw.HTTPAddr()+path, rd)
+	must(t, err)
+	if op {
+		req.Header.Set("Authorization", "Bearer "+tw.op)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	must(t, err)
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, data, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// enroll creates a site through the API and trades its token for the
+// password.
+func (tw *tower) enroll(t *testing.T, site string) string {
+	t.Helper()
+	if code := tw.call(t, true, "POST", "/api/v1/sites", map[string]string{"id": site}, nil); code != http.StatusCreated {
+		t.Fatalf("create site %s: %d", site, code)
+	}
+	var tok struct{ Token string }
+	if code := tw.call(t, true, "POST", "/api/v1/sites/"+site+"/tokens", map[string]string{"ttl": "1h"}, &tok); code != http.StatusCreated {
+		t.Fatalf("token for %s: %d", site, code)
+	}
+	var creds struct{ Username, Password string }
+	if code := tw.call(t, false, "POST", "/api/v1/enroll", map[string]string{"site": site, "token": tok.Token}, &creds); code != http.StatusOK {
+		t.Fatalf("enroll %s: %d", site, code)
+	}
+	if creds.Username != site || creds.Password == "" {
+		t.Fatalf("credentials %+v", creds)
+	}
+	return creds.Password
+}
+
+// waitFor polls cond (a condition, not a timing) until it holds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(guard)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: not after %v", what, guard)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// executor answers every command Accepted.
+type executor struct {
+	mu    sync.Mutex
+	calls []charging.Command
+}
+
+func (x *executor) Execute(_ context.Context, _ charging.ChargerID, cmd charging.Command) (charging.CommandReply, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.calls = append(x.calls, cmd)
+	return charging.CommandReply{Kind: cmd.Kind, Action: "ClearCache", Status: "Accepted", Response: json.RawMessage(`{"status":"Accepted"}`)}, nil
+}
+
+var _ cloudsync.Executor = (*executor)(nil)
+
+// appliance is a site's appliance: a charging service on a temp bbolt
+// store and the real sync client.
+type appliance struct {
+	site   string
+	clock  *charging.FakeClock
+	db     *store.DB
+	svc    *charging.Service
+	client *cloudsync.Client
+	exec   *executor
+	stop   func()
+}
+
+func startAppliance(t *testing.T, broker, site, password string) *appliance {
+	t.Helper()
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "mqtt-password")
+	must(t, os.WriteFile(pwFile, []byte(password+"\n"), 0o600))
+	a := &appliance{site: site, clock: charging.NewFakeClock(t0), exec: &executor{}}
+	db, err := store.Open(filepath.Join(dir, "constellation.db"), store.Options{})
+	must(t, err)
+	a.db = db
+	logs := &cloudtest.Logs{}
+	a.client, err = cloudsync.New(ctx, db, cloudsync.Options{Broker: broker, Site: site, PasswordFile: pwFile, Clock: a.clock,
+		ReconnectMin: 10 * time.Millisecond, ReconnectMax: 200 * time.Millisecond, Logger: logs.Logger()})
+	must(t, err)
+	a.svc, err = charging.NewService(ctx, db, charging.Config{Clock: a.clock, OnChange: a.client.OnChange,
+		Policy: charging.PolicyConfig{Default: charging.AuthPolicy{Mode: charging.PolicyOpen}}})
+	must(t, err)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.client.Run(rctx, a.svc, a.exec) }()
+	a.stop = sync.OnceFunc(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("sync client: %v", err)
+		}
+		if err := db.Close(); err != nil {
+			t.Errorf("close the appliance's store: %v", err)
+		}
+	})
+	t.Cleanup(a.stop)
+	return a
+}
+
+func (a *appliance) status(t *testing.T) cloudsync.Status {
+	t.Helper()
+	st, err := a.client.Status()
+	must(t, err)
+	return st
+}
+
+// session records a whole session of n meter values 15 s apart on
+// charger's connector 1, and returns its id.
+func (a *appliance) session(t *testing.T, charger charging.ChargerID, n int) int64 {
+	t.Helper()
+	start := a.clock.Now()
+	tx, _, err := a.svc.StartTransaction(ctx, charging.StartRequest{ChargerID: charger, ConnectorID: 1, IDTag: "CARD-" + string(charger),
+		MeterStartWh: 1000, Timestamp: start})
+	must(t, err)
+	must(t, a.svc.UpdateConnectorStatus(ctx, charging.StatusUpdate{ChargerID: charger, ConnectorID: 1, Status: charging.StatusCharging, Timestamp: start}))
+	at := start
+	for i := 1; i <= n; i++ {
+		at = start.Add(time.Duration(i) * 15 * time.Second)
+		a.clock.Set(at)
+		must(t, a.svc.RecordMeterValues(ctx, charging.MeterValues{ChargerID: charger, ConnectorID: 1, TransactionID: tx.ID,
+			Readings: meterValues(at, 1000+int64(i)*30)}))
+	}
+	at = at.Add(15 * time.Second)
+	a.clock.Set(at)
+	_, _, err = a.svc.StopTransaction(ctx, charging.StopRequest{ChargerID: charger, TransactionID: tx.ID, MeterStopWh: 1000 + int64(n+1)*30,
+		Timestamp: at, Reason: "Local", Readings: meterValues(at, 1000+int64(n+1)*30)})
+	must(t, err)
+	must(t, a.svc.UpdateConnectorStatus(ctx, charging.StatusUpdate{ChargerID: charger, ConnectorID: 1, Status: charging.StatusAvailable, Timestamp: at}))
+	a.clock.Advance(time.Minute)
+	return tx.ID
+}
+
+func meterValues(at time.Time, wh int64) []charging.MeterReading {
+	return []charging.MeterReading{
+		{Timestamp: at, Value: strconv.FormatInt(wh, 10), Measurand: charging.MeasurandEnergyImportRegister, Unit: "Wh", Context: "Sample.Periodic", Location: "Outlet", Format: "Raw"},
+		{Timestamp: at, Value: "7400.5", Measurand: "Power.Active.Import", Unit: "W", Context: "Sample.Periodic", Location: "Outlet", Format: "Raw"},
+	}
+}
+
+// readings lists the appliance's readings of txs as comparable rows.
+func (a *appliance) readings(t *testing.T, txs []int64) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	for _, id := range txs {
+		_, rs, err := a.svc.Transaction(ctx, id)
+		must(t, err)
+		for _, r := range rs {
+			out[fmt.Sprint(id, r.Timestamp.UnixMilli(), r.Measurand, r.Phase, r.Unit, r.Context, r.Location, r.Format, r.Value)] = true
+		}
+	}
+	return out
+}
