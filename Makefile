@@ -33,7 +33,7 @@ lint: $(STATICCHECK) ## go vet, staticcheck, gofmt and go mod tidy checks
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) mod tidy -diff
 
-run: ## the appliance in dev mode (simulated hardware) with simulated 1.6, 2.0.1 and 2.1 chargers
+run: ## a watchtower, an appliance (dev mode) enrolled to it, simulated 1.6, 2.0.1 and 2.1 chargers
 	$(GO) build -o $(BIN)/ $(CMDS)
 	./tools/run-dev.sh
 

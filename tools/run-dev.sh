@@ -1,37 +1,93 @@
 #!/usr/bin/env bash
-# Runs the appliance in development mode (simulated hardware, no cloud) and
-# a mixed site of simulated chargers running sessions against it: one per
-# OCPP version (1.6, 2.0.1, 2.1), two connectors each. Ctrl-C stops all.
+# Runs the whole constellation on embedded defaults: a watchtower (embedded
+# MQTT broker, SQLite), one appliance in development mode (simulated
+# hardware) enrolled to it, and a mixed site of simulated chargers running
+# sessions against the appliance: one per OCPP version (1.6, 2.0.1, 2.1),
+# two connectors each. Ctrl-C stops all; data stays in tmp/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p tmp
 ocpp_addr=${OCPP_ADDR:-127.0.0.1:9000}
 api_addr=${API_ADDR:-127.0.0.1:8000}
+mqtt_addr=${MQTT_ADDR:-127.0.0.1:18830} # beside a local Mosquitto on 1883
+cloud_addr=${CLOUD_ADDR:-127.0.0.1:8090}
+site=dev-site
+cloud_dir=tmp/dev-watchtower
+data_dir=tmp/dev-data
 
-./bin/constellation-appliance --dev --ocpp-addr "$ocpp_addr" --api-addr "$api_addr" &
-appliance=$!
-sims=()
-trap 'kill $appliance "${sims[@]}" 2>/dev/null; wait' EXIT INT TERM
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; wait' EXIT INT TERM
 
-for _ in $(seq 1 100); do
-  curl -fsS "http://$api_addr/healthz" >/dev/null 2>&1 && break
-  kill -0 $appliance 2>/dev/null || { echo "appliance exited" >&2; exit 1; }
-  sleep 0.1
-done
+# wait_for URL PID NAME [curl options]: until URL answers 2xx, or the process exits.
+wait_for() {
+  local url=$1 pid=$2 name=$3
+  shift 3
+  for _ in $(seq 1 150); do
+    curl -fsS "$@" "$url" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || { echo "$name exited" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "$name did not answer on $url" >&2
+  exit 1
+}
+
+# The watchtower.
+mkdir -p "$cloud_dir" "$data_dir"
+cat >"$cloud_dir/watchtower.toml" <<TOML
+data_dir = "$cloud_dir"
+[mqtt]
+listen = "$mqtt_addr"
+[http]
+listen = "$cloud_addr"
+TOML
+./bin/constellation-watchtower -config "$cloud_dir/watchtower.toml" &
+pids+=($!)
+for _ in $(seq 1 150); do [ -s "$cloud_dir/operator-token" ] && break; sleep 0.1; done
+auth=(-H "Authorization: Bearer $(cat "$cloud_dir/operator-token")")
+wait_for "http://$cloud_addr/api/v1/sites" "${pids[0]}" watchtower "${auth[@]}"
+
+# Enroll the appliance once: create the site, trade a one-time token for
+# the site's MQTT password.
+if [ ! -s "$data_dir/sync-password" ]; then
+  curl -fsS "${auth[@]}" -d "{\"id\":\"$site\"}" "http://$cloud_addr/api/v1/sites" >/dev/null 2>&1 || true
+  token=$(curl -fsS "${auth[@]}" -d '{"ttl":"1h"}' "http://$cloud_addr/api/v1/sites/$site/tokens" |
+    sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+  curl -fsS -d "{\"site\":\"$site\",\"token\":\"$token\"}" "http://$cloud_addr/api/v1/enroll" |
+    sed -n 's/.*"password":"\([^"]*\)".*/\1/p' >"$data_dir/sync-password"
+  chmod 600 "$data_dir/sync-password"
+fi
+
+# The appliance.
+cat >"tmp/dev-appliance.toml" <<TOML
+[sync]
+enabled = true
+broker = "tcp://$mqtt_addr"
+site = "$site"
+password_file = "$data_dir/sync-password"
+readings_batch = "30s"
+TOML
+./bin/constellation-appliance --dev --config tmp/dev-appliance.toml --ocpp-addr "$ocpp_addr" --api-addr "$api_addr" &
+pids+=($!)
+wait_for "http://$api_addr/healthz" "${pids[1]}" appliance
+
 cat <<MSG
 
-  Appliance up. Three simulated chargers are starting sessions:
+  Up: a watchtower ($cloud_addr, MQTT $mqtt_addr), the appliance of site
+  $site ($api_addr) and three simulated chargers starting sessions:
   sim16-0001 (OCPP 1.6), sim201-0001 (OCPP 2.0.1), sim21-0001 (OCPP 2.1).
   Look at:  curl -s http://$api_addr/api/v1/chargers | jq
             curl -s 'http://$api_addr/api/v1/transactions?limit=5' | jq
+            curl -s http://$api_addr/api/v1/sync | jq
   Command any of them the same way, whatever its version:
             curl -s -X POST http://$api_addr/api/v1/chargers/sim201-0001/commands/get-configuration -d '{}' | jq
-  Ctrl-C stops everything; data stays in tmp/dev-data.
+  The cloud's view (operator token in $cloud_dir/operator-token):
+            curl -s -H "Authorization: Bearer \$(cat $cloud_dir/operator-token)" http://$cloud_addr/api/v1/sites/$site/transactions | jq
+  Ctrl-C stops everything; data stays in tmp/.
 
 MSG
 for v in 1.6 2.0.1 2.1; do
   ./bin/chargesim --url "ws://$ocpp_addr/ocpp" --ocpp "$v" --id-prefix "sim${v//./}-" \
     --stations 1 --connectors 2 --meter-interval 5s --session 60s --progress 0 &
-  sims+=($!)
+  pids+=($!)
 done
-wait "${sims[@]}"
+wait "${pids[@]:2}"
