@@ -120,7 +120,7 @@ func Decode(topic string, payload []byte) (Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("syncproto: %s: %w", topic, err)
 	}
-	m, _ := newMessage(kind) // ParseTopic knows only kinds that have a type
+	m, _ := New(kind) // ParseTopic knows only kinds that have a type
 	if err := json.Unmarshal(data, m); err != nil {
 		return nil, fmt.Errorf("syncproto: %s: %w", topic, describeJSON(err))
 	}

@@ -260,8 +260,8 @@ func (*Desired) Kind() Kind       { return KindDesired }
 func (*AuthList) Kind() Kind      { return KindAuthList }
 func (*Command) Kind() Kind       { return KindCommand }
 
-// newMessage returns a new zero message of kind k.
-func newMessage(k Kind) (Message, bool) {
+// New returns a new zero message of kind k; false for an unknown kind.
+func New(k Kind) (Message, bool) {
 	switch k {
 	case KindBirth:
 		return &Birth{}, true

@@ -226,35 +226,15 @@ func decodeEntry(v []byte) (syncproto.Message, error) {
 	if !ok {
 		return nil, errors.New("no kind")
 	}
-	m := newUpstream(syncproto.Kind(k))
-	if m == nil {
-		return nil, fmt.Errorf("kind %q", k)
+	kind := syncproto.Kind(k)
+	m, ok := syncproto.New(kind)
+	if !ok || kind.Direction() != syncproto.Up || kind == syncproto.KindBirth || kind == syncproto.KindDeath {
+		return nil, fmt.Errorf("kind %q", k) // the outbox holds keyed upstream records only
 	}
 	if err := json.Unmarshal(data, m); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// newUpstream returns a zero message of a kind the outbox stores.
-func newUpstream(k syncproto.Kind) syncproto.Message {
-	switch k {
-	case syncproto.KindChargerStatus:
-		return &syncproto.ChargerStatus{}
-	case syncproto.KindTransaction:
-		return &syncproto.Transaction{}
-	case syncproto.KindReadings:
-		return &syncproto.Readings{}
-	case syncproto.KindEvent:
-		return &syncproto.Event{}
-	case syncproto.KindReported:
-		return &syncproto.Reported{}
-	case syncproto.KindChargerConfig:
-		return &syncproto.ChargerConfig{}
-	case syncproto.KindCommandResult:
-		return &syncproto.CommandResult{}
-	}
-	return nil
 }
 
 // enforce drops records until the outbox is within its limits: the oldest
