@@ -104,15 +104,29 @@ func ParseTopic(topic string) (site string, k Kind, err error) {
 	return site, k, nil
 }
 
+// ClientID is the MQTT client id of site's appliance; brokers admit the
+// site's credentials with no other, so that no one takes over its
+// session.
+func ClientID(site string) string { return "cst-" + site }
+
+// UpstreamFilter matches every upstream message of site ("+": of every
+// site); an external broker's ACL lets a site's appliance publish there
+// and nowhere else.
+func UpstreamFilter(site string) string { return Prefix + site + "/up/+" }
+
 // ApplianceSubscription is the filter an appliance subscribes to: every
 // downstream message of its own site.
-func ApplianceSubscription(site string) string { return Prefix + site + "/down/+" }
+func ApplianceSubscription(site string) string { return DownstreamFilter(site) }
+
+// DownstreamFilter matches every downstream message of site ("+": of
+// every site); on an external broker only the cloud may publish there.
+func DownstreamFilter(site string) string { return Prefix + site + "/down/+" }
 
 // CloudSubscription is the filter the cloud subscribes to: every upstream
 // message of every site. With group set, it is a shared subscription
 // ($share/group/...), so that replicas of the cloud split the load.
 func CloudSubscription(group string) string {
-	f := Prefix + "+/up/+"
+	f := UpstreamFilter("+")
 	if group != "" {
 		f = "$share/" + group + "/" + f
 	}

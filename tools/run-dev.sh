@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole constellation on embedded defaults: a watchtower (embedded
 # MQTT broker, SQLite), one appliance in development mode (simulated
-# hardware) enrolled to it, and a mixed site of simulated chargers running
-# sessions against the appliance: one per OCPP version (1.6, 2.0.1, 2.1),
-# two connectors each. Ctrl-C stops all; data stays in tmp/.
+# hardware) that enrolls itself to it with a one-time token, and a mixed
+# site of simulated chargers running sessions against the appliance: one
+# per OCPP version (1.6, 2.0.1, 2.1), two connectors each. Ctrl-C stops
+# all; data stays in tmp/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p tmp
@@ -46,15 +47,16 @@ for _ in $(seq 1 150); do [ -s "$cloud_dir/operator-token" ] && break; sleep 0.1
 auth=(-H "Authorization: Bearer $(cat "$cloud_dir/operator-token")")
 wait_for "http://$cloud_addr/api/v1/sites" "${pids[0]}" watchtower "${auth[@]}"
 
-# Enroll the appliance once: create the site, trade a one-time token for
-# the site's MQTT password.
+# Enrollment, as at a real site: until the appliance has its MQTT
+# password, create the site and leave a fresh one-time token where an
+# installer would (the boot partition); the appliance trades it itself.
+boot_dir=tmp/dev-boot
 if [ ! -s "$data_dir/sync-password" ]; then
   curl -fsS "${auth[@]}" -d "{\"id\":\"$site\"}" "http://$cloud_addr/api/v1/sites" >/dev/null 2>&1 || true
-  token=$(curl -fsS "${auth[@]}" -d '{"ttl":"1h"}' "http://$cloud_addr/api/v1/sites/$site/tokens" |
-    sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
-  curl -fsS -d "{\"site\":\"$site\",\"token\":\"$token\"}" "http://$cloud_addr/api/v1/enroll" |
-    sed -n 's/.*"password":"\([^"]*\)".*/\1/p' >"$data_dir/sync-password"
-  chmod 600 "$data_dir/sync-password"
+  mkdir -p "$boot_dir"
+  (umask 077 && curl -fsS "${auth[@]}" -d '{"ttl":"1h"}' "http://$cloud_addr/api/v1/sites/$site/tokens" |
+    sed -n 's/.*"token":"\([^"]*\)".*/\1/p' >"$boot_dir/constellation-token")
+  [ -s "$boot_dir/constellation-token" ] || { echo "no enrollment token from the watchtower" >&2; exit 1; }
 fi
 
 # The appliance.
@@ -64,6 +66,8 @@ enabled = true
 broker = "tcp://$mqtt_addr"
 site = "$site"
 password_file = "$data_dir/sync-password"
+enroll_url = "http://$cloud_addr"
+enroll_token_file = "$boot_dir/constellation-token"
 readings_batch = "30s"
 TOML
 ./bin/constellation-appliance --dev --config tmp/dev-appliance.toml --ocpp-addr "$ocpp_addr" --api-addr "$api_addr" &

@@ -232,14 +232,16 @@ var _ cloudsync.Executor = (*csms.CSMS)(nil)
 func syncOptions(cfg config.Config, log *slog.Logger) cloudsync.Options {
 	s := cfg.Sync
 	return cloudsync.Options{
-		Broker:        s.Broker,
-		Site:          s.Site,
-		Username:      s.Username,
-		PasswordFile:  s.PasswordFile,
-		CAFile:        s.CAFile,
-		ReadingsBatch: s.ReadingsBatch.Duration,
-		MaxEntries:    s.OutboxMaxEntries,
-		MaxBytes:      s.OutboxMaxBytes,
+		Broker:          s.Broker,
+		Site:            s.Site,
+		Username:        s.Username,
+		PasswordFile:    s.PasswordFile,
+		EnrollURL:       s.EnrollURL,
+		EnrollTokenFile: s.EnrollTokenFile,
+		CAFile:          s.CAFile,
+		ReadingsBatch:   s.ReadingsBatch.Duration,
+		MaxEntries:      s.OutboxMaxEntries,
+		MaxBytes:        s.OutboxMaxBytes,
 		// What a desired configuration that stops setting these returns to.
 		Local: map[string]string{
 			cloudsync.SettingHeartbeatInterval: cfg.OCPP.HeartbeatInterval.String(),

@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -106,4 +109,110 @@ func TestSyncEndToEnd(t *testing.T) {
 	if !strings.Contains(logs.String(), "sync link up") {
 		t.Fatalf("no link in the logs:\n%s", logs.String())
 	}
+}
+
+// An appliance with sync enabled and only an enrollment token starts and
+// serves chargers while the watchtower cannot be reached; it keeps
+// trying to enroll, shows it in /api/v1/sync, and does not dial the
+// broker without credentials.
+func TestSyncEnrollingWithTheWatchtowerDown(t *testing.T) {
+	down, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	towerURL := "http://" + down.Addr().String()
+	down.Close() // nothing listens there: the watchtower is down
+	broker := &countingListener{}
+	broker.start(t)
+
+	dir := t.TempDir()
+	token := filepath.Join(dir, "boot", "constellation-token")
+	if err := os.MkdirAll(filepath.Dir(token), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const secret = "single-use-enrollment-token-0123456789"
+	if err := os.WriteFile(token, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := &testlog.Buffer{}
+	a := startApplianceLogging(t, func(c *config.Config) {
+		c.Sync = config.Sync{Enabled: true, Broker: "tcp://" + broker.addr(), Site: "depot-7",
+			PasswordFile: filepath.Join(dir, "state", "mqtt-password"), EnrollURL: towerURL, EnrollTokenFile: token,
+			ReadingsBatch: config.Duration{Duration: time.Minute}, OutboxMaxEntries: 1000, OutboxMaxBytes: 1 << 20}
+	}, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+
+	resp, err := http.Get(a.api + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz: %s, want 200 while enrolling", resp.Status)
+	}
+	c := dialRaw(t, a, "ENROLL-1")
+	if ans := c.call("BootNotification", boot); !strings.Contains(string(ans[2]), "Accepted") {
+		t.Fatalf("boot answered %s", ans[2])
+	}
+
+	// Two failed attempts: the enroller retries.
+	var st cloudsync.Status
+	for deadline := time.Now().Add(2 * time.Minute); strings.Count(logs.String(), "sync enrollment failed") < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no second enrollment attempt:\n%s", logs.String())
+		}
+	}
+	getJSON(t, a.api+"/api/v1/sync", &st)
+	if !st.Enabled || st.Connected || st.Enrollment != cloudsync.EnrollmentEnrolling || !strings.Contains(st.LastError, "enroll") {
+		t.Fatalf("sync status %+v, want enrolling with the last failure", st)
+	}
+	if n := broker.accepted(); n != 0 {
+		t.Fatalf("the broker was dialled %d times before enrollment", n)
+	}
+	if _, err := os.Stat(token); err != nil {
+		t.Fatalf("the token file: %v", err)
+	}
+	if strings.Contains(logs.String(), secret) {
+		t.Fatal("the enrollment token was logged")
+	}
+}
+
+// countingListener stands for a broker and counts the connections it gets.
+type countingListener struct {
+	ln net.Listener
+	mu sync.Mutex
+	n  int
+}
+
+func (l *countingListener) start(t *testing.T) {
+	t.Helper()
+	var err error
+	if l.ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			conn, err := l.ln.Accept()
+			if err != nil {
+				return
+			}
+			l.mu.Lock()
+			l.n++
+			l.mu.Unlock()
+			conn.Close()
+		}
+	}()
+	t.Cleanup(func() {
+		l.ln.Close()
+		<-done
+	})
+}
+
+func (l *countingListener) addr() string { return l.ln.Addr().String() }
+
+func (l *countingListener) accepted() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n
 }

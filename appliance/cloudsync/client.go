@@ -6,10 +6,10 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -78,7 +78,14 @@ type Options struct {
 	// Username defaults to Site; PasswordFile holds the password (one line).
 	Username     string
 	PasswordFile string
-	// CAFile (PEM) verifies the broker's certificate; empty: the system's roots.
+	// EnrollURL is the watchtower's HTTP(S) base URL and EnrollTokenFile
+	// holds a single-use enrollment token: while PasswordFile does not
+	// exist, Run first trades the token for credentials stored there
+	// (docs/sync.md, Enrollment), and connects only then.
+	EnrollURL       string
+	EnrollTokenFile string
+	// CAFile (PEM) verifies the broker's certificate, and the
+	// watchtower's for an https EnrollURL; empty: the system's roots.
 	CAFile string
 	// ReadingsBatch holds live meter readings back for up to this long to
 	// send them in one record; 0 sends them at once.
@@ -94,8 +101,9 @@ type Options struct {
 	// Software is the appliance's version, announced in every Birth.
 	Software string
 	// ReconnectMin and ReconnectMax bound the random wait between
-	// connection attempts, which grows from the first to the second
-	// (defaults DefaultReconnectMin, DefaultReconnectMax).
+	// connection attempts (and enrollment attempts), which grows from
+	// the first to the second (defaults DefaultReconnectMin,
+	// DefaultReconnectMax).
 	ReconnectMin, ReconnectMax time.Duration
 	Clock                      charging.Clock // nil: the system clock
 	Logger                     *slog.Logger   // nil: discard
@@ -114,6 +122,9 @@ type Client struct {
 	tls      *tls.Config
 	username string
 	password []byte
+	// enroller is set when the credentials are still to be had: Run
+	// enrolls before it connects.
+	enroller *enroller
 	batch    time.Duration
 	local    map[string]string
 	software string
@@ -135,6 +146,7 @@ type Client struct {
 	lastErr     string
 	lastErrAt   time.Time
 	refused     uint64
+	enrollment  string
 	runStarted  bool
 	runFinished bool
 }
@@ -145,7 +157,7 @@ func New(ctx context.Context, st Store, opts Options) (*Client, error) {
 	if err := syncproto.ValidateSiteID(opts.Site); err != nil {
 		return nil, fmt.Errorf("cloudsync: %w", err)
 	}
-	u, err := brokerURL(opts.Broker, opts.CAFile)
+	u, err := syncproto.ParseBrokerURL(opts.Broker, opts.CAFile)
 	if err != nil {
 		return nil, fmt.Errorf("cloudsync: %w", err)
 	}
@@ -177,15 +189,29 @@ func New(ctx context.Context, st Store, opts Options) (*Client, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	roots, err := syncproto.CAPool(opts.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("cloudsync: %w", err)
+	}
+	c.tls = syncproto.BrokerTLS(u, roots)
+	if err := CheckEnrollment(opts.EnrollURL, opts.EnrollTokenFile, opts.PasswordFile); err != nil {
+		return nil, fmt.Errorf("cloudsync: %w", err)
+	}
 	if opts.PasswordFile != "" {
 		pw, err := os.ReadFile(opts.PasswordFile)
-		if err != nil {
+		switch {
+		case err == nil:
+			c.password = bytes.TrimRight(pw, "\r\n")
+		case errors.Is(err, fs.ErrNotExist) && opts.EnrollTokenFile != "":
+			// Not enrolled yet: Run enrolls first. The token is read
+			// now, so that a missing one stops the start like a missing
+			// password does.
+			if c.enroller, err = newEnroller(opts, roots); err != nil {
+				return nil, fmt.Errorf("cloudsync: %w", err)
+			}
+		default:
 			return nil, fmt.Errorf("cloudsync: password_file: %w", err)
 		}
-		c.password = bytes.TrimRight(pw, "\r\n")
-	}
-	if c.tls, err = tlsConfig(u, opts.CAFile); err != nil {
-		return nil, fmt.Errorf("cloudsync: %w", err)
 	}
 	c.outbox, err = openOutbox(ctx, st, opts.Site, cmp.Or(opts.MaxEntries, DefaultMaxEntries),
 		cmp.Or(opts.MaxBytes, DefaultMaxBytes), c.clock, c.log)
@@ -202,51 +228,8 @@ func New(ctx context.Context, st Store, opts Options) (*Client, error) {
 // does, for configuration checks; the error starts with the setting's
 // name (broker, ca_file).
 func CheckBroker(broker, caFile string) error {
-	_, err := brokerURL(broker, caFile)
+	_, err := syncproto.ParseBrokerURL(broker, caFile)
 	return err
-}
-
-// brokerURL parses and checks a broker URL.
-func brokerURL(s, caFile string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return nil, fmt.Errorf("broker: %w", err)
-	}
-	switch u.Scheme {
-	case "tcp", "mqtt", "tls", "mqtts", "ssl":
-	default:
-		return nil, fmt.Errorf("broker: %q: want tcp://, mqtt://, tls://, mqtts:// or ssl:// and host:port", u.Redacted())
-	}
-	if u.Host == "" || u.Port() == "" {
-		return nil, fmt.Errorf("broker: %q: want host:port", u.Redacted())
-	}
-	if u.User != nil {
-		return nil, errors.New("broker: credentials go in username and password_file, not in the URL")
-	}
-	if caFile != "" && !isTLS(u) {
-		return nil, fmt.Errorf("ca_file: given for a broker without TLS (%s)", u.Scheme)
-	}
-	return u, nil
-}
-
-func isTLS(u *url.URL) bool { return u.Scheme == "tls" || u.Scheme == "mqtts" || u.Scheme == "ssl" }
-
-func tlsConfig(u *url.URL, caFile string) (*tls.Config, error) {
-	if !isTLS(u) {
-		return nil, nil
-	}
-	conf := &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
-		}
-		conf.RootCAs = x509.NewCertPool()
-		if !conf.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file: no certificate in %s", caFile)
-		}
-	}
-	return conf, nil
 }
 
 // Run connects to the broker and syncs until ctx ends: after every
@@ -270,6 +253,14 @@ func (c *Client) Run(ctx context.Context, d Domain, x Executor) error {
 	c.domain, c.exec = d, x
 	if err := c.restoreDesired(); err != nil {
 		return fmt.Errorf("cloudsync: %w", err)
+	}
+	if c.enroller != nil {
+		// No connection without credentials; the outbox fills meanwhile.
+		if c.password = c.enroll(ctx, c.enroller); c.password == nil {
+			<-ctx.Done()
+			c.log.Info("sync stopped")
+			return nil
+		}
 	}
 	// The link outlives ctx by the little it takes to stop the link
 	// session first, so that the broker gets a clean DISCONNECT; what
@@ -337,7 +328,7 @@ func (c *Client) pahoConfig() autopaho.ClientConfig {
 		},
 		OnConnectError: func(err error) { c.fail("connect", err) },
 		ClientConfig: paho.ClientConfig{
-			ClientID:          "cst-" + c.site,
+			ClientID:          syncproto.ClientID(c.site),
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){c.onPublish},
 			OnClientError:     func(err error) { c.fail("link", err) },
 		},
@@ -410,8 +401,8 @@ func (c *Client) serve(ctx context.Context, cm *autopaho.ConnectionManager, star
 	return d.run(ctx)
 }
 
-// announce publishes the Birth and subscribes to the site's downstream
-// topics (which brings the retained desired configuration again).
+// announce subscribes to the site's downstream topics (which brings the
+// retained desired configuration again) and publishes the Birth.
 func (c *Client) announce(ctx context.Context, cm *autopaho.ConnectionManager) error {
 	desired, auth, err := c.versions()
 	if err != nil {
@@ -428,9 +419,9 @@ func (c *Client) announce(ctx context.Context, cm *autopaho.ConnectionManager) e
 	if err != nil {
 		return err
 	}
-	if _, err := cm.Publish(ctx, &paho.Publish{Topic: topic, Payload: payload, QoS: 1}); err != nil {
-		return fmt.Errorf("publish birth: %w", err)
-	}
+	// Subscribe before the birth: the cloud answers a birth with what
+	// the appliance lacks (commands, an authorization list), which a
+	// new session without the subscription would never get.
 	filter := syncproto.ApplianceSubscription(c.site)
 	ack, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: 1}}})
 	if err != nil {
@@ -438,6 +429,9 @@ func (c *Client) announce(ctx context.Context, cm *autopaho.ConnectionManager) e
 	}
 	if len(ack.Reasons) != 1 || ack.Reasons[0] >= 0x80 {
 		return fmt.Errorf("subscribe %s: refused (%v)", filter, ack.Reasons)
+	}
+	if _, err := cm.Publish(ctx, &paho.Publish{Topic: topic, Payload: payload, QoS: 1}); err != nil {
+		return fmt.Errorf("publish birth: %w", err)
 	}
 	c.synced()
 	c.log.Info("sync link up", "bdSeq", seq, "backlog", counts.Count, "desired_version", desired, "auth_list_version", auth)
@@ -467,7 +461,12 @@ type Status struct {
 	// DesiredVersion and AuthListVersion are the versions applied.
 	DesiredVersion  int64 `json:"desiredVersion"`
 	AuthListVersion int64 `json:"authListVersion"`
-	// LastError is the last failure of the link, and when it happened.
+	// Enrollment is EnrollmentEnrolling while the appliance trades its
+	// enrollment token for credentials, then EnrollmentEnrolled, or
+	// EnrollmentRefused and why; empty when it started with credentials.
+	Enrollment string `json:"enrollment,omitempty"`
+	// LastError is the last failure of the link (or of the enrollment),
+	// and when it happened.
 	LastError   string    `json:"lastError,omitempty"`
 	LastErrorAt time.Time `json:"lastErrorAt,omitzero"`
 }
@@ -495,6 +494,7 @@ func (c *Client) Status() (Status, error) {
 		LastSync: c.lastSync, Backlog: counts.Count, BacklogBytes: counts.Bytes,
 		Dropped:        Dropped{Readings: counts.DroppedReadings, Other: counts.DroppedOther, Invalid: counts.Invalid},
 		Refused:        c.refused,
+		Enrollment:     c.enrollment,
 		DesiredVersion: desired, AuthListVersion: auth, LastError: c.lastErr, LastErrorAt: c.lastErrAt}, nil
 }
 
@@ -518,23 +518,35 @@ func (c *Client) synced() {
 	c.mu.Unlock()
 }
 
+func (c *Client) setEnrollment(state string) {
+	c.mu.Lock()
+	c.enrollment = state
+	c.mu.Unlock()
+}
+
 // fail logs and remembers an error of the link. Errors never carry the
 // password: it is only ever written into the CONNECT packet.
 func (c *Client) fail(what string, err error) {
 	if err == nil {
 		return
 	}
-	msg := what + ": " + strings.TrimSpace(err.Error())
-	now := c.clock.Now()
-	c.mu.Lock()
-	repeated := msg == c.lastErr
-	c.lastErr, c.lastErrAt = msg, now
-	c.mu.Unlock()
 	// Offline for a week, the same connect error comes back at every
 	// attempt: it is worth one warning.
 	level := slog.LevelWarn
-	if repeated {
+	if c.note(what, err) {
 		level = slog.LevelDebug
 	}
 	c.log.Log(context.Background(), level, "sync "+what+" failed", "err", err)
+}
+
+// note remembers err as the last error, for the status, and reports
+// whether it repeats the one before.
+func (c *Client) note(what string, err error) (repeated bool) {
+	msg := what + ": " + strings.TrimSpace(err.Error())
+	now := c.clock.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	repeated = msg == c.lastErr
+	c.lastErr, c.lastErrAt = msg, now
+	return repeated
 }

@@ -40,6 +40,19 @@
 // backlog, subscribes to the site's downstream topics and drains the
 // outbox.
 //
+// # Enrollment
+//
+// Without a password file but with an enrollment token (Options
+// EnrollURL, EnrollTokenFile), Run first trades the token at the
+// watchtower's POST /api/v1/enroll, and connects only once it has
+// credentials; the appliance charges meanwhile and the outbox fills. The
+// appliance chooses its password and stores it durably in a pending file
+// before it asks, so an attempt that fails in any way, a lost answer or
+// a restart included, is retried (growing random waits) with the same
+// password, which the watchtower accepts again. On success the pending
+// file becomes the password file and the token file is removed; a final
+// refusal (400, 401, 403, 410) stops the enrollment. [Status] shows it.
+//
 // # Downstream
 //
 // A Desired configuration newer than the one applied is applied (the

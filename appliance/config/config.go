@@ -100,6 +100,11 @@ type Sync struct {
 	Username string `toml:"username"`
 	// PasswordFile holds the MQTT password (one line); empty: none.
 	PasswordFile string `toml:"password_file"`
+	// EnrollURL is the watchtower's HTTP(S) base URL, where the appliance
+	// trades the token of EnrollTokenFile for its credentials (stored in
+	// PasswordFile) when PasswordFile does not exist yet.
+	EnrollURL       string `toml:"enroll_url"`
+	EnrollTokenFile string `toml:"enroll_token_file"`
 	// CAFile (PEM) verifies a TLS broker; empty: the system's roots.
 	CAFile string `toml:"ca_file"`
 	// ReadingsBatch holds live meter readings back this long to send them together; 0 sends them at once.
@@ -318,6 +323,9 @@ func (s Sync) validate() []error {
 	if s.Broker == "" {
 		errs = append(errs, errors.New("sync.broker: required when sync is enabled"))
 	} else if err := cloudsync.CheckBroker(s.Broker, s.CAFile); err != nil {
+		errs = append(errs, fmt.Errorf("sync.%w", err))
+	}
+	if err := cloudsync.CheckEnrollment(s.EnrollURL, s.EnrollTokenFile, s.PasswordFile); err != nil {
 		errs = append(errs, fmt.Errorf("sync.%w", err))
 	}
 	return errs

@@ -92,7 +92,22 @@ outbox_max_bytes = 33554432
 		s.OutboxMaxBytes != 32<<20 || s.OutboxMaxEntries != 500000 || s.Username != "" {
 		t.Errorf("sync %+v", s)
 	}
+
+	// Enrollment: a token file on the boot partition and the watchtower's URL.
+	p = writeFile(t, syncOn+`password_file = "/var/lib/constellation/mqtt-password"
+enroll_url = "https://watchtower.example/base"
+enroll_token_file = "/boot/firmware/constellation-token"
+`)
+	if cfg, err = Load([]string{"--config", p}); err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.Sync; s.EnrollURL != "https://watchtower.example/base" || s.EnrollTokenFile != "/boot/firmware/constellation-token" {
+		t.Errorf("enrollment %+v", s)
+	}
 }
+
+// syncOn is a [sync] section that is valid but for what a test adds.
+const syncOn = "[sync]\nenabled = true\nsite = \"depot-7\"\nbroker = \"tcp://x:1883\"\n"
 
 func TestLoadErrorsNameTheKey(t *testing.T) {
 	tests := []struct {
@@ -119,6 +134,11 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"sync ca without tls", "[sync]\nenabled = true\nsite = \"s\"\nbroker = \"tcp://x:1883\"\nca_file = \"/ca.pem\"", nil, "sync.ca_file"},
 		{"sync negative batch", "[sync]\nreadings_batch = \"-1s\"", nil, "sync.readings_batch"},
 		{"sync tiny outbox", "[sync]\noutbox_max_entries = 0", nil, "sync.outbox_max_entries"},
+		{"enroll url scheme", syncOn + "enroll_url = \"ftp://tower\"", nil, "sync.enroll_url"},
+		{"enroll url host", syncOn + "enroll_url = \"https://\"", nil, "sync.enroll_url"},
+		{"enroll url credentials", syncOn + "enroll_url = \"https://u:p@tower\"", nil, "sync.enroll_url: no credentials"},
+		{"token without url", syncOn + "password_file = \"/pw\"\nenroll_token_file = \"/boot/token\"", nil, "sync.enroll_url: required with enroll_token_file"},
+		{"token without password file", syncOn + "enroll_url = \"https://tower\"\nenroll_token_file = \"/boot/token\"", nil, "sync.password_file: required with enroll_token_file"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

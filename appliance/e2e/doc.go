@@ -32,6 +32,11 @@
 //     readings. CONSTELLATION_KILLS sets the number of kills of each
 //     (default 5; run hundreds in the long run), CONSTELLATION_KILL_SEED
 //     the random seed.
+//   - TestSyncKill (sync_kill_test.go) does the same with the sync to a
+//     watchtower (in the test process, embedded broker, SQLite) live:
+//     after the kills and a last run that empties the outbox, every
+//     acknowledged session and reading is in the cloud exactly once, and
+//     the cloud holds what the appliance stored.
 //
 // The package has no non-test code.
 //

@@ -6,7 +6,11 @@ package e2e
 // charging sessions against it: OCPP 1.6 chargers in TestKill, 2.0.1 ones
 // (TransactionEvent) in TestKill201. After each restart, and in full at
 // the end, every message a charger got a CALLRESULT for must be stored
-// exactly once.
+// exactly once. TestSyncKill (sync_kill_test.go) does the same with 1.6
+// chargers while the appliance syncs with a watchtower running in the
+// test process, and then checks the cloud too: everything acknowledged
+// is in the watchtower's store exactly once, and it holds what the
+// appliance stored.
 //
 // Environment:
 //
@@ -16,6 +20,11 @@ package e2e
 // For example:
 //
 //	CONSTELLATION_KILLS=300 go test -race -run '^TestKill(201)?$' -timeout 60m ./appliance/e2e
+//
+// and the long run of the sync kill test (at most 240 kills: it reads
+// each charger's sessions from the watchtower in one page of 1000):
+//
+//	CONSTELLATION_KILLS=200 go test -race -run '^TestSyncKill$' -timeout 60m ./appliance/e2e
 
 import (
 	"bufio"
@@ -55,7 +64,13 @@ const (
 	envHelper   = "CONSTELLATION_E2E_HELPER"
 	envDataDir  = "CONSTELLATION_E2E_DATA_DIR"
 	envOCPPAddr = "CONSTELLATION_E2E_OCPP_ADDR"
-	readyLine   = "E2E-APPLIANCE-READY"
+	// The child's sync settings (TestSyncKill): sync is on when
+	// envSyncBroker is set.
+	envSyncBroker       = "CONSTELLATION_E2E_SYNC_BROKER"
+	envSyncSite         = "CONSTELLATION_E2E_SYNC_SITE"
+	envSyncPasswordFile = "CONSTELLATION_E2E_SYNC_PASSWORD_FILE"
+	envSyncBatch        = "CONSTELLATION_E2E_SYNC_READINGS_BATCH"
+	readyLine           = "E2E-APPLIANCE-READY"
 
 	killStations = 20
 	defaultKills = 5
@@ -70,6 +85,14 @@ func TestHelperAppliance(t *testing.T) {
 	}
 	cfg := testConfig(os.Getenv(envDataDir))
 	cfg.OCPP.Addr = os.Getenv(envOCPPAddr)
+	if broker := os.Getenv(envSyncBroker); broker != "" {
+		batch, err := time.ParseDuration(os.Getenv(envSyncBatch))
+		if err != nil {
+			t.Fatalf("%s: %v", envSyncBatch, err)
+		}
+		cfg.Sync.Enabled, cfg.Sync.Broker, cfg.Sync.ReadingsBatch.Duration = true, broker, batch
+		cfg.Sync.Site, cfg.Sync.PasswordFile = os.Getenv(envSyncSite), os.Getenv(envSyncPasswordFile)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +115,9 @@ type child struct {
 	err    error // Wait's result, set before exited closes
 }
 
-func startChild(t *testing.T, dataDir, ocppAddr string, logFile *os.File) *child {
+// startChild starts the appliance on dataDir and ocppAddr, env adding to
+// its configuration (the sync's settings), its log going to logFile.
+func startChild(t *testing.T, dataDir, ocppAddr string, env []string, logFile *os.File) *child {
 	t.Helper()
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -100,6 +125,7 @@ func startChild(t *testing.T, dataDir, ocppAddr string, logFile *os.File) *child
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperAppliance$", "-test.count=1")
 	cmd.Env = append(os.Environ(), envHelper+"=1", envDataDir+"="+dataDir, envOCPPAddr+"="+ocppAddr)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout = pw
 	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {
@@ -166,14 +192,23 @@ func (l *ackLog) snapshot() []sim.Ack {
 }
 
 // TestKill kills the appliance under 20 OCPP 1.6 stations.
-func TestKill(t *testing.T) { runKill(t, ocppj.V16) }
+func TestKill(t *testing.T) { runKill(t, ocppj.V16, killOptions{}) }
 
 // TestKill201 kills the appliance under 20 OCPP 2.0.1 stations, whose
 // sessions are TransactionEvents.
-func TestKill201(t *testing.T) { runKill(t, ocppj.V201) }
+func TestKill201(t *testing.T) { runKill(t, ocppj.V201, killOptions{}) }
+
+// killOptions vary a kill test.
+type killOptions struct {
+	// sync runs a watchtower in the test process that the appliance
+	// syncs with throughout (see startCloud): every kill lands while the
+	// link is up, the final run waits until the outbox is drained, and
+	// the watchtower's store is checked like the appliance's.
+	sync bool
+}
 
 // runKill is a kill test with stations of version v.
-func runKill(t *testing.T, v ocppj.Version) {
+func runKill(t *testing.T, v ocppj.Version, opts killOptions) {
 	if testing.Short() {
 		t.Skip("kills and restarts the appliance; skipped with -short")
 	}
@@ -208,6 +243,15 @@ func runKill(t *testing.T, v ocppj.Version) {
 			t.Logf("appliance log (tail):\n%s", tail(logPath, 8192))
 		}
 	})
+
+	var (
+		cloud *cloudSite
+		env   []string // the child's sync settings
+	)
+	if opts.sync {
+		cloud = startCloud(t)
+		env = cloud.env()
+	}
 
 	// One OCPP port for every run, so the stations reconnect to the same URL.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -265,7 +309,7 @@ func runKill(t *testing.T, v ocppj.Version) {
 	exp := newAcked(v) // the acks received before the last kill
 	for k := range kills {
 		started := time.Now()
-		cur = startChild(t, dataDir, ocppAddr, logFile)
+		cur = startChild(t, dataDir, ocppAddr, env, logFile)
 		apiAddr := cur.waitReady(t, logPath)
 		startup := time.Since(started)
 		up := time.Duration(100+rng.IntN(701)) * time.Millisecond
@@ -274,18 +318,28 @@ func runKill(t *testing.T, v ocppj.Version) {
 		// survived it: check through the restarted appliance's API.
 		verifyAPI(t, newAPIClient(apiAddr), exp)
 		<-timer.C
+		if cloud != nil {
+			// The kill is to land in a live sync: past the timer, it
+			// waits for the link if that is not up yet.
+			cloud.waitConnected(t, newAPIClient(apiAddr))
+		}
 		exp.add(t, acks.snapshot())
 		cur.kill()
 		cur = nil
-		t.Logf("kill %d after %v up (ready %v after start): %d acks so far", k+1, up, startup.Round(time.Millisecond), exp.n)
+		progress := ""
+		if cloud != nil {
+			progress = "; " + cloud.progress(t)
+		}
+		t.Logf("kill %d after %v up (ready %v after start): %d acks so far%s", k+1, up, startup.Round(time.Millisecond), exp.n, progress)
 		if t.Failed() {
 			return
 		}
 	}
 
-	// The final run: the stations finish their sessions, then the
-	// appliance stops cleanly.
-	cur = startChild(t, dataDir, ocppAddr, logFile)
+	// The final run: the stations finish their sessions, the sync (if
+	// any) sends everything, then the appliance stops cleanly.
+	finalStart := time.Now()
+	cur = startChild(t, dataDir, ocppAddr, env, logFile)
 	apiAddr := cur.waitReady(t, logPath)
 	verifyAPI(t, newAPIClient(apiAddr), exp)
 	stillRunning := running - len(done) // stations still in their sessions at the final start
@@ -298,6 +352,10 @@ func runKill(t *testing.T, v ocppj.Version) {
 		case <-time.After(2 * time.Minute):
 			t.Fatalf("%d stations did not finish their sessions within 2 minutes", running)
 		}
+	}
+	t.Logf("final run: the stations finished %v after its start", time.Since(finalStart).Round(time.Millisecond))
+	if cloud != nil {
+		cloud.waitSynced(t, newAPIClient(apiAddr))
 	}
 	if err := cur.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -320,7 +378,11 @@ func runKill(t *testing.T, v ocppj.Version) {
 	if started == 0 || stopped == 0 || readings == 0 {
 		t.Fatalf("the stations got no transaction messages acknowledged: %v", counts)
 	}
-	verifyDB(t, filepath.Join(dataDir, app.DBFile), exp)
+	svc, stored := storedSessions(t, filepath.Join(dataDir, app.DBFile))
+	verifyDB(t, svc, stored, exp)
+	if cloud != nil {
+		cloud.verify(t, exp, svc, stored)
+	}
 }
 
 // killPrefix names the kill tests' stations by version.
@@ -585,15 +647,20 @@ func verifyAPI(t *testing.T, c *apiClient, e *acked) {
 	checkStored(t, "after restart", e, stored)
 }
 
-// verifyDB opens the database of the stopped appliance and checks that
-// everything acknowledged is stored exactly once, and nothing else.
-func verifyDB(t *testing.T, path string, e *acked) {
+// storedSessions opens the database of the stopped appliance (until the
+// test ends) and returns a charging service on it and every stored
+// session.
+func storedSessions(t *testing.T, path string) (*charging.Service, []charging.Transaction) {
 	t.Helper()
 	db, err := store.Open(path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("close %s: %v", path, err)
+		}
+	})
 	ctx := t.Context()
 	svc, err := charging.NewService(ctx, db, charging.Config{})
 	if err != nil {
@@ -612,6 +679,23 @@ func verifyDB(t *testing.T, path string, e *acked) {
 		}
 		after = page[len(page)-1].ID
 	}
+	return svc, stored
+}
+
+// storedReadings returns the readings the appliance stored of session id.
+func storedReadings(t *testing.T, svc *charging.Service, id int64) []charging.MeterReading {
+	t.Helper()
+	_, rs, err := svc.Transaction(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+// verifyDB checks the stopped appliance's sessions (stored, read through
+// svc): everything acknowledged is stored exactly once, and nothing else.
+func verifyDB(t *testing.T, svc *charging.Service, stored []charging.Transaction, e *acked) {
+	t.Helper()
 	byKey := checkStored(t, "final", e, stored)
 
 	// The stations finished every session, so every stored session is one
@@ -636,47 +720,78 @@ func verifyDB(t *testing.T, path string, e *acked) {
 		t.Errorf("%d starts but %d stops acknowledged, though every station finished its sessions", started, stopped)
 	}
 
-	total, missing, doubled, unacked := 0, 0, 0, 0
+	rc := readingCheck{where: "final"}
 	for k, tx := range byKey {
-		_, rs, err := svc.Transaction(ctx, tx.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := map[readingKey]int{}
-		for _, r := range rs {
-			n[readingKey{r.Timestamp.UnixMilli(), r.Measurand, r.Phase, r.Context, r.Unit, canonical(r.Value)}]++
-		}
 		a := e.txs[k]
 		if a == nil {
 			continue // reported above
 		}
-		total += len(a.readings)
-		if len(rs) > len(a.readings) {
-			unacked += len(rs) - len(a.readings)
+		var got []readingKey
+		for _, r := range storedReadings(t, svc, tx.ID) {
+			got = append(got, readingKey{r.Timestamp.UnixMilli(), r.Measurand, r.Phase, r.Context, r.Unit, canonical(r.Value)})
 		}
-		for _, r := range a.readings {
-			switch got := n[r]; {
-			case got == 0:
-				if missing++; missing <= 10 {
-					t.Errorf("session %s of %s: acknowledged reading %+v is missing", k.id, k.station, r)
-				}
-			case got > 1:
-				if doubled++; doubled <= 10 {
-					t.Errorf("session %s of %s: acknowledged reading %+v stored %d times", k.id, k.station, r, got)
-				}
-			}
-		}
+		rc.session(t, k, a, got)
 	}
-	if missing > 0 || doubled > 0 || unacked > 0 {
-		t.Errorf("readings: %d acknowledged, %d missing, %d stored more than once, %d more stored than acknowledged", total, missing, doubled, unacked)
-	}
-	t.Logf("stored: %d sessions, %d acknowledged readings checked, %d MeterValues without a transaction", len(stored), total, e.other)
+	rc.report(t)
+	t.Logf("stored: %d sessions, %d acknowledged readings checked, %d MeterValues without a transaction", len(stored), rc.acked, e.other)
 
-	chargers, err := svc.Chargers(ctx)
+	chargers, err := svc.Chargers(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(chargers) != killStations {
 		t.Errorf("%d chargers stored, want %d", len(chargers), killStations)
+	}
+}
+
+// readingCheck compares the readings stored of sessions with their
+// acknowledged ones: each acknowledged reading stored exactly once, and
+// no reading that was not acknowledged. It counts over every session and
+// reports the first few differences of each kind.
+type readingCheck struct {
+	where                            string // in failure messages
+	acked, missing, doubled, unacked int    // acked: distinct acknowledged readings
+}
+
+// session checks the readings stored of session k, acknowledged as a.
+func (c *readingCheck) session(t *testing.T, k txKey, a *ackedTx, stored []readingKey) {
+	t.Helper()
+	n := map[readingKey]int{}
+	for _, r := range stored {
+		n[r]++
+	}
+	want := map[readingKey]bool{}
+	for _, r := range a.readings {
+		if want[r] {
+			continue
+		}
+		want[r] = true
+		switch got := n[r]; {
+		case got == 0:
+			if c.missing++; c.missing <= 10 {
+				t.Errorf("%s: session %s of %s: acknowledged reading %+v is missing", c.where, k.id, k.station, r)
+			}
+		case got > 1:
+			if c.doubled++; c.doubled <= 10 {
+				t.Errorf("%s: session %s of %s: acknowledged reading %+v stored %d times", c.where, k.id, k.station, r, got)
+			}
+		}
+	}
+	c.acked += len(want)
+	for r, got := range n {
+		if !want[r] {
+			if c.unacked += got; c.unacked <= 10 {
+				t.Errorf("%s: session %s of %s: reading %+v stored, never acknowledged", c.where, k.id, k.station, r)
+			}
+		}
+	}
+}
+
+// report fails the test with the totals if a session's check failed.
+func (c *readingCheck) report(t *testing.T) {
+	t.Helper()
+	if c.missing > 0 || c.doubled > 0 || c.unacked > 0 {
+		t.Errorf("%s: readings: %d acknowledged, %d missing, %d stored more than once, %d stored but not acknowledged",
+			c.where, c.acked, c.missing, c.doubled, c.unacked)
 	}
 }

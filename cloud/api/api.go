@@ -12,11 +12,16 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
+	"net"
 	"net/http"
+	"strconv"
 	"time"
 
+	"github.com/constellation-ev/constellation/cloud/broker"
 	"github.com/constellation-ev/constellation/cloud/downlink"
 	"github.com/constellation-ev/constellation/cloud/fleet"
+	"github.com/constellation-ev/constellation/cloud/ratelimit"
 	"github.com/constellation-ev/constellation/syncproto"
 )
 
@@ -33,6 +38,7 @@ type Store interface {
 	Sites(ctx context.Context) ([]fleet.Site, error)
 	IssueToken(ctx context.Context, site string, ttl time.Duration) (string, time.Time, error)
 	Enroll(ctx context.Context, site, token string) (string, error)
+	EnrollWithPassword(ctx context.Context, site, token, password string) error
 	Revoke(ctx context.Context, site string) error
 	Chargers(ctx context.Context, site string) ([]fleet.Charger, error)
 	Transactions(ctx context.Context, f fleet.TxFilter, withReadings bool) ([]fleet.Transaction, error)
@@ -55,23 +61,33 @@ type Downlink interface {
 
 var _ Downlink = (*downlink.Sender)(nil)
 
-// Disconnecter drops a site's open MQTT connection (nil: the broker is
-// external, and its own credentials must be removed too).
-type Disconnecter interface{ Disconnect(site string) }
+// Access gives a site's appliance access to the broker with the password
+// it enrolled with, and takes it away (dropping an open connection).
+type Access interface {
+	Grant(ctx context.Context, site, password string) error
+	Revoke(ctx context.Context, site string) error
+}
+
+var _ Access = (*broker.Broker)(nil)
 
 // Options configures the API.
 type Options struct {
 	Store    Store
 	Downlink Downlink
-	Broker   Disconnecter
+	Access   Access
 	// OperatorTokenHash is fleet.HashSecret of the operator's bearer token.
 	OperatorTokenHash string
-	Clock             fleet.Clock
-	Logger            *slog.Logger
+	// AuthLimit bounds, per remote address, enrollment attempts and
+	// refused operator requests (nil: no bound), so that tokens cannot be
+	// guessed at speed.
+	AuthLimit *ratelimit.Limiter
+	Clock     fleet.Clock
+	Logger    *slog.Logger
 }
 
 type server struct {
 	Options
+	logLimit *ratelimit.Limiter // a refusal log line per address a minute
 }
 
 // New returns the API's handler.
@@ -79,9 +95,9 @@ func New(o Options) http.Handler {
 	if o.Clock == nil {
 		o.Clock = fleet.SystemClock{}
 	}
-	s := &server{o}
+	s := &server{Options: o, logLimit: ratelimit.New(1.0/60, 1, o.Clock)}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/v1/enroll", s.enroll)
+	mux.HandleFunc("POST /api/v1/enroll", s.limited("enroll", s.enroll))
 	op := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.operator(h)) }
 	op("POST /api/v1/sites", s.createSite)
 	op("GET /api/v1/sites", s.listSites)
@@ -107,6 +123,9 @@ func (s *server) operator(h http.Handler) http.Handler {
 		token, ok := bearer(r)
 		if !ok || s.OperatorTokenHash == "" ||
 			subtle.ConstantTimeCompare([]byte(fleet.HashSecret(token)), []byte(s.OperatorTokenHash)) != 1 {
+			if s.tooFast(w, r, "operator") {
+				return
+			}
 			s.Logger.Warn("operator request refused", "remote", r.RemoteAddr, "path", r.URL.Path)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="watchtower"`)
 			writeError(w, http.StatusUnauthorized, "operator bearer token required")
@@ -114,6 +133,35 @@ func (s *server) operator(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// limited serves h only while the remote address keeps within AuthLimit.
+func (s *server) limited(what string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.tooFast(w, r, what) {
+			h(w, r)
+		}
+	}
+}
+
+// tooFast takes a token of the remote address's what bucket; when there
+// is none it answers 429 with Retry-After and reports true.
+func (s *server) tooFast(w http.ResponseWriter, r *http.Request, what string) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	key := what + " " + host
+	ok, wait := s.AuthLimit.Reserve(key)
+	if ok {
+		return false
+	}
+	if s.logLimit.Allow(key) {
+		s.Logger.Warn("requests refused: too many from one address", "what", what, "remote", host, "retry_in", wait)
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	writeError(w, http.StatusTooManyRequests, "too many attempts from this address; retry later")
+	return true
 }
 
 func bearer(r *http.Request) (string, bool) {

@@ -46,6 +46,9 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 type enrollRequest struct {
 	Site  string `json:"site"`
 	Token string `json:"token"`
+	// Password, when given, is the MQTT password the appliance chose for
+	// itself (a pointer: an empty one is refused, not taken as absent).
+	Password *string `json:"password"`
 }
 
 type createSiteRequest struct {

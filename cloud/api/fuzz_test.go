@@ -6,7 +6,7 @@ import (
 
 // Every request decoder refuses bad bodies with an error, never a panic.
 func FuzzDecoders(f *testing.F) {
-	for _, s := range []string{`{"site":"a","token":"t"}`, `{"id":"a","name":"n"}`, `{"ttl":"1h"}`, `{"settings":{"a":"b"}}`,
+	for _, s := range []string{`{"site":"a","token":"t"}`, `{"site":"a","token":"t","password":"0123456789abcdef0123456789abcdef"}`, `{"id":"a","name":"n"}`, `{"ttl":"1h"}`, `{"settings":{"a":"b"}}`,
 		`{"entries":[{"id":"A","status":"Accepted"}]}`, `{"put":[],"remove":["A"]}`,
 		`{"charger":"CP1","command":"reset","args":{"type":"Soft"},"timeout":"5m"}`, `{"x":1}`, `{} {}`, `[`, ``} {
 		f.Add([]byte(s))

@@ -8,16 +8,29 @@ import (
 	"github.com/constellation-ev/constellation/cloud/fleet"
 )
 
-// enroll trades an enrollment token for the site's MQTT credentials.
+// enroll trades an enrollment token for the site's MQTT credentials: a
+// generated password, returned once, or the one the appliance sent,
+// never echoed.
 func (s *server) enroll(w http.ResponseWriter, r *http.Request) {
 	req, ok := body[enrollRequest](w, r)
 	if !ok {
 		return
 	}
-	password, err := s.Store.Enroll(r.Context(), req.Site, req.Token)
+	var (
+		password string
+		err      error
+	)
+	if req.Password != nil {
+		err = s.Store.EnrollWithPassword(r.Context(), req.Site, req.Token, *req.Password)
+	} else {
+		password, err = s.Store.Enroll(r.Context(), req.Site, req.Token)
+	}
 	if err != nil {
 		status := http.StatusInternalServerError
 		switch {
+		case errors.Is(err, fleet.ErrBadPassword):
+			writeError(w, http.StatusBadRequest, fleet.ErrBadPassword.Error())
+			return
 		case errors.Is(err, fleet.ErrTokenInvalid):
 			status = http.StatusUnauthorized
 		case errors.Is(err, fleet.ErrTokenUsed), errors.Is(err, fleet.ErrRevoked):
@@ -34,8 +47,23 @@ func (s *server) enroll(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, errors.Unwrap(err).Error())
 		return
 	}
-	s.Logger.Info("site enrolled", "site", req.Site, "remote", r.RemoteAddr)
-	writeJSON(w, http.StatusOK, map[string]string{"site": req.Site, "username": req.Site, "password": password})
+	granted := password
+	if req.Password != nil {
+		granted = *req.Password
+	}
+	if err := s.Access.Grant(r.Context(), req.Site, granted); err != nil {
+		// The store has the credentials: an appliance that chose its
+		// password retries and is granted then.
+		s.Logger.Error("giving an enrolled site access to the broker", "site", req.Site, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "enrolled, but the broker did not take the credentials; try again")
+		return
+	}
+	s.Logger.Info("site enrolled", "site", req.Site, "remote", r.RemoteAddr, "own_password", req.Password != nil)
+	answer := map[string]string{"site": req.Site, "username": req.Site}
+	if password != "" {
+		answer["password"] = password
+	}
+	writeJSON(w, http.StatusOK, answer)
 }
 
 func (s *server) createSite(w http.ResponseWriter, r *http.Request) {
@@ -99,8 +127,12 @@ func (s *server) revoke(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	if s.Broker != nil {
-		s.Broker.Disconnect(site)
+	// The store refuses the site from now on; the broker's access goes
+	// too (an open connection is dropped).
+	if err := s.Access.Revoke(r.Context(), site); err != nil {
+		s.Logger.Error("revoking a site's broker access", "site", site, "err", err)
+		writeError(w, http.StatusBadGateway, "the site is revoked in the store, but the broker did not drop its access: "+err.Error()+"; try again")
+		return
 	}
 	s.Logger.Info("site revoked", "site", site)
 	w.WriteHeader(http.StatusNoContent)

@@ -21,6 +21,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/constellation-ev/constellation/cloud/ingest"
+	"github.com/constellation-ev/constellation/cloud/ratelimit"
 	"github.com/constellation-ev/constellation/syncproto"
 )
 
@@ -38,10 +39,6 @@ type Handler interface {
 
 var _ Handler = (*ingest.Ingester)(nil)
 
-// ClientID is the MQTT client id an appliance must use: a site taking
-// another client id could take over another site's session.
-func ClientID(site string) string { return "cst-" + site }
-
 // PacketOverhead is room for a publish's topic and properties above its
 // payload.
 const PacketOverhead = 4 << 10
@@ -53,12 +50,13 @@ type Broker struct {
 	log  *slog.Logger
 }
 
-// New makes a broker serving ln; ctx bounds the store calls of its hooks.
-func New(ctx context.Context, ln net.Listener, auth Authenticator, h Handler, log *slog.Logger) (*Broker, error) {
+// New makes a broker serving ln; ctx bounds the store calls of its hooks,
+// limit (nil: none) the messages a site may publish.
+func New(ctx context.Context, ln net.Listener, auth Authenticator, h Handler, limit *ratelimit.Limiter, log *slog.Logger) (*Broker, error) {
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = syncproto.MaxPayload + PacketOverhead
 	srv := mqtt.New(&mqtt.Options{InlineClient: true, Capabilities: caps, Logger: log.With("area", "mochi")})
-	hk := &hook{ctx: ctx, auth: auth, handler: h, log: log}
+	hk := &hook{ctx: ctx, auth: auth, handler: h, limit: limit, logLimit: ratelimit.New(1.0/60, 1, nil), log: log}
 	if err := srv.AddHook(hk, nil); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
@@ -87,8 +85,19 @@ func (b *Broker) Publish(_ context.Context, topic string, payload []byte, retain
 	return nil
 }
 
-// Disconnect drops site's open connection, if any (after a revocation).
-func (b *Broker) Disconnect(site string) {
+// Grant has nothing to do: the broker checks a site's password against
+// the fleet store at each connect.
+func (b *Broker) Grant(context.Context, string, string) error { return nil }
+
+// Revoke drops site's open connection, if any; the store refuses the
+// next.
+func (b *Broker) Revoke(_ context.Context, site string) error {
+	b.disconnect(site)
+	return nil
+}
+
+// disconnect drops site's open connection, if any.
+func (b *Broker) disconnect(site string) {
 	for _, cl := range b.srv.Clients.GetAll() {
 		if !cl.Net.Inline && string(cl.Properties.Username) == site && !cl.Closed() {
 			b.log.Info("dropping the connection of a revoked site", "site", site)
@@ -103,7 +112,11 @@ type hook struct {
 	ctx     context.Context
 	auth    Authenticator
 	handler Handler
-	log     *slog.Logger
+	limit   *ratelimit.Limiter
+	// logLimit keeps a flood from flooding the log too: a line per site
+	// a minute.
+	logLimit *ratelimit.Limiter
+	log      *slog.Logger
 }
 
 var _ mqtt.Hook = (*hook)(nil)
@@ -125,8 +138,8 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	switch {
 	case syncproto.ValidateSiteID(site) != nil:
 		return refuse("user name is not a site id")
-	case cl.ID != ClientID(site):
-		return refuse("client id is not " + ClientID(site))
+	case cl.ID != syncproto.ClientID(site):
+		return refuse("client id is not " + syncproto.ClientID(site))
 	case pk.Connect.WillFlag && !syncproto.ApplianceMayPublish(site, pk.Connect.WillTopic):
 		return refuse("will on a topic the site may not publish")
 	}
@@ -159,7 +172,17 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	if cl.Net.Inline {
 		return pk, nil
 	}
-	err := h.handler.Handle(h.ctx, string(cl.Properties.Username), pk.TopicName, pk.Payload)
+	site := string(cl.Properties.Username)
+	if ok, wait := h.limit.Reserve(site); !ok {
+		if h.logLimit.Allow(site) {
+			h.log.Warn("messages refused: the site publishes faster than its limit", "site", site, "retry_in", wait)
+		}
+		if pk.FixedHeader.Qos == 0 || cl.Properties.ProtocolVersion < 5 {
+			return pk, packets.ErrRejectPacket
+		}
+		return pk, packets.ErrMessageRateTooHigh // the appliance sends it again later
+	}
+	err := h.handler.Handle(h.ctx, site, pk.TopicName, pk.Payload)
 	switch {
 	case err == nil:
 		pk.FixedHeader.Retain = false // upstream is a stream, not state
@@ -169,7 +192,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	case errors.Is(err, ingest.ErrRefused):
 		return pk, packets.ErrPayloadFormatInvalid
 	default:
-		h.log.Error("storing a message", "site", string(cl.Properties.Username), "topic", pk.TopicName, "err", err)
+		h.log.Error("storing a message", "site", site, "topic", pk.TopicName, "err", err)
 		return pk, packets.ErrUnspecifiedError
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/constellation-ev/constellation/syncproto"
 )
@@ -15,41 +16,284 @@ import (
 // The record and its key's mark are written in one SQL transaction. The
 // caller has decoded and validated m (syncproto.Decode).
 func (s *Store) Apply(ctx context.Context, m syncproto.Message) (applied bool, err error) {
-	h := m.Head()
-	if h.Key == "" {
-		return false, fmt.Errorf("fleet: apply %s: %w: no idempotency key", m.Kind(), syncproto.ErrInvalid)
-	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := s.exec(ctx, tx, `INSERT INTO applied_keys (site, key, kind, applied_at) VALUES (?, ?, ?, ?) ON CONFLICT (site, key) DO NOTHING`,
-			h.Site, h.Key, string(m.Kind()), s.now())
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		applied = true
-		return s.applyRecord(ctx, tx, m)
-	})
-	if err != nil {
-		return false, fmt.Errorf("fleet: apply %s %s/%s: %w", m.Kind(), h.Site, h.Key, err)
-	}
-	return applied, nil
+	r := s.ApplyBatch(ctx, []syncproto.Message{m})[0]
+	return r.Applied, r.Err
 }
 
-func (s *Store) applyRecord(ctx context.Context, tx *sql.Tx, m syncproto.Message) error {
+// ApplyResult is the outcome of one record of ApplyBatch.
+type ApplyResult struct {
+	// Applied is false when the record's key was applied before.
+	Applied bool
+	Err     error
+}
+
+// ApplyBatch applies records as Apply does, in one SQL transaction and a
+// few statements: one per table rather than several per record, and one
+// commit for them all (one WAL append on SQLite, one fsync on
+// PostgreSQL), which is what ingest's throughput hangs on. Each record
+// keeps its own outcome, in the order of ms, and the effect is the one
+// of applying them one after the other: a key that appears twice is
+// applied once (its first time), a transaction keeps its highest
+// revision, a charger and a connector the status applied last. When the
+// batch fails, it is rolled back and every record is applied again in a
+// transaction of its own, so only a failing record fails.
+func (s *Store) ApplyBatch(ctx context.Context, ms []syncproto.Message) []ApplyResult {
+	out := make([]ApplyResult, len(ms))
+	todo := make([]int, 0, len(ms))
+	for i, m := range ms {
+		if m.Head().Key == "" {
+			out[i].Err = fmt.Errorf("fleet: apply %s: %w: no idempotency key", m.Kind(), syncproto.ErrInvalid)
+			continue
+		}
+		todo = append(todo, i)
+	}
+	if len(todo) > 1 {
+		batch := make([]syncproto.Message, len(todo))
+		for j, i := range todo {
+			batch[j] = ms[i]
+		}
+		var applied []bool
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			var err error
+			applied, err = s.applySet(ctx, tx, batch)
+			return err
+		})
+		if err == nil {
+			for j, i := range todo {
+				out[i].Applied = applied[j]
+			}
+			return out
+		}
+		s.log.Warn("a batch of records failed: applying them one by one", "records", len(todo), "err", err)
+	}
+	for _, i := range todo {
+		m := ms[i]
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			applied, err := s.applySet(ctx, tx, []syncproto.Message{m})
+			if err == nil {
+				out[i].Applied = applied[0]
+			}
+			return err
+		})
+		if err != nil {
+			h := m.Head()
+			out[i] = ApplyResult{Err: fmt.Errorf("fleet: apply %s %s/%s: %w", m.Kind(), h.Site, h.Key, err)}
+		}
+	}
+	return out
+}
+
+// siteKey identifies a record: its idempotency key is unique per site.
+type siteKey struct{ site, key string }
+
+// applySet applies keyed records in tx, as if one after the other, and
+// reports which took effect (their key was new). Records of the
+// frequent kinds go into one multi-row statement per table; what
+// several of them write to one row is reduced first to what the last
+// (status) or the highest revision (transaction) would leave, which is
+// also what a multi-row upsert needs: PostgreSQL refuses one that
+// touches a row twice.
+func (s *Store) applySet(ctx context.Context, tx *sql.Tx, ms []syncproto.Message) ([]bool, error) {
+	applied := make([]bool, len(ms))
+	// A key seen earlier in the batch is not applied again.
+	first := make(map[siteKey]int, len(ms))
+	var keyArgs []any
+	now := s.now()
+	for i, m := range ms {
+		h := m.Head()
+		k := siteKey{h.Site, h.Key}
+		if _, dup := first[k]; !dup {
+			first[k] = i
+			keyArgs = append(keyArgs, h.Site, h.Key, string(m.Kind()), now)
+		}
+	}
+	err := s.queryRows(ctx, tx, `INSERT INTO applied_keys (site, key, kind, applied_at) VALUES `, 4,
+		` ON CONFLICT (site, key) DO NOTHING RETURNING site, key`, keyArgs, func(rows *sql.Rows) error {
+			var k siteKey
+			if err := rows.Scan(&k.site, &k.key); err != nil {
+				return err
+			}
+			if i, ok := first[k]; ok {
+				applied[i] = true
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	var set recordSet
+	for i, m := range ms {
+		if !applied[i] {
+			continue
+		}
+		if err := set.add(m); err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range set.rare {
+		if err := s.applyRare(ctx, tx, m); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", m.Kind(), m.Head().Key, err)
+		}
+	}
+	return applied, s.applyFrequent(ctx, tx, &set)
+}
+
+// recordSet is the applied records of a batch, gathered by table.
+type recordSet struct {
+	events   []any // rows of eventColumns
+	readings []any // rows of readingColumns
+	// Transactions by (site, id): the highest revision, the first of
+	// equal ones (a later one of the same revision does not replace it).
+	txs     map[txKey]*syncproto.Transaction
+	txOrder []txKey
+	// Chargers and connectors: the status applied last.
+	chargers       map[siteKey]*syncproto.ChargerStatus
+	chargerOrder   []siteKey
+	connectors     map[connectorKey]connectorRow
+	connectorOrder []connectorKey
+	// rare kinds, applied one statement each, in order.
+	rare []syncproto.Message
+}
+
+type txKey struct {
+	site string
+	id   int64
+}
+
+type connectorKey struct {
+	site, charger string
+	id            int
+}
+
+type connectorRow struct {
+	site, charger string
+	c             syncproto.Connector
+}
+
+// Columns of the multi-row statements.
+const (
+	eventColumns     = 7
+	readingColumns   = 12
+	txColumns        = 12
+	chargerColumns   = 10
+	connectorColumns = 7
+)
+
+func (rs *recordSet) add(m syncproto.Message) error {
 	site := m.Head().Site
 	switch m := m.(type) {
-	case *syncproto.ChargerStatus:
-		return s.applyStatus(ctx, tx, m)
-	case *syncproto.Transaction:
-		return s.applyTransaction(ctx, tx, m)
-	case *syncproto.Readings:
-		return s.insertReadings(ctx, tx, m)
 	case *syncproto.Event:
-		_, err := s.exec(ctx, tx, `INSERT INTO events (site, key, event, charger, at, code, detail) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (site, key) DO NOTHING`, site, m.Key, m.Event, m.Charger, ms(m.At), m.Code, mustJSON(m.Detail))
-		return err
+		rs.events = append(rs.events, site, m.Key, m.Event, m.Charger, ms(m.At), m.Code, mustJSON(m.Detail))
+	case *syncproto.Readings:
+		for _, r := range m.Rows() {
+			c := r.Column
+			rs.readings = append(rs.readings, site, m.Charger, m.Connector, m.TransactionID, ms(r.Time),
+				c.Measurand, c.Phase, c.Unit, c.Context, c.Location, c.Format, r.Value)
+		}
+	case *syncproto.Transaction:
+		k := txKey{site, m.ID}
+		if rs.txs == nil {
+			rs.txs = map[txKey]*syncproto.Transaction{}
+		}
+		if old, ok := rs.txs[k]; !ok {
+			rs.txOrder = append(rs.txOrder, k)
+		} else if m.Rev <= old.Rev {
+			return nil
+		}
+		rs.txs[k] = m
+	case *syncproto.ChargerStatus:
+		k := siteKey{site, m.Charger}
+		if rs.chargers == nil {
+			rs.chargers, rs.connectors = map[siteKey]*syncproto.ChargerStatus{}, map[connectorKey]connectorRow{}
+		}
+		if prev, ok := rs.chargers[k]; !ok {
+			rs.chargerOrder = append(rs.chargerOrder, k)
+			rs.chargers[k] = m
+		} else if !m.Time.Before(prev.Time) {
+			rs.chargers[k] = m
+		}
+		for _, c := range m.Connectors {
+			ck := connectorKey{site, m.Charger, c.ID}
+			if prev, ok := rs.connectors[ck]; !ok {
+				rs.connectorOrder = append(rs.connectorOrder, ck)
+				rs.connectors[ck] = connectorRow{site, m.Charger, c}
+			} else if !c.Time.Before(prev.c.Time) {
+				rs.connectors[ck] = connectorRow{site, m.Charger, c}
+			}
+		}
+	case *syncproto.Reported, *syncproto.ChargerConfig, *syncproto.CommandResult:
+		rs.rare = append(rs.rare, m)
+	default:
+		return fmt.Errorf("%w: %s is not an upstream record", syncproto.ErrInvalid, m.Kind())
+	}
+	return nil
+}
+
+// applyFrequent writes the set's events, readings, transactions and
+// statuses.
+func (s *Store) applyFrequent(ctx context.Context, tx *sql.Tx, rs *recordSet) error {
+	err := s.execRows(ctx, tx, `INSERT INTO events (site, key, event, charger, at, code, detail) VALUES `, eventColumns,
+		` ON CONFLICT (site, key) DO NOTHING`, rs.events)
+	if err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	// Readings are inserted or ignored by their natural key, so a resend
+	// merged differently adds nothing twice.
+	err = s.execRows(ctx, tx, `INSERT INTO readings (site, charger, connector, tx, at, measurand, phase, unit, context, location, format, value) VALUES `,
+		readingColumns, ` ON CONFLICT DO NOTHING`, rs.readings)
+	if err != nil {
+		return fmt.Errorf("readings: %w", err)
+	}
+	args := make([]any, 0, len(rs.txOrder)*txColumns)
+	for _, k := range rs.txOrder {
+		m := rs.txs[k]
+		args = append(args, m.Site, m.ID, m.Rev, m.Event, m.Charger, m.Connector, m.IDTag, ms(m.Start), ms(m.Stop),
+			m.MeterStartWh, m.MeterStopWh, mustJSON(m))
+	}
+	// A transaction keeps the record of its highest revision.
+	err = s.execRows(ctx, tx, `INSERT INTO transactions (site, id, rev, event, charger, connector, id_tag, start_at, stop_at, meter_start_wh, meter_stop_wh, record) VALUES `,
+		txColumns, ` ON CONFLICT (site, id) DO UPDATE SET rev = excluded.rev, event = excluded.event, charger = excluded.charger,
+		connector = excluded.connector, id_tag = excluded.id_tag, start_at = excluded.start_at, stop_at = excluded.stop_at,
+		meter_start_wh = excluded.meter_start_wh, meter_stop_wh = excluded.meter_stop_wh, record = excluded.record
+		WHERE excluded.rev > transactions.rev`, args)
+	if err != nil {
+		return fmt.Errorf("transactions: %w", err)
+	}
+	// A charger and each connector keep their latest status, by the
+	// record's time: records arrive in any order once replicas share the
+	// stream (of equal times, the last applied wins).
+	args = make([]any, 0, len(rs.chargerOrder)*chargerColumns)
+	for _, k := range rs.chargerOrder {
+		m := rs.chargers[k]
+		args = append(args, m.Site, m.Charger, m.Connected, m.Protocol, m.Vendor, m.Model, m.Serial, m.Firmware, ms(m.LastSeen), ms(m.Time))
+	}
+	err = s.execRows(ctx, tx, `INSERT INTO chargers (site, id, connected, protocol, vendor, model, serial, firmware, last_seen, updated_at) VALUES `,
+		chargerColumns, ` ON CONFLICT (site, id) DO UPDATE SET connected = excluded.connected, protocol = excluded.protocol, vendor = excluded.vendor,
+		model = excluded.model, serial = excluded.serial, firmware = excluded.firmware, last_seen = excluded.last_seen, updated_at = excluded.updated_at
+		WHERE excluded.updated_at >= chargers.updated_at`, args)
+	if err != nil {
+		return fmt.Errorf("chargers: %w", err)
+	}
+	args = make([]any, 0, len(rs.connectorOrder)*connectorColumns)
+	for _, k := range rs.connectorOrder {
+		r := rs.connectors[k]
+		args = append(args, r.site, r.charger, r.c.ID, r.c.Status, r.c.ErrorCode, r.c.Info, ms(r.c.Time))
+	}
+	err = s.execRows(ctx, tx, `INSERT INTO connectors (site, charger, id, status, error_code, info, at) VALUES `, connectorColumns,
+		` ON CONFLICT (site, charger, id) DO UPDATE SET status = excluded.status, error_code = excluded.error_code, info = excluded.info, at = excluded.at
+		WHERE excluded.at >= connectors.at`, args)
+	if err != nil {
+		return fmt.Errorf("connectors: %w", err)
+	}
+	return nil
+}
+
+// applyRare applies a record of the kinds that come seldom (a report on
+// desired configuration, a charger's configuration, a command's result),
+// one statement each.
+func (s *Store) applyRare(ctx context.Context, tx *sql.Tx, m syncproto.Message) error {
+	site := m.Head().Site
+	switch m := m.(type) {
 	case *syncproto.Reported:
 		_, err := s.exec(ctx, tx, `INSERT INTO reported (site, desired_version, applied, error, settings, at) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (site) DO UPDATE SET desired_version = excluded.desired_version, applied = excluded.applied,
@@ -59,75 +303,63 @@ func (s *Store) applyRecord(ctx context.Context, tx *sql.Tx, m syncproto.Message
 		return err
 	case *syncproto.ChargerConfig:
 		_, err := s.exec(ctx, tx, `INSERT INTO charger_config (site, charger, configuration, at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (site, charger) DO UPDATE SET configuration = excluded.configuration, at = excluded.at`,
+			ON CONFLICT (site, charger) DO UPDATE SET configuration = excluded.configuration, at = excluded.at
+			WHERE excluded.at >= charger_config.at`,
 			site, m.Charger, mustJSON(m.Configuration), ms(m.Time))
 		return err
 	case *syncproto.CommandResult:
 		return s.applyResult(ctx, tx, m)
 	}
-	return fmt.Errorf("%w: %s is not an upstream record", syncproto.ErrInvalid, m.Kind())
+	return fmt.Errorf("%w: %s is not a rare record", syncproto.ErrInvalid, m.Kind())
 }
 
-// applyStatus keeps a charger's latest status: an appliance sends each
-// charger's records in order, one at a time, so the last applied is the
-// latest.
-func (s *Store) applyStatus(ctx context.Context, tx *sql.Tx, m *syncproto.ChargerStatus) error {
-	_, err := s.exec(ctx, tx, `INSERT INTO chargers (site, id, connected, protocol, vendor, model, serial, firmware, last_seen, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (site, id) DO UPDATE SET connected = excluded.connected, protocol = excluded.protocol, vendor = excluded.vendor,
-		model = excluded.model, serial = excluded.serial, firmware = excluded.firmware, last_seen = excluded.last_seen, updated_at = excluded.updated_at`,
-		m.Site, m.Charger, m.Connected, m.Protocol, m.Vendor, m.Model, m.Serial, m.Firmware, ms(m.LastSeen), ms(m.Time))
-	if err != nil {
+// execRows runs head, the rows of args (cols values each) as VALUES, and
+// tail, in statements of at most maxParams parameters; no rows, no
+// statement.
+func (s *Store) execRows(ctx context.Context, tx querier, head string, cols int, tail string, args []any) error {
+	return s.eachChunk(head, cols, tail, args, func(q string, chunk []any) error {
+		_, err := s.exec(ctx, tx, q, chunk...)
 		return err
-	}
-	for _, c := range m.Connectors {
-		_, err := s.exec(ctx, tx, `INSERT INTO connectors (site, charger, id, status, error_code, info, at) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (site, charger, id) DO UPDATE SET status = excluded.status, error_code = excluded.error_code, info = excluded.info, at = excluded.at`,
-			m.Site, m.Charger, c.ID, c.Status, c.ErrorCode, c.Info, ms(c.Time))
+	})
+}
+
+// queryRows is execRows for statements that return rows (RETURNING),
+// handing each to scan.
+func (s *Store) queryRows(ctx context.Context, tx querier, head string, cols int, tail string, args []any, scan func(*sql.Rows) error) error {
+	return s.eachChunk(head, cols, tail, args, func(q string, chunk []any) error {
+		rows, err := s.query(ctx, tx, q, chunk...)
 		if err != nil {
 			return err
 		}
-	}
-	return nil
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
 }
 
-// applyTransaction keeps the record of the highest revision.
-func (s *Store) applyTransaction(ctx context.Context, tx *sql.Tx, m *syncproto.Transaction) error {
-	_, err := s.exec(ctx, tx, `INSERT INTO transactions (site, id, rev, event, charger, connector, id_tag, start_at, stop_at, meter_start_wh, meter_stop_wh, record)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (site, id) DO UPDATE SET rev = excluded.rev, event = excluded.event, charger = excluded.charger,
-		connector = excluded.connector, id_tag = excluded.id_tag, start_at = excluded.start_at, stop_at = excluded.stop_at,
-		meter_start_wh = excluded.meter_start_wh, meter_stop_wh = excluded.meter_stop_wh, record = excluded.record
-		WHERE excluded.rev > transactions.rev`,
-		m.Site, m.ID, m.Rev, m.Event, m.Charger, m.Connector, m.IDTag, ms(m.Start), ms(m.Stop), m.MeterStartWh, m.MeterStopWh, mustJSON(m))
-	return err
-}
-
-// readingColumns is the number of parameters of one reading row.
-const readingColumns = 12
-
-// insertReadings inserts a batch's rows, ignoring those stored before
-// (same natural key), in multi-row statements.
-func (s *Store) insertReadings(ctx context.Context, tx *sql.Tx, m *syncproto.Readings) error {
-	rows := m.Rows()
-	const perStmt = maxParams / readingColumns
-	for len(rows) > 0 {
-		chunk := rows[:min(len(rows), perStmt)]
-		rows = rows[len(chunk):]
+// eachChunk cuts args into statements of at most maxParams parameters.
+func (s *Store) eachChunk(head string, cols int, tail string, args []any, fn func(q string, chunk []any) error) error {
+	per := maxParams / cols * cols
+	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
+	for len(args) > 0 {
+		chunk := args[:min(len(args), per)]
+		args = args[len(chunk):]
 		var q strings.Builder
-		q.WriteString(`INSERT INTO readings (site, charger, connector, tx, at, measurand, phase, unit, context, location, format, value) VALUES `)
-		args := make([]any, 0, len(chunk)*readingColumns)
-		for i, r := range chunk {
+		q.Grow(len(head) + len(tail) + len(chunk)/cols*(len(row)+1))
+		q.WriteString(head)
+		for i := range len(chunk) / cols {
 			if i > 0 {
 				q.WriteByte(',')
 			}
-			q.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-			c := r.Column
-			args = append(args, m.Site, m.Charger, m.Connector, m.TransactionID, ms(r.Time), c.Measurand, c.Phase, c.Unit, c.Context, c.Location, c.Format, r.Value)
+			q.WriteString(row)
 		}
-		q.WriteString(` ON CONFLICT DO NOTHING`)
-		if _, err := s.exec(ctx, tx, q.String(), args...); err != nil {
-			return fmt.Errorf("readings: %w", err)
+		q.WriteString(tail)
+		if err := fn(q.String(), chunk); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -140,4 +372,108 @@ func mustJSON(v any) string {
 		return "null"
 	}
 	return string(b)
+}
+
+// Batcher applies records in batches, each record with its own outcome
+// (*Store does).
+type Batcher interface {
+	ApplyBatch(ctx context.Context, ms []syncproto.Message) []ApplyResult
+}
+
+var _ Batcher = (*Store)(nil)
+
+// MaxGroup bounds the records of one group commit: SQLite has one
+// connection, and a long write transaction keeps the API's reads waiting.
+const MaxGroup = 256
+
+// GroupCommit applies the records of concurrent callers together: a
+// caller's record waits while the batch before it commits, then goes
+// with every record that arrived meanwhile, in one transaction
+// (Batcher.ApplyBatch). Nothing waits for a batch to fill: one record
+// alone commits at once, and under load a batch grows by itself. One
+// writer goroutine at a time runs the batches, started by the first
+// record and ending when none waits, so a GroupCommit needs no closing.
+// Each caller returns once the commit that holds its record is done,
+// with its record's own outcome.
+type GroupCommit struct {
+	b       Batcher
+	mu      sync.Mutex
+	queue   []*pendingRecord
+	writing bool
+}
+
+type pendingRecord struct {
+	ctx  context.Context
+	m    syncproto.Message
+	done chan ApplyResult // buffered: the writer never waits for a caller
+}
+
+// NewGroupCommit returns a GroupCommit applying through b.
+func NewGroupCommit(b Batcher) *GroupCommit { return &GroupCommit{b: b} }
+
+// Apply applies m as Store.Apply does, in a batch with the records of
+// other callers. When ctx ends first, it returns ctx's error; the record
+// may be applied or not then (a resend is applied once either way).
+func (g *GroupCommit) Apply(ctx context.Context, m syncproto.Message) (bool, error) {
+	p := &pendingRecord{ctx: ctx, m: m, done: make(chan ApplyResult, 1)}
+	g.mu.Lock()
+	g.queue = append(g.queue, p)
+	start := !g.writing
+	g.writing = true
+	g.mu.Unlock()
+	if start {
+		go g.write()
+	}
+	select {
+	case r := <-p.done:
+		return r.Applied, r.Err
+	case <-ctx.Done():
+		return false, fmt.Errorf("fleet: apply %s: %w", m.Kind(), ctx.Err())
+	}
+}
+
+// Pending is the number of records waiting for a batch (not counting
+// those committing).
+func (g *GroupCommit) Pending() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.queue)
+}
+
+// write commits batches until no record waits.
+func (g *GroupCommit) write() {
+	for {
+		g.mu.Lock()
+		n := min(len(g.queue), MaxGroup)
+		if n == 0 {
+			g.writing = false
+			g.queue = nil // the burst's backing array goes too
+			g.mu.Unlock()
+			return
+		}
+		batch := g.queue[:n:n]
+		g.queue = g.queue[n:]
+		g.mu.Unlock()
+		// A record whose caller gave up is left out: the caller answered
+		// an error, and the appliance sends the record again.
+		live := make([]*pendingRecord, 0, n)
+		ms := make([]syncproto.Message, 0, n)
+		for _, p := range batch {
+			if err := p.ctx.Err(); err != nil {
+				p.done <- ApplyResult{Err: fmt.Errorf("fleet: apply %s: %w", p.m.Kind(), err)}
+				continue
+			}
+			live = append(live, p)
+			ms = append(ms, p.m)
+		}
+		if len(live) == 0 {
+			continue
+		}
+		// The batch is everyone's: one caller giving up must not roll
+		// back the others' records.
+		results := g.b.ApplyBatch(context.WithoutCancel(live[0].ctx), ms)
+		for i, p := range live {
+			p.done <- results[i]
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -266,6 +267,70 @@ func TestEnrollment(t *testing.T) {
 		}
 		if _, _, err := s.IssueToken(ctx, "a", time.Hour); !errors.Is(err, fleet.ErrRevoked) {
 			t.Errorf("a token for a revoked site: %v", err)
+		}
+	})
+}
+
+// An appliance may choose its own password; asking again with the same
+// one after the token was used succeeds (the first answer was lost),
+// with another one it does not.
+func TestEnrollmentWithOwnPassword(t *testing.T) {
+	forEngines(t, func(t *testing.T, s *fleet.Store, clock *cloudtest.Clock) {
+		for _, id := range []string{"a", "b"} {
+			_, err := s.CreateSite(ctx, id, "")
+			must(t, err)
+		}
+		tok, _, err := s.IssueToken(ctx, "a", time.Hour)
+		must(t, err)
+		for _, short := range []string{"", strings.Repeat("x", fleet.MinPasswordLen-1), strings.Repeat("x", fleet.MaxPasswordLen+1)} {
+			if err := s.EnrollWithPassword(ctx, "a", tok, short); !errors.Is(err, fleet.ErrBadPassword) {
+				t.Errorf("a password of %d characters: %v", len(short), err)
+			}
+		}
+		if st, _ := s.Site(ctx, "a"); st.Enrolled {
+			t.Fatal("a refused password enrolled the site")
+		}
+		own := strings.Repeat("0123456789abcdef", 4)
+		must(t, s.EnrollWithPassword(ctx, "a", tok, own))
+		must(t, s.Authenticate(ctx, "a", own))
+		// The retry after a lost answer, even past the token's expiry.
+		clock.Advance(2 * time.Hour)
+		must(t, s.EnrollWithPassword(ctx, "a", tok, own))
+		must(t, s.Authenticate(ctx, "a", own))
+		if err := s.EnrollWithPassword(ctx, "a", tok, own+"x"); !errors.Is(err, fleet.ErrTokenUsed) {
+			t.Errorf("a used token with another password: %v", err)
+		}
+		if _, err := s.Enroll(ctx, "a", tok); !errors.Is(err, fleet.ErrTokenUsed) {
+			t.Errorf("a used token without a password: %v", err)
+		}
+		if err := s.EnrollWithPassword(ctx, "b", tok, own); !errors.Is(err, fleet.ErrTokenInvalid) {
+			t.Errorf("a's token for b: %v", err)
+		}
+		must(t, s.Authenticate(ctx, "a", own))
+
+		// A later enrollment replaces the password: the old token no
+		// longer stands for it.
+		tok2, _, err := s.IssueToken(ctx, "a", time.Hour)
+		must(t, err)
+		other := strings.Repeat("fedcba9876543210", 4)
+		must(t, s.EnrollWithPassword(ctx, "a", tok2, other))
+		if err := s.EnrollWithPassword(ctx, "a", tok, own); !errors.Is(err, fleet.ErrTokenUsed) {
+			t.Errorf("the first token after a new enrollment: %v", err)
+		}
+		if s.Authenticate(ctx, "a", own) == nil {
+			t.Error("the replaced password still works")
+		}
+		// Revoked: the retry is refused too.
+		must(t, s.Revoke(ctx, "a"))
+		if err := s.EnrollWithPassword(ctx, "a", tok2, other); !errors.Is(err, fleet.ErrTokenUsed) {
+			t.Errorf("a retry for a revoked site: %v", err)
+		}
+		// An expired, unused token stays expired with a password.
+		old, _, err := s.IssueToken(ctx, "b", time.Minute)
+		must(t, err)
+		clock.Advance(time.Minute)
+		if err := s.EnrollWithPassword(ctx, "b", old, own); !errors.Is(err, fleet.ErrTokenExpired) {
+			t.Errorf("an expired token: %v", err)
 		}
 	})
 }

@@ -141,13 +141,49 @@ func (s *Store) IssueToken(ctx context.Context, site string, ttl time.Duration) 
 	return token, expires.UTC(), nil
 }
 
-// Enroll trades site's enrollment token for the site's MQTT password,
+// Bounds of a password an appliance chooses for itself
+// (EnrollWithPassword): 32 characters are at least 128 bits in hex and
+// 192 in base64; the upper bound keeps a request's hashing cheap.
+const (
+	MinPasswordLen = 32
+	MaxPasswordLen = 256
+)
+
+// ErrBadPassword: a password an appliance chose is shorter than
+// MinPasswordLen or longer than MaxPasswordLen.
+var ErrBadPassword = fmt.Errorf("fleet: password: want %d to %d characters", MinPasswordLen, MaxPasswordLen)
+
+// Enroll trades site's enrollment token for a new MQTT password,
 // returned once and stored hashed; a later enrollment replaces it. The
 // error wraps ErrTokenInvalid, ErrTokenUsed, ErrTokenExpired or
 // ErrRevoked.
 func (s *Store) Enroll(ctx context.Context, site, token string) (password string, err error) {
 	password = NewSecret()
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	if err := s.enroll(ctx, site, token, HashSecret(password), false); err != nil {
+		return "", err
+	}
+	return password, nil
+}
+
+// EnrollWithPassword trades site's enrollment token for the MQTT
+// password the appliance chose, stored hashed; a later enrollment
+// replaces it. The appliance stores its password before it asks, so it
+// asks again with the same one when the answer got lost: a used token
+// is accepted again with the password that is still the site's. The
+// error wraps ErrBadPassword, ErrTokenInvalid, ErrTokenUsed,
+// ErrTokenExpired or ErrRevoked.
+func (s *Store) EnrollWithPassword(ctx context.Context, site, token, password string) error {
+	if n := len(password); n < MinPasswordLen || n > MaxPasswordLen {
+		return fmt.Errorf("fleet: enroll %s: %w", site, ErrBadPassword)
+	}
+	return s.enroll(ctx, site, token, HashSecret(password), true)
+}
+
+// enroll marks token used and makes hash the site's credential. With
+// again, a used token whose site's credential is already hash succeeds
+// without changing anything.
+func (s *Store) enroll(ctx context.Context, site, token, hash string, again bool) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var tokSite string
 		var expires, used int64
 		err := s.queryRow(ctx, tx, `SELECT site, expires_at, used_at FROM enrollment_tokens WHERE hash = ?`, HashSecret(token)).
@@ -157,6 +193,8 @@ func (s *Store) Enroll(ctx context.Context, site, token string) (password string
 			return ErrTokenInvalid
 		case err != nil:
 			return err
+		case used != 0 && again:
+			return s.sameCredential(ctx, tx, site, hash)
 		case used != 0:
 			return ErrTokenUsed
 		case s.now() >= expires:
@@ -178,13 +216,30 @@ func (s *Store) Enroll(ctx context.Context, site, token string) (password string
 		if n, _ := res.RowsAffected(); n != 1 {
 			return ErrTokenUsed
 		}
-		_, err = s.exec(ctx, tx, `UPDATE sites SET password_hash = ? WHERE id = ?`, HashSecret(password), site)
+		_, err = s.exec(ctx, tx, `UPDATE sites SET password_hash = ? WHERE id = ?`, hash, site)
 		return err
 	})
 	if err != nil {
-		return "", fmt.Errorf("fleet: enroll %s: %w", site, err)
+		return fmt.Errorf("fleet: enroll %s: %w", site, err)
 	}
-	return password, nil
+	return nil
+}
+
+// sameCredential accepts a used token again when hash is still the
+// site's credential: the enrollment happened, only its answer was lost.
+// The token's expiry does not matter then, and a revoked site (whose
+// credential is cleared) or one enrolled since with another password
+// is refused as a used token.
+func (s *Store) sameCredential(ctx context.Context, tx *sql.Tx, site, hash string) error {
+	var current string
+	var revoked bool
+	if err := s.queryRow(ctx, tx, `SELECT password_hash, revoked FROM sites WHERE id = ?`, site).Scan(&current, &revoked); err != nil {
+		return err
+	}
+	if revoked || current == "" || subtle.ConstantTimeCompare([]byte(current), []byte(hash)) != 1 {
+		return ErrTokenUsed
+	}
+	return nil
 }
 
 // Authenticate checks an appliance's MQTT credentials: the user name is

@@ -105,9 +105,28 @@ func (s *Store) Close() error { return s.db.Close() }
 // Driver is the engine the store runs on (SQLite or Postgres).
 func (s *Store) Driver() string { return s.d.name }
 
+// migrationLock names PostgreSQL's advisory lock that lets one replica
+// at a time migrate a schema; the others wait, then find nothing to do.
+// (SQLite's file has one writer and one watchtower.)
+const migrationLock = `hashtext('constellation fleet migrations ' || current_schema())`
+
 // migrate applies the migrations the database has not seen, each in its
 // own transaction, in the order of their numbers.
 func (s *Store) migrate(ctx context.Context) error {
+	if s.d.name == Postgres {
+		// The lock belongs to a session: hold one connection for it.
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("fleet: migrations: %w", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(`+migrationLock+`)`); err != nil {
+			return fmt.Errorf("fleet: migrations: lock: %w", err)
+		}
+		defer func() {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+migrationLock+`)`)
+		}()
+	}
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("fleet: migrations table: %w", err)
 	}

@@ -1,10 +1,11 @@
 // Package ingest applies what appliances publish upstream to the fleet
 // store: each message is decoded and checked with syncproto, refused with
 // a logged reason when malformed, of another major version or of another
-// site than its sender's, and otherwise applied idempotently. A birth
-// brings the appliance up to date (desired configuration, authorization
-// list, queued commands); a death of the current link session marks the
-// site offline.
+// site than its sender's, and otherwise applied idempotently; records
+// arriving together from many appliances are committed together (group
+// commit) when the store applies batches. A birth brings the appliance
+// up to date (desired configuration, authorization list, queued
+// commands); a death of the current link session marks the site offline.
 package ingest
 
 import (
@@ -40,16 +41,30 @@ type Downlink interface {
 
 var _ Downlink = (*downlink.Sender)(nil)
 
+// The watchtower's store takes the group commit path of New.
+var _ fleet.Batcher = (*fleet.Store)(nil)
+
 // Ingester applies upstream messages.
 type Ingester struct {
 	store Store
 	down  Downlink
 	log   *slog.Logger
+	// apply applies a keyed record: through a group commit when the
+	// store applies batches (fleet.Batcher), else the store's Apply.
+	apply func(ctx context.Context, m syncproto.Message) (bool, error)
 }
 
-// New returns an Ingester.
+// New returns an Ingester. A store that is also a fleet.Batcher gets
+// concurrent records in shared transactions (fleet.GroupCommit): the
+// embedded broker hands over each site's messages one at a time, so only
+// batching across sites keeps a commit per record from bounding the
+// fleet's throughput.
 func New(store Store, down Downlink, log *slog.Logger) *Ingester {
-	return &Ingester{store: store, down: down, log: log}
+	in := &Ingester{store: store, down: down, log: log, apply: store.Apply}
+	if b, ok := store.(fleet.Batcher); ok {
+		in.apply = fleet.NewGroupCommit(b).Apply
+	}
+	return in
 }
 
 // Handle applies one message received on topic. sender is the site the
@@ -100,7 +115,7 @@ func (in *Ingester) Handle(ctx context.Context, sender, topic string, payload []
 		}
 		return err
 	}
-	applied, err := in.store.Apply(ctx, m)
+	applied, err := in.apply(ctx, m)
 	if err != nil {
 		return err
 	}

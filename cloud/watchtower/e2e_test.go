@@ -9,6 +9,7 @@ import (
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/cloudsync/synctest"
 	"github.com/constellation-ev/constellation/cloud/fleet"
+	"github.com/constellation-ev/constellation/cloud/watchtower"
 	"github.com/constellation-ev/constellation/syncproto"
 )
 
@@ -62,8 +63,10 @@ func synced(t *testing.T, tw *tower, a *appliance, txs []int64) bool {
 // store exactly once with every reading, through a partition and a
 // restart of the appliance; the site's state, desired configuration,
 // authorization list and commands work end to end.
-func TestEndToEnd(t *testing.T) {
-	tw := startTower(t)
+func TestEndToEnd(t *testing.T) { brokers(t, testEndToEnd) }
+
+func testEndToEnd(t *testing.T, opts ...func(*watchtower.Config)) {
+	tw := startTower(t, opts...)
 	const site = "depot-7"
 	password := tw.enroll(t, site)
 	proxy := synctest.NewProxy(t, "tcp://"+tw.MQTTAddr())
@@ -151,4 +154,28 @@ func TestEndToEnd(t *testing.T) {
 		return got.Status == syncproto.CommandAccepted
 	})
 
+}
+
+// What the watchtower queued for a site before its appliance ever
+// connected (a command, the authorization list) reaches it at its first
+// birth: the appliance subscribes before it announces itself.
+func TestQueuedBeforeFirstConnect(t *testing.T) { brokers(t, testQueuedBeforeFirstConnect) }
+
+func testQueuedBeforeFirstConnect(t *testing.T, opts ...func(*watchtower.Config)) {
+	tw := startTower(t, opts...)
+	const site = "depot-9"
+	password := tw.enroll(t, site)
+	var cmd fleet.Command
+	if code := tw.call(t, true, "POST", "/api/v1/sites/"+site+"/commands", map[string]any{"charger": "CP1", "command": "clear-cache", "timeout": "720h"}, &cmd); code != http.StatusCreated {
+		t.Fatalf("command: %d", code)
+	}
+	if code := tw.call(t, true, "PUT", "/api/v1/sites/"+site+"/authlist", map[string]any{"entries": []map[string]string{{"id": "CARD-A", "status": "Accepted"}}}, nil); code != http.StatusOK {
+		t.Fatalf("authorization list: %d", code)
+	}
+	a := startAppliance(t, "tcp://"+tw.MQTTAddr(), site, password)
+	waitFor(t, "the queued command's result and the list", func() bool {
+		var got fleet.Command
+		tw.call(t, true, "GET", "/api/v1/commands/"+cmd.ID, nil, &got)
+		return got.Status == syncproto.CommandAccepted && a.status(t).AuthListVersion == 1
+	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/cloudsync"
 	"github.com/constellation-ev/constellation/appliance/store"
+	"github.com/constellation-ev/constellation/cloud/fleet"
 	"github.com/constellation-ev/constellation/cloud/internal/cloudtest"
 	"github.com/constellation-ev/constellation/cloud/watchtower"
 )
@@ -44,7 +45,9 @@ type tower struct {
 	logs  *cloudtest.Logs
 }
 
-func startTower(t *testing.T) *tower {
+// startTower starts a watchtower with the embedded broker, or with opts
+// changing its configuration (see onMosquitto).
+func startTower(t testing.TB, opts ...func(*watchtower.Config)) *tower {
 	t.Helper()
 	dir := t.TempDir()
 	tw := &tower{op: "operator-token-for-tests", clock: cloudtest.NewClock(t0), logs: &cloudtest.Logs{}}
@@ -52,11 +55,35 @@ func startTower(t *testing.T) *tower {
 	var cfg watchtower.Config
 	cfg.DataDir, cfg.OperatorTokenFile = dir, filepath.Join(dir, "op")
 	cfg.MQTT.Listen, cfg.HTTP.Listen = "127.0.0.1:0", "127.0.0.1:0"
+	for _, o := range opts {
+		o(&cfg)
+	}
 	w, err := watchtower.Start(ctx, cfg, tw.clock, tw.logs.Logger())
 	must(t, err)
 	t.Cleanup(w.Close)
+	wctx, cancel := context.WithTimeout(ctx, guard)
+	defer cancel()
+	must(t, w.WaitBroker(wctx))
 	tw.Watchtower = w
 	return tw
+}
+
+// onMosquitto points the watchtower at m, as docs/watchtower.md
+// configures it (the dynamic security plugin's administrator).
+func onMosquitto(t *testing.T, m *cloudtest.Mosquitto) func(*watchtower.Config) {
+	pwFile := filepath.Join(t.TempDir(), "mqtt-password")
+	must(t, os.WriteFile(pwFile, []byte(m.AdminPassword+"\n"), 0o600))
+	clientID, group := "watchtower-"+fleet.NewSecret()[:8], "wt"+fleet.NewSecret()[:8]
+	return func(cfg *watchtower.Config) {
+		cfg.MQTT.Broker, cfg.MQTT.Username, cfg.MQTT.PasswordFile = m.URL, m.Admin, pwFile
+		cfg.MQTT.ClientID, cfg.MQTT.ShareGroup = clientID, group
+	}
+}
+
+// brokers runs test on the embedded broker and on Mosquitto.
+func brokers(t *testing.T, test func(t *testing.T, opts ...func(*watchtower.Config))) {
+	t.Run("embedded", func(t *testing.T) { test(t) })
+	t.Run("mosquitto", func(t *testing.T) { test(t, onMosquitto(t, cloudtest.StartMosquitto(t))) })
 }
 
 // call makes an API request with the operator's token (op false: none)
@@ -152,31 +179,7 @@ func startAppliance(t *testing.T, broker, site, password string) *appliance {
 	dir := t.TempDir()
 	pwFile := filepath.Join(dir, "mqtt-password")
 	must(t, os.WriteFile(pwFile, []byte(password+"\n"), 0o600))
-	a := &appliance{site: site, clock: charging.NewFakeClock(t0), exec: &executor{}}
-	db, err := store.Open(filepath.Join(dir, "constellation.db"), store.Options{})
-	must(t, err)
-	a.db = db
-	logs := &cloudtest.Logs{}
-	a.client, err = cloudsync.New(ctx, db, cloudsync.Options{Broker: broker, Site: site, PasswordFile: pwFile, Clock: a.clock,
-		ReconnectMin: 10 * time.Millisecond, ReconnectMax: 200 * time.Millisecond, Logger: logs.Logger()})
-	must(t, err)
-	a.svc, err = charging.NewService(ctx, db, charging.Config{Clock: a.clock, OnChange: a.client.OnChange,
-		Policy: charging.PolicyConfig{Default: charging.AuthPolicy{Mode: charging.PolicyOpen}}})
-	must(t, err)
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.client.Run(rctx, a.svc, a.exec) }()
-	a.stop = sync.OnceFunc(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("sync client: %v", err)
-		}
-		if err := db.Close(); err != nil {
-			t.Errorf("close the appliance's store: %v", err)
-		}
-	})
-	t.Cleanup(a.stop)
-	return a
+	return startApplianceWith(t, dir, cloudsync.Options{Broker: broker, Site: site, PasswordFile: pwFile})
 }
 
 func (a *appliance) status(t *testing.T) cloudsync.Status {
@@ -231,4 +234,120 @@ func (a *appliance) readings(t *testing.T, txs []int64) map[string]bool {
 		}
 	}
 	return out
+}
+
+// onEngine runs the watchtower's store on e.
+func onEngine(e cloudtest.Engine) func(*watchtower.Config) {
+	return func(cfg *watchtower.Config) { cfg.Store.Driver, cfg.Store.DSN = e.Driver, e.DSN }
+}
+
+// enrollInStore creates site and trades an enrollment token for its
+// password in the fleet store directly: enroll does the same through
+// the API, which needs a *testing.T.
+func (tw *tower) enrollInStore(tb testing.TB, site string) string {
+	tb.Helper()
+	_, err := tw.Store.CreateSite(ctx, site, "")
+	must(tb, err)
+	token, _, err := tw.Store.IssueToken(ctx, site, time.Hour)
+	must(tb, err)
+	password, err := tw.Store.Enroll(ctx, site, token)
+	must(tb, err)
+	return password
+}
+
+// openAppliance opens an appliance on the bbolt file at path (created
+// when missing) with its sync client configured for broker but not
+// running: a site whose link is down, its changes waiting in the outbox.
+// Readings are batched as the configuration's default does. password ""
+// sets no password file. run starts the client; the store is closed when
+// the test ends, or by a.stop.
+func openAppliance(tb testing.TB, path, broker, site, password string, clock *charging.FakeClock) *appliance {
+	tb.Helper()
+	opts := cloudsync.Options{Broker: broker, Site: site, Clock: clock, ReadingsBatch: cloudsync.DefaultReadingsBatch,
+		ReconnectMin: 10 * time.Millisecond, ReconnectMax: 200 * time.Millisecond, Logger: (&cloudtest.Logs{}).Logger()}
+	if password != "" {
+		opts.PasswordFile = filepath.Join(tb.TempDir(), "mqtt-password")
+		must(tb, os.WriteFile(opts.PasswordFile, []byte(password+"\n"), 0o600))
+	}
+	a := &appliance{site: site, clock: clock, exec: &executor{}}
+	db, err := store.Open(path, store.Options{})
+	must(tb, err)
+	a.db = db
+	a.stop = sync.OnceFunc(func() {
+		if err := db.Close(); err != nil {
+			tb.Errorf("close the appliance's store: %v", err)
+		}
+	})
+	tb.Cleanup(func() { a.stop() })
+	a.client, err = cloudsync.New(ctx, db, opts)
+	must(tb, err)
+	a.svc, err = charging.NewService(ctx, db, charging.Config{Clock: clock, OnChange: a.client.OnChange,
+		Policy: charging.PolicyConfig{Default: charging.AuthPolicy{Mode: charging.PolicyOpen}}})
+	must(tb, err)
+	return a
+}
+
+// run starts the sync client of an appliance from openAppliance; a.stop
+// then stops it before closing the store.
+func (a *appliance) run(tb testing.TB) {
+	tb.Helper()
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.client.Run(rctx, a.svc, a.exec) }()
+	closeStore := a.stop
+	a.stop = sync.OnceFunc(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("sync client: %v", err)
+		}
+		closeStore()
+	})
+}
+
+// siteToken creates a site through the API and returns a new enrollment
+// token for it, valid for ttl (a Go duration).
+func (tw *tower) siteToken(t *testing.T, site, ttl string) string {
+	t.Helper()
+	if code := tw.call(t, true, "POST", "/api/v1/sites", map[string]string{"id": site}, nil); code != http.StatusCreated {
+		t.Fatalf("create site %s: %d", site, code)
+	}
+	var tok struct{ Token string }
+	if code := tw.call(t, true, "POST", "/api/v1/sites/"+site+"/tokens", map[string]string{"ttl": ttl}, &tok); code != http.StatusCreated || tok.Token == "" {
+		t.Fatalf("token for %s: %d", site, code)
+	}
+	return tok.Token
+}
+
+// startApplianceWith starts an appliance whose store and files are in
+// dir (a restart reuses it), with opts completed as startAppliance does:
+// the fake clock, fast reconnects, a log unless opts has one.
+func startApplianceWith(t *testing.T, dir string, opts cloudsync.Options) *appliance {
+	t.Helper()
+	a := &appliance{site: opts.Site, clock: charging.NewFakeClock(t0), exec: &executor{}}
+	db, err := store.Open(filepath.Join(dir, "constellation.db"), store.Options{})
+	must(t, err)
+	a.db = db
+	if opts.Logger == nil {
+		opts.Logger = (&cloudtest.Logs{}).Logger()
+	}
+	opts.Clock, opts.ReconnectMin, opts.ReconnectMax = a.clock, 10*time.Millisecond, 200*time.Millisecond
+	a.client, err = cloudsync.New(ctx, db, opts)
+	must(t, err)
+	a.svc, err = charging.NewService(ctx, db, charging.Config{Clock: a.clock, OnChange: a.client.OnChange,
+		Policy: charging.PolicyConfig{Default: charging.AuthPolicy{Mode: charging.PolicyOpen}}})
+	must(t, err)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.client.Run(rctx, a.svc, a.exec) }()
+	a.stop = sync.OnceFunc(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("sync client: %v", err)
+		}
+		if err := db.Close(); err != nil {
+			t.Errorf("close the appliance's store: %v", err)
+		}
+	})
+	t.Cleanup(a.stop)
+	return a
 }

@@ -66,7 +66,7 @@ func TestBadInput(t *testing.T) {
 	tw := startTower(t)
 	pw := tw.enroll(t, "site-a")
 	tw.enroll(t, "site-b")
-	a, code := mqttClient(t, tw, broker.ClientID("site-a"), "site-a", pw)
+	a, code := mqttClient(t, tw, syncproto.ClientID("site-a"), "site-a", pw)
 	if code != 0 {
 		t.Fatalf("connect: %#x", code)
 	}

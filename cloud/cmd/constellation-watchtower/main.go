@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/BurntSushi/toml"
-
 	"github.com/constellation-ev/constellation/cloud/watchtower"
 )
 
@@ -39,12 +37,9 @@ func run(log *slog.Logger) error {
 	flag.Parse()
 	var cfg watchtower.Config
 	if *configFile != "" {
-		md, err := toml.DecodeFile(*configFile, &cfg)
-		if err != nil {
-			return fmt.Errorf("config: %w", err)
-		}
-		if undec := md.Undecoded(); len(undec) > 0 {
-			return fmt.Errorf("config %s: unknown key %s", *configFile, undec[0])
+		var err error
+		if cfg, err = watchtower.LoadConfig(*configFile); err != nil {
+			return err
 		}
 	}
 	if *dataDir != "" {

@@ -6,11 +6,7 @@ package cloudtest
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,11 +15,12 @@ import (
 	"time"
 
 	"github.com/constellation-ev/constellation/cloud/fleet"
+	"github.com/constellation-ev/constellation/cloud/fleet/fleettest"
 )
 
 // EnvPostgres names the variable with the PostgreSQL URL tests use
 // (postgres://postgres@127.0.0.1:5432/test?sslmode=disable); .ci/run sets it.
-const EnvPostgres = "CONSTELLATION_PG_URL"
+const EnvPostgres = fleettest.EnvPostgres
 
 // Clock is a settable clock.
 type Clock struct {
@@ -99,30 +96,7 @@ func Engines(t *testing.T) map[string]func(t *testing.T) Engine {
 
 // PostgresSchema creates a schema of its own for the test and returns
 // base with its search_path set to it.
-func PostgresSchema(t *testing.T, base string) string {
-	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "t_" + hex.EncodeToString(b[:])
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	ctx := context.Background()
-	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("%s: create a schema: %v", EnvPostgres, err)
-	}
-	t.Cleanup(func() { _, _ = db.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE") })
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("%s: %v", EnvPostgres, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func PostgresSchema(t testing.TB, base string) string { return fleettest.Schema(t, base) }
 
 // Open opens a store on e.
 func (e Engine) Open(t *testing.T, clock fleet.Clock, log *slog.Logger) *fleet.Store {
