@@ -40,7 +40,7 @@ type Handler interface {
 // Defaults of Options.
 const (
 	DefaultGroup   = "watchtower"
-	DefaultWorkers = 16
+	DefaultWorkers = 64 // a group commit fills with up to this many at once
 	// sessionExpiry keeps a dead replica's session, and the messages
 	// queued for it, for a week.
 	sessionExpiry = 7 * 24 * time.Hour
