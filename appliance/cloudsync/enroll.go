@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -171,6 +172,9 @@ func (c *Client) enroll(ctx context.Context, e *enroller) []byte {
 			return nil
 		}
 		wait := c.backoff(attempt)
+		if r, ok := errors.AsType[*retryLater](err); ok {
+			wait = max(wait, r.after)
+		}
 		c.log.Warn("sync enrollment failed", "attempt", attempt, "retry_in", wait, "err", err)
 		select {
 		case <-ctx.Done():
@@ -260,7 +264,12 @@ func (e *enroller) post(ctx context.Context, pw []byte) error {
 		return &refusal{status: resp.StatusCode, reason: reason, msg: msg}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, cmp.Or(msg, http.StatusText(resp.StatusCode)))
+		err := fmt.Errorf("HTTP %d: %s", resp.StatusCode, cmp.Or(msg, http.StatusText(resp.StatusCode)))
+		// A watchtower slowing enrollments down says when to come back.
+		if secs, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && secs > 0 {
+			return &retryLater{err: err, after: min(time.Duration(secs)*time.Second, time.Hour)}
+		}
+		return err
 	}
 	// A captive portal answers 200 too: only the watchtower's answer for
 	// this site means the credentials are in place.
@@ -280,6 +289,16 @@ func (e *enroller) scrub(msg string, pw []byte) string {
 	}
 	return strings.ToValidUTF8(msg, "?")
 }
+
+// retryLater is a failure whose answer said how long to wait
+// (Retry-After, in seconds).
+type retryLater struct {
+	err   error
+	after time.Duration
+}
+
+func (r *retryLater) Error() string { return r.err.Error() }
+func (r *retryLater) Unwrap() error { return r.err }
 
 // refusal is the watchtower's final answer: asking again cannot change it.
 type refusal struct {

@@ -272,3 +272,28 @@ func TestEnrollmentOptions(t *testing.T) {
 		t.Fatalf("an empty token file: %v", err)
 	}
 }
+
+// A watchtower answering 429 with Retry-After is asked again no sooner
+// than it said, whatever the backoff would have waited.
+func TestEnrollmentHonoursRetryAfter(t *testing.T) {
+	tower := newFakeTower(t, func(w http.ResponseWriter, _ enrollRequest) {
+		w.Header().Set("Retry-After", "3600")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"error":"too many attempts from this address; retry later"}`))
+	})
+	files := newEnrollFiles(t)
+	e := newEnv(t, "", files.options(tower.URL))
+	e.run(t)
+	tower.next(t)
+	e.waitStatus(t, "the 429 in the status", func(s Status) bool { return strings.Contains(s.LastError, "HTTP 429") })
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(e.logs.String(), "retry_in=1h0m0s") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the retry is not an hour away:\n%s", e.logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := tower.requests(); n != 1 {
+		t.Errorf("%d requests, want 1 before the hour is over", n)
+	}
+}
