@@ -85,7 +85,7 @@ func newSite(cfg *Config, creds Site, run string, epoch time.Time) *site {
 
 // connect opens the MQTT session the way cloudsync does: client id
 // cst-{site}, the site's credentials, a Death as the will; then the
-// Birth, and the subscription to the site's downstream topics.
+// subscription to the site's downstream topics, and the Birth.
 func (s *site) connect(ctx context.Context) error {
 	id := s.creds.ID
 	conn, err := dial(ctx, s.cfg.brokerURL, s.cfg.TLS)
@@ -125,6 +125,17 @@ func (s *site) connect(ctx context.Context) error {
 		}
 		return fmt.Errorf("site %s: connect: %w", id, err)
 	}
+	// Subscribed before the birth, as cloudsync does: the cloud answers a
+	// birth on the site's downstream topics.
+	filter := syncproto.ApplianceSubscription(id)
+	ack, err := s.client.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: 1}}})
+	if err == nil && (len(ack.Reasons) != 1 || ack.Reasons[0] >= 0x80) {
+		err = fmt.Errorf("refused (%v)", ack.Reasons)
+	}
+	if err != nil {
+		s.close()
+		return fmt.Errorf("site %s: subscribe %s: %w", id, filter, err)
+	}
 	topic, birth, err := syncproto.Encode(id, &syncproto.Birth{Header: syncproto.Header{Site: id, Time: time.Now().UTC()},
 		Boot: s.boot, BdSeq: s.bdSeq, Software: "fleetsim"})
 	if err != nil {
@@ -134,15 +145,6 @@ func (s *site) connect(ctx context.Context) error {
 	if _, err := s.client.Publish(ctx, &paho.Publish{Topic: topic, Payload: birth, QoS: 1}); err != nil {
 		s.close()
 		return fmt.Errorf("site %s: birth: %w", id, err)
-	}
-	filter := syncproto.ApplianceSubscription(id)
-	ack, err := s.client.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: 1}}})
-	if err == nil && (len(ack.Reasons) != 1 || ack.Reasons[0] >= 0x80) {
-		err = fmt.Errorf("refused (%v)", ack.Reasons)
-	}
-	if err != nil {
-		s.close()
-		return fmt.Errorf("site %s: subscribe %s: %w", id, filter, err)
 	}
 	return nil
 }
