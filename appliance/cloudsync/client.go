@@ -232,9 +232,10 @@ func CheckBroker(broker, caFile string) error {
 	return err
 }
 
-// Run connects to the broker and syncs until ctx ends: after every
-// connect it publishes a Birth, subscribes to the site's downstream
-// topics and drains the outbox; downstream messages are applied to d and
+// Run enrolls first if it must (Options.EnrollTokenFile), then connects
+// to the broker and syncs until ctx ends: after every connect it
+// subscribes to the site's downstream topics, publishes a Birth and
+// drains the outbox; downstream messages are applied to d and
 // commands executed by x. It returns once everything it started has
 // stopped. Run may be called once.
 func (c *Client) Run(ctx context.Context, d Domain, x Executor) error {

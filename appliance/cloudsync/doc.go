@@ -35,10 +35,10 @@
 // One persistent MQTT session (CleanStart false, a week's session expiry)
 // reconnects with growing, random waits. Every connection attempt gets a
 // new bdSeq, stored, and registers a Death carrying it (and the boot id)
-// as its will; after every connect the client publishes a Birth with the
-// same pair, the applied desired and authorization list versions and the
-// backlog, subscribes to the site's downstream topics and drains the
-// outbox.
+// as its will; after every connect the client subscribes to the site's
+// downstream topics (first: the cloud answers the Birth there),
+// publishes a Birth with the same pair, the applied desired and
+// authorization list versions and the backlog, and drains the outbox.
 //
 // # Enrollment
 //

@@ -107,12 +107,12 @@ type enroller struct {
 }
 
 // newEnroller reads the token; roots (nil: the system's) verify an
-// https watchtower.
+// https watchtower. New has checked the settings (CheckEnrollment).
 func newEnroller(opts Options, roots *x509.CertPool) (*enroller, error) {
-	if err := CheckEnrollment(opts.EnrollURL, opts.EnrollTokenFile, opts.PasswordFile); err != nil {
+	endpoint, err := enrollEndpoint(opts.EnrollURL)
+	if err != nil {
 		return nil, err
 	}
-	endpoint, _ := enrollEndpoint(opts.EnrollURL) // checked just above
 	data, err := os.ReadFile(opts.EnrollTokenFile)
 	if err != nil {
 		return nil, fmt.Errorf("no password_file yet, and enroll_token_file: %w", err)

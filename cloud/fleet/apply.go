@@ -34,7 +34,7 @@ type ApplyResult struct {
 // keeps its own outcome, in the order of ms, and the effect is the one
 // of applying them one after the other: a key that appears twice is
 // applied once (its first time), a transaction keeps its highest
-// revision, a charger and a connector the status applied last. When the
+// revision, a charger and a connector their latest status by time. When the
 // batch fails, it is rolled back and every record is applied again in a
 // transaction of its own, so only a failing record fails.
 func (s *Store) ApplyBatch(ctx context.Context, ms []syncproto.Message) []ApplyResult {
@@ -89,7 +89,7 @@ type siteKey struct{ site, key string }
 // applySet applies keyed records in tx, as if one after the other, and
 // reports which took effect (their key was new). Records of the
 // frequent kinds go into one multi-row statement per table; what
-// several of them write to one row is reduced first to what the last
+// several of them write to one row is reduced first to what the latest
 // (status) or the highest revision (transaction) would leave, which is
 // also what a multi-row upsert needs: PostgreSQL refuses one that
 // touches a row twice.
