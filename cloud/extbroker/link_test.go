@@ -3,7 +3,6 @@ package extbroker_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/url"
 	"sync"
 	"testing"
@@ -143,32 +142,10 @@ func connect(t *testing.T, host, site, password string) *paho.Client {
 
 func tryConnect(t *testing.T, host, site, password string) (*paho.Client, byte) {
 	t.Helper()
-	conn, err := net.Dial("tcp", host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := paho.NewClient(paho.ClientConfig{Conn: conn, ClientID: syncproto.ClientID(site)})
-	ctx, cancel := context.WithTimeout(context.Background(), guard)
-	defer cancel()
-	ack, err := c.Connect(ctx, &paho.Connect{ClientID: syncproto.ClientID(site), CleanStart: true, KeepAlive: 30,
-		Username: site, UsernameFlag: true, Password: []byte(password), PasswordFlag: true})
-	if ack != nil && ack.ReasonCode != 0 {
-		return nil, ack.ReasonCode
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{}) })
-	return c, 0
+	return cloudtest.Connect(t, host, syncproto.ClientID(site), site, password)
 }
 
 func publish(t *testing.T, c *paho.Client, topic string) byte {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), guard)
-	defer cancel()
-	resp, err := c.Publish(ctx, &paho.Publish{Topic: topic, Payload: []byte("{}"), QoS: 1})
-	if resp == nil {
-		t.Fatalf("publish %s: %v", topic, err)
-	}
-	return resp.ReasonCode
+	return cloudtest.PublishCode(t, c, topic, []byte("{}"))
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/constellation-ev/constellation/cloud/broker"
 	"github.com/constellation-ev/constellation/cloud/fleet"
+	"github.com/constellation-ev/constellation/cloud/internal/cloudtest"
 	"github.com/constellation-ev/constellation/syncproto"
 )
 
@@ -93,7 +94,7 @@ func TestBadInput(t *testing.T) {
 		{"invalid record", topic, bytes.Replace(good, []byte(`"rev":1`), []byte(`"rev":0`), 1)},
 		{"empty", topic, nil},
 	} {
-		if code := publishCode(t, a, c.topic, c.payload); code != invalid {
+		if code := cloudtest.PublishCode(t, a, c.topic, c.payload); code != invalid {
 			t.Errorf("%s: PUBACK %#x, want %#x", c.name, code, invalid)
 		}
 	}
@@ -106,22 +107,22 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("%d refusals logged:\n%s", n, tw.logs.String())
 	}
 
-	if code := publishCode(t, a, "cst/v1/site-a/up/nonsense", good); code == 0 {
+	if code := cloudtest.PublishCode(t, a, "cst/v1/site-a/up/nonsense", good); code == 0 {
 		t.Error("an unknown kind was acknowledged")
 	}
 
 	// Replays: the same record, and a lower revision under a new key.
 	for range 3 {
-		if code := publishCode(t, a, topic, good); code != 0 {
+		if code := cloudtest.PublishCode(t, a, topic, good); code != 0 {
 			t.Fatalf("valid record: %#x", code)
 		}
 	}
 	tx.Key, tx.Event, tx.Rev, tx.IDTag = "k2", syncproto.TxUpdated, 2, "CARD"
 	topic2, p2 := encode(t, "site-a", tx)
-	publishCode(t, a, topic2, p2)
+	cloudtest.PublishCode(t, a, topic2, p2)
 	tx.Key, tx.Rev, tx.IDTag = "k0", 1, "OLD"
 	topic3, p3 := encode(t, "site-a", tx)
-	publishCode(t, a, topic3, p3)
+	cloudtest.PublishCode(t, a, topic3, p3)
 	txs, err := tw.Store.Transactions(ctx, fleet.TxFilter{Site: "site-a"}, false)
 	must(t, err)
 	if len(txs) != 1 || txs[0].Record.Rev != 2 || txs[0].Record.IDTag != "CARD" {

@@ -1,8 +1,6 @@
 package watchtower_test
 
 import (
-	"context"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,6 +8,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 
+	"github.com/constellation-ev/constellation/cloud/internal/cloudtest"
 	"github.com/constellation-ev/constellation/cloud/watchtower"
 	"github.com/constellation-ev/constellation/syncproto"
 )
@@ -19,41 +18,7 @@ import (
 // reason code.
 func mqttClient(t *testing.T, tw *tower, clientID, user, password string) (*paho.Client, byte) {
 	t.Helper()
-	conn, err := net.Dial("tcp", tw.MQTTAddr())
-	must(t, err)
-	c := paho.NewClient(paho.ClientConfig{Conn: conn, ClientID: clientID})
-	cctx, cancel := context.WithTimeout(ctx, guard)
-	defer cancel()
-	ack, err := c.Connect(cctx, &paho.Connect{ClientID: clientID, CleanStart: true, KeepAlive: 30,
-		Username: user, UsernameFlag: true, Password: []byte(password), PasswordFlag: true})
-	if ack != nil && ack.ReasonCode != 0 {
-		return nil, ack.ReasonCode
-	}
-	must(t, err)
-	t.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{}) })
-	return c, 0
-}
-
-func subscribeCode(t *testing.T, c *paho.Client, filter string) byte {
-	t.Helper()
-	cctx, cancel := context.WithTimeout(ctx, guard)
-	defer cancel()
-	ack, err := c.Subscribe(cctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: 1}}})
-	if ack == nil || len(ack.Reasons) != 1 {
-		t.Fatalf("subscribe %s: %v %v", filter, ack, err)
-	}
-	return ack.Reasons[0]
-}
-
-func publishCode(t *testing.T, c *paho.Client, topic string, payload []byte) byte {
-	t.Helper()
-	cctx, cancel := context.WithTimeout(ctx, guard)
-	defer cancel()
-	resp, err := c.Publish(cctx, &paho.Publish{Topic: topic, Payload: payload, QoS: 1})
-	if resp == nil {
-		t.Fatalf("publish %s: %v", topic, err)
-	}
-	return resp.ReasonCode
+	return cloudtest.Connect(t, tw.MQTTAddr(), clientID, user, password)
 }
 
 func encode(t *testing.T, site string, m syncproto.Message) (string, []byte) {
@@ -81,21 +46,21 @@ func testIsolation(t *testing.T, opts ...func(*watchtower.Config)) {
 		t.Fatalf("site a refused: %#x", code)
 	}
 	for _, f := range []string{"cst/v1/site-b/down/+", "cst/v1/site-b/down/command", "cst/v1/site-a/up/+", "cst/v1/+/down/+", "#", "cst/v1/#", "$share/x/cst/v1/site-b/down/+"} {
-		if code := subscribeCode(t, a, f); code != notAuthorized {
+		if code := cloudtest.SubscribeCode(t, a, f); code != notAuthorized {
 			t.Errorf("site a subscribing to %s: %#x, want not authorized", f, code)
 		}
 	}
-	if code := subscribeCode(t, a, syncproto.ApplianceSubscription("site-a")); code > 2 {
+	if code := cloudtest.SubscribeCode(t, a, syncproto.ApplianceSubscription("site-a")); code > 2 {
 		t.Errorf("site a's own subscription refused: %#x", code)
 	}
 	ev := &syncproto.Event{Header: syncproto.Header{Version: syncproto.Version, Site: "site-b", Key: "k1", Time: t0}, Event: "boot", At: t0}
 	topic, payload := encode(t, "site-b", ev)
-	if code := publishCode(t, a, topic, payload); code != notAuthorized {
+	if code := cloudtest.PublishCode(t, a, topic, payload); code != notAuthorized {
 		t.Errorf("site a publishing on site b's topic: %#x", code)
 	}
 	cmd := &syncproto.Command{Header: syncproto.Header{Version: syncproto.Version, Site: "site-a", Time: t0}, ID: "c1", Charger: "CP1", Command: "reset", Deadline: t0.Add(time.Hour)}
 	topic, payload = encode(t, "site-a", cmd)
-	if code := publishCode(t, a, topic, payload); code != notAuthorized {
+	if code := cloudtest.PublishCode(t, a, topic, payload); code != notAuthorized {
 		t.Errorf("site a publishing downstream: %#x", code)
 	}
 	if n, _ := tw.Store.EventCount(ctx, "site-b"); n != 0 {

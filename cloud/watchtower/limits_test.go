@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/constellation-ev/constellation/cloud/fleet"
+	"github.com/constellation-ev/constellation/cloud/internal/cloudtest"
 	"github.com/constellation-ev/constellation/cloud/watchtower"
 	"github.com/constellation-ev/constellation/syncproto"
 )
@@ -37,7 +38,7 @@ func TestFloodFromOneSite(t *testing.T) {
 	for i := range 200 {
 		wg.Go(func() {
 			topic, payload := event("site-a", i)
-			code := publishCode(t, a, topic, payload)
+			code := cloudtest.PublishCode(t, a, topic, payload)
 			mu.Lock()
 			codes[code]++
 			mu.Unlock()
@@ -55,7 +56,7 @@ func TestFloodFromOneSite(t *testing.T) {
 	}
 	for i := range 5 {
 		topic, payload := event("site-b", i)
-		if code := publishCode(t, b, topic, payload); code != 0 {
+		if code := cloudtest.PublishCode(t, b, topic, payload); code != 0 {
 			t.Errorf("site b's message %d during site a's flood: %#x", i, code)
 		}
 	}
@@ -65,7 +66,7 @@ func TestFloodFromOneSite(t *testing.T) {
 	// The clock moves: the site gets more.
 	tw.clock.Advance(10 * time.Second)
 	topic, payload := event("site-a", 1000)
-	if code := publishCode(t, a, topic, payload); code != 0 {
+	if code := cloudtest.PublishCode(t, a, topic, payload); code != 0 {
 		t.Errorf("site a after 10 s: %#x", code)
 	}
 }
