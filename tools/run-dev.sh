@@ -70,7 +70,7 @@ enroll_url = "http://$cloud_addr"
 enroll_token_file = "$boot_dir/constellation-token"
 readings_batch = "30s"
 TOML
-./bin/constellation-appliance --dev --config tmp/dev-appliance.toml --ocpp-addr "$ocpp_addr" --api-addr "$api_addr" &
+./bin/constellation-appliance --dev --config tmp/dev-appliance.toml --data-dir "$data_dir" --ocpp-addr "$ocpp_addr" --api-addr "$api_addr" &
 pids+=($!)
 wait_for "http://$api_addr/healthz" "${pids[1]}" appliance
 
