@@ -197,7 +197,10 @@ func Start(ctx context.Context, cfg Config, clock fleet.Clock, log *slog.Logger)
 	if clock == nil {
 		clock = fleet.SystemClock{}
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	// The watchtower's own work stops at Close, in order (the listeners
+	// first, then what they store with), not when the caller's ctx ends:
+	// an appliance's will arriving as the broker closes is still stored.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w := &Watchtower{cancel: cancel, log: log}
 	defer func() {
 		if err != nil {
@@ -281,7 +284,6 @@ func (w *Watchtower) Handled() int64 {
 // Close stops everything Start started.
 func (w *Watchtower) Close() {
 	w.stopOnce.Do(func() {
-		w.cancel()
 		if w.http != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			_ = w.http.Shutdown(ctx)
@@ -295,6 +297,7 @@ func (w *Watchtower) Close() {
 		case w.mqttLn != nil:
 			w.mqttLn.Close()
 		}
+		w.cancel()
 		w.wg.Wait()
 		if w.Store != nil {
 			_ = w.Store.Close()
