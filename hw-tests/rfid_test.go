@@ -1,0 +1,143 @@
+//go:build hw
+
+package hwtests
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"periph.io/x/conn/v3/conntest"
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpioreg"
+	"periph.io/x/conn/v3/physic"
+	"periph.io/x/conn/v3/spi"
+	"periph.io/x/conn/v3/spi/spireg"
+	"periph.io/x/conn/v3/spi/spitest"
+	"periph.io/x/host/v3"
+
+	"github.com/constellation-ev/constellation/appliance/rfid"
+)
+
+// waitForPerson is how long a step waits for the person running the test.
+const waitForPerson = 30 * time.Second
+
+// TestRFIDReadCard initialises the MFRC522, waits for a card, prints its
+// UID in every token format, then waits for the card to be taken away.
+// With -record it writes the SPI traffic of the Init and of the Poll that
+// read the card as a spitest playback fixture.
+func TestRFIDReadCard(t *testing.T) {
+	if _, err := host.Init(); err != nil {
+		t.Fatalf("periph host: %v", err)
+	}
+	port, err := spireg.Open(*rfidSPI)
+	if err != nil {
+		t.Fatalf("SPI port %s (is SPI enabled? dtparam=spi=on): %v", *rfidSPI, err)
+	}
+	t.Cleanup(func() { _ = port.Close() })
+	if err := port.LimitSpeed(physic.Frequency(rfid.Defaults().SPISpeedHz) * physic.Hertz); err != nil {
+		t.Fatal(err)
+	}
+	var bus spi.Port = port
+	rec := &spitest.Record{Port: port}
+	if *recordDir != "" {
+		bus = rec
+	}
+	dev, err := rfid.NewMFRC522(bus, pin(t, *rfidReset), pin(t, *rfidIRQ), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := dev.Init(ctx); err != nil {
+		t.Fatalf("Init (check the wiring table in README.md): %v", err)
+	}
+	t.Logf("MFRC522 VersionReg %#02x", dev.Version())
+	initOps := takeOps(rec)
+
+	t.Logf("tap a card on the reader and hold it there (%s)", waitForPerson)
+	uid := waitFor(t, dev, true)
+	pollOps := takeOps(rec)
+	t.Logf("card UID (%d bytes):", len(uid))
+	for _, f := range []rfid.Format{
+		{}, {Case: rfid.CaseLower}, {Separator: ":"}, {Separator: "-"}, {Separator: " "},
+		{Reversed: true}, {Separator: ":", Reversed: true}, {Case: rfid.CaseLower, Reversed: true},
+	} {
+		t.Logf("  %-56s %s", fmt.Sprintf("%+v", f), f.Token(uid))
+	}
+
+	if *recordDir != "" {
+		path := filepath.Join(*recordDir, fmt.Sprintf("mfrc522-uid%d.txt", len(uid)))
+		if err := writeFixture(path, uid, initOps, pollOps); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("recorded %d transactions in %s", len(initOps)+len(pollOps), path)
+	}
+
+	t.Logf("take the card away (%s)", waitForPerson)
+	waitFor(t, dev, false)
+}
+
+// pin returns the named GPIO, nil for an empty name.
+func pin(t *testing.T, name string) gpio.PinIO {
+	t.Helper()
+	if name == "" {
+		return nil
+	}
+	p := gpioreg.ByName(name)
+	if p == nil {
+		t.Fatalf("no GPIO named %q", name)
+	}
+	return p
+}
+
+// waitFor polls until a card is there (present) or gone, and returns its UID.
+func waitFor(t *testing.T, dev *rfid.MFRC522, present bool) []byte {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(waitForPerson)
+	for time.Now().Before(deadline) {
+		uid, ok, err := dev.Poll(ctx)
+		if err != nil {
+			t.Logf("poll: %v", err) // a card moving in the field; keep going
+		}
+		if err == nil && ok == present {
+			return uid
+		}
+		time.Sleep(100 * time.Millisecond) // the person, not the test, is what we wait for
+	}
+	t.Fatalf("no change within %s", waitForPerson)
+	return nil
+}
+
+// takeOps returns the transactions recorded since the last call.
+func takeOps(rec *spitest.Record) []conntest.IO {
+	rec.Lock()
+	defer rec.Unlock()
+	ops := rec.Ops
+	rec.Ops = nil
+	return ops
+}
+
+// writeFixture writes init and poll as Go literals for a spitest.Playback.
+func writeFixture(path string, uid []byte, init, poll []conntest.IO) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "// MFRC522 SPI traffic recorded by hw-tests on %s.\n", time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "// Paste into a []conntest.IO for spitest.Playback.\n")
+	for _, part := range []struct {
+		what string
+		ops  []conntest.IO
+	}{{"Init", init}, {fmt.Sprintf("Poll reading UID %X", uid), poll}} {
+		fmt.Fprintf(&b, "\n// %s\n", part.what)
+		for _, op := range part.ops {
+			fmt.Fprintf(&b, "{W: %#v, R: %#v},\n", op.W, op.R)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
