@@ -17,6 +17,7 @@ import (
 
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/cloudsync"
+	"github.com/constellation-ev/constellation/appliance/locallist"
 )
 
 // MaxBodyBytes caps request bodies; larger ones are answered 413.
@@ -61,6 +62,12 @@ type SyncStatus interface {
 	Status() (cloudsync.Status, error)
 }
 
+// LocalListStatus reports how the chargers' local authorization lists
+// follow the cache. *locallist.Pusher implements it.
+type LocalListStatus interface {
+	Status() locallist.Status
+}
+
 // Options configures the API.
 type Options struct {
 	// Domain serves the reads and token writes. Required.
@@ -69,6 +76,8 @@ type Options struct {
 	Commander Commander
 	// Sync reports the cloud sync's state; nil: the appliance does not sync.
 	Sync SyncStatus
+	// LocalList reports the chargers' local lists; nil: they are not sent.
+	LocalList LocalListStatus
 	// Ready reports whether the appliance is up (for /healthz); nil: always ready.
 	Ready func() bool
 	// Logger receives the API's logs; nil discards them.
@@ -80,6 +89,7 @@ type Server struct {
 	domain Domain
 	cmd    Commander
 	sync   SyncStatus
+	lists  LocalListStatus
 	ready  func() bool
 	log    *slog.Logger
 	mux    *http.ServeMux
@@ -96,6 +106,7 @@ func New(opts Options) (*Server, error) {
 		domain: opts.Domain,
 		cmd:    opts.Commander,
 		sync:   opts.Sync,
+		lists:  opts.LocalList,
 		ready:  opts.Ready,
 		log:    opts.Logger,
 		mux:    http.NewServeMux(),
@@ -128,6 +139,7 @@ var routeTable = []route{
 	{"GET /api/v1/transactions", (*Server).listTransactions},
 	{"GET /api/v1/transactions/{id}", (*Server).getTransaction},
 	{"GET /api/v1/tokens", (*Server).listTokens},
+	{"GET /api/v1/local-list", (*Server).localListStatus},
 	{"PUT /api/v1/tokens/{id}", (*Server).putToken},
 	{"DELETE /api/v1/tokens/{id}", (*Server).deleteToken},
 	{"POST /api/v1/tokens/{id}/block", (*Server).blockToken},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/cloudsync"
+	"github.com/constellation-ev/constellation/appliance/locallist"
 )
 
 // Answer bodies. Lists are wrapped in an object so that fields can be added
@@ -314,6 +315,23 @@ func (s *Server) sendCommand(w http.ResponseWriter, r *http.Request) error {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, charging.ErrNotFound) }
+
+// localListStatus answers how the chargers' local authorization lists
+// follow the cache: {"enabled":false,...} when they are not sent.
+func (s *Server) localListStatus(w http.ResponseWriter, _ *http.Request) error {
+	answer := localList{Status: locallist.Status{Chargers: []locallist.ChargerState{}}}
+	if s.lists != nil {
+		answer = localList{Enabled: true, Status: s.lists.Status()}
+	}
+	writeJSON(w, http.StatusOK, answer)
+	return nil
+}
+
+// localList is GET /api/v1/local-list's answer.
+type localList struct {
+	Enabled bool `json:"enabled"`
+	locallist.Status
+}
 
 // syncStatus answers the state of the cloud sync: {"enabled":false} when
 // the appliance does not sync.

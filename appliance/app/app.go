@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/cloudsync"
 	"github.com/constellation-ev/constellation/appliance/config"
+	"github.com/constellation-ev/constellation/appliance/locallist"
 	"github.com/constellation-ev/constellation/appliance/ocpp/csms"
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
 	"github.com/constellation-ev/constellation/appliance/ocpp/rpc"
@@ -92,9 +94,24 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 	if err != nil {
 		return err
 	}
+	// The pusher hears of connections from the CSMS, and sends through it.
+	var (
+		pusher    *locallist.Pusher
+		observers []csms.ConnectionObserver
+		lists     api.LocalListStatus // a nil *locallist.Pusher is not a nil interface
+	)
+	if cfg.Auth.LocalList {
+		pusher, err = locallist.New(locallist.Options{Source: svc, EntriesPerMessage: cfg.Auth.LocalListBatch,
+			Logger: log.With("area", "locallist")})
+		if err != nil {
+			return err
+		}
+		observers, lists = append(observers, pusher), pusher
+	}
 	lenient := lenientChargers(cfg)
 	central, err := csms.New(csms.Options{
-		Domain: svc,
+		Domain:    svc,
+		Observers: observers,
 		RPC: rpc.ServerOptions{
 			Config: rpc.Config{
 				CallTimeout:  cfg.OCPP.CallTimeout.Duration,
@@ -120,6 +137,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 		Domain:    svc,
 		Commander: central,
 		Sync:      syncStatus,
+		LocalList: lists,
 		Ready:     func() bool { return up.Load() && central.Ready() },
 		Logger:    log.With("area", "api"),
 	})
@@ -179,22 +197,28 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 		closeAll()
 		return err
 	}
-	// The sync stops after the CSMS, so that it runs while the last
-	// answers to chargers are committed; what it has not sent stays queued.
+	// The sync and the local list pusher stop after the CSMS, so that the
+	// sync runs while the last answers to chargers are committed; what it
+	// has not sent stays queued.
 	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSync()
-	syncDone := make(chan struct{})
-	go func() {
-		defer close(syncDone)
-		if syncer == nil {
-			return
-		}
+	var background sync.WaitGroup
+	if syncer != nil {
 		// Charging goes on without the cloud: a sync that cannot run is
 		// logged, not fatal.
-		if err := syncer.Run(syncCtx, svc, central); err != nil {
-			log.Error("sync stopped", "err", err)
-		}
-	}()
+		background.Go(func() {
+			if err := syncer.Run(syncCtx, svc, central); err != nil {
+				log.Error("sync stopped", "err", err)
+			}
+		})
+	}
+	if pusher != nil {
+		background.Go(func() {
+			if err := pusher.Run(syncCtx, central); err != nil {
+				log.Error("local list pusher stopped", "err", err)
+			}
+		})
+	}
 	up.Store(true)
 	log.Info("appliance ready", "dev", cfg.Dev, "data_dir", cfg.DataDir, "sync", cfg.Sync.Enabled)
 	if ready != nil {
@@ -222,7 +246,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 		log.Warn("csms shutdown", "err", serr)
 	}
 	stopSync()
-	<-syncDone
+	background.Wait()
 	return err
 }
 

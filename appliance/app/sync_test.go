@@ -111,6 +111,94 @@ func TestSyncEndToEnd(t *testing.T) {
 	}
 }
 
+// TestAuthListReachesTheCharger: the cloud's authorization list is applied
+// to the cache and sent on to a connected charger's local list, whose
+// state the API shows.
+func TestAuthListReachesTheCharger(t *testing.T) {
+	broker := synctest.Broker(t)
+	site := synctest.Site(t)
+	pwFile := filepath.Join(t.TempDir(), "mqtt-password")
+	if err := os.WriteFile(pwFile, []byte("s3cret-mqtt-password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := &testlog.Buffer{}
+	a := startApplianceLogging(t, func(c *config.Config) {
+		c.Sync = config.Sync{Enabled: true, Broker: broker, Site: site, PasswordFile: pwFile,
+			ReadingsBatch: config.Duration{Duration: time.Minute}, OutboxMaxEntries: 1000, OutboxMaxBytes: 1 << 20}
+		c.Auth.LocalList = true
+	}, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	c := dialRaw(t, a, "LIST-1")
+	c.call("BootNotification", boot)
+	synctest.PublishMessage(t, broker, site, &syncproto.AuthList{Header: syncproto.Header{Site: site, Time: time.Now()},
+		Version: 1, Full: true, Entries: []syncproto.AuthEntry{{ID: "CARD-1", Status: "Accepted"}, {ID: "CARD-2", Status: "Blocked", Parent: "FLEET"}}}, true)
+
+	// The charger answers the appliance's CALLs as a 1.6 charger with a
+	// local list does, until its list holds the cloud's tokens.
+	version, list := 0, map[string]string{}
+	deadline := time.Now().Add(60 * time.Second)
+	for list["CARD-1"] != "Accepted" || list["CARD-2"] != "Blocked" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the charger's list is %v\n%s", list, logs)
+		}
+		f := c.next()
+		var call []json.RawMessage
+		if f.err != nil || json.Unmarshal(f.data, &call) != nil || len(call) != 4 {
+			t.Fatalf("charger got %s (%v), want a CALL", f.data, f.err)
+		}
+		var action string
+		json.Unmarshal(call[2], &action)
+		answer := `{"status":"Accepted"}`
+		switch action {
+		case "GetLocalListVersion":
+			answer = fmt.Sprintf(`{"listVersion":%d}`, version)
+		case "SendLocalList":
+			var r struct {
+				ListVersion int    `json:"listVersion"`
+				UpdateType  string `json:"updateType"`
+				List        []struct {
+					IDTag string `json:"idTag"`
+					Info  *struct {
+						Status string `json:"status"`
+					} `json:"idTagInfo"`
+				} `json:"localAuthorizationList"`
+			}
+			if err := json.Unmarshal(call[3], &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.UpdateType == "Full" {
+				clear(list)
+			}
+			for _, e := range r.List {
+				list[e.IDTag] = e.Info.Status
+			}
+			version = r.ListVersion
+		default:
+			t.Fatalf("charger got %s", f.data)
+		}
+		c.send(websocket.TextMessage, fmt.Appendf(nil, `[3,%s,%s]`, call[1], answer))
+	}
+	var st struct {
+		Enabled  bool  `json:"enabled"`
+		Version  int64 `json:"version"`
+		Tokens   int   `json:"tokens"`
+		Chargers []struct {
+			ChargerID   string `json:"chargerId"`
+			State       string `json:"state"`
+			ListVersion int64  `json:"listVersion"`
+		} `json:"chargers"`
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for getJSON(t, a.api+"/api/v1/local-list", &st); len(st.Chargers) != 1 || st.Chargers[0].State != "current"; getJSON(t, a.api+"/api/v1/local-list", &st) {
+		if time.Now().After(deadline) {
+			t.Fatalf("local list status %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !st.Enabled || st.Tokens != 2 || st.Version != int64(version) || st.Chargers[0].ListVersion != int64(version) {
+		t.Errorf("local list status %+v, want 2 tokens at the charger's version %d", st, version)
+	}
+}
+
 // An appliance with sync enabled and only an enrollment token starts and
 // serves chargers while the watchtower cannot be reached; it keeps
 // trying to enroll, shows it in /api/v1/sync, and does not dial the

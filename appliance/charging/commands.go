@@ -60,12 +60,21 @@ const (
 	// UpdateFirmware: Location (firmware URL), optional RetrieveAt (zero:
 	// now).
 	UpdateFirmware CommandKind = "update-firmware"
+	// GetLocalListVersion: no fields; the reply's ListVersion is the
+	// version of the charger's local authorization list (0: empty, -1:
+	// 1.6 chargers without one).
+	GetLocalListVersion CommandKind = "get-local-list-version"
+	// SendLocalList: ListVersion, UpdateType Full (default: Entries
+	// replace the list) or Differential (Entries patch it; an entry
+	// without Status removes its token), Entries.
+	SendLocalList CommandKind = "send-local-list"
 )
 
 // CommandKinds lists every command kind.
 var CommandKinds = []CommandKind{
 	RemoteStart, RemoteStop, Reset, Unlock, ChangeAvailability, ClearCache, GetConfiguration,
 	SetConfiguration, UploadDiagnostics, TriggerMessage, Reserve, CancelReservation, UpdateFirmware,
+	GetLocalListVersion, SendLocalList,
 }
 
 // Values of Command fields.
@@ -75,6 +84,9 @@ const (
 
 	AvailabilityOperative   = "Operative"
 	AvailabilityInoperative = "Inoperative"
+
+	UpdateFull         = "Full"
+	UpdateDifferential = "Differential"
 
 	// DefaultIDTagType is the 2.x idToken type of a command's IDTag when
 	// none is given: the appliance's tokens are RFID card UIDs.
@@ -103,6 +115,11 @@ type Command struct {
 	Message         string      `json:"message,omitempty"`
 	ReservationID   int         `json:"reservationId,omitempty"`
 	Expiry          time.Time   `json:"expiry,omitzero"`
+	ListVersion     int         `json:"listVersion,omitempty"`
+	UpdateType      string      `json:"updateType,omitempty"`
+	// Entries is SendLocalList's list (or patch). Nil and empty differ
+	// only in whether the field was sent: both are no entries.
+	Entries []LocalListEntry `json:"entries,omitempty"`
 
 	// Set by the CSMS before the adapter translates the command, never
 	// by its sender.
@@ -113,6 +130,16 @@ type Command struct {
 	// RequestID numbers the requests 2.x asks an id for (remoteStartId,
 	// requestId).
 	RequestID int `json:"-"`
+}
+
+// LocalListEntry is a token of a SendLocalList command: what a charger
+// answers for IDTag when it authorizes from its local list. An entry of a
+// Differential update without Status removes the token.
+type LocalListEntry struct {
+	IDTag       string     `json:"idTag"`
+	Status      AuthStatus `json:"status,omitempty"`
+	Expiry      time.Time  `json:"expiry,omitzero"`
+	ParentIDTag string     `json:"parentIdTag,omitempty"`
 }
 
 // CommandReply is a charger's answer to a Command, the same shape for
@@ -133,6 +160,8 @@ type CommandReply struct {
 	UnknownKeys   []string               `json:"unknownKeys,omitempty"`
 	// FileName is the file an UploadDiagnostics answer named.
 	FileName string `json:"fileName,omitempty"`
+	// ListVersion is the version a GetLocalListVersion answer gave.
+	ListVersion *int `json:"listVersion,omitempty"`
 	// Response is the charger's answer as it sent it.
 	Response json.RawMessage `json:"response"`
 }
@@ -140,25 +169,28 @@ type CommandReply struct {
 // commandFields lists, per kind, the JSON names of the fields it uses;
 // the first ones up to required[kind] are required.
 var commandFields = map[CommandKind][]string{
-	RemoteStart:        {"idTag", "connectorId", "idTagType"},
-	RemoteStop:         {"transactionId"},
-	Reset:              {"type"},
-	Unlock:             {"connectorId", "evseConnectorId"},
-	ChangeAvailability: {"availability", "connectorId"},
-	ClearCache:         {},
-	GetConfiguration:   {"keys"},
-	SetConfiguration:   {"key", "value"},
-	UploadDiagnostics:  {"location", "since", "until"},
-	TriggerMessage:     {"message", "connectorId"},
-	Reserve:            {"idTag", "expiry", "connectorId", "idTagType", "parentIdTag", "reservationId"},
-	CancelReservation:  {"reservationId"},
-	UpdateFirmware:     {"location", "retrieveAt"},
+	RemoteStart:         {"idTag", "connectorId", "idTagType"},
+	RemoteStop:          {"transactionId"},
+	Reset:               {"type"},
+	Unlock:              {"connectorId", "evseConnectorId"},
+	ChangeAvailability:  {"availability", "connectorId"},
+	ClearCache:          {},
+	GetConfiguration:    {"keys"},
+	SetConfiguration:    {"key", "value"},
+	UploadDiagnostics:   {"location", "since", "until"},
+	TriggerMessage:      {"message", "connectorId"},
+	Reserve:             {"idTag", "expiry", "connectorId", "idTagType", "parentIdTag", "reservationId"},
+	CancelReservation:   {"reservationId"},
+	UpdateFirmware:      {"location", "retrieveAt"},
+	GetLocalListVersion: {},
+	SendLocalList:       {"listVersion", "updateType", "entries"},
 }
 
 // requiredFields is how many of a kind's commandFields are required.
 var requiredFields = map[CommandKind]int{
 	RemoteStart: 1, RemoteStop: 1, Reset: 1, Unlock: 1, ChangeAvailability: 1, SetConfiguration: 2,
 	UploadDiagnostics: 1, TriggerMessage: 1, Reserve: 2, CancelReservation: 1, UpdateFirmware: 1,
+	SendLocalList: 1,
 }
 
 // set returns the JSON names of c's fields that are set.
@@ -187,6 +219,9 @@ func (c Command) set() []string {
 	add("message", c.Message != "")
 	add("reservationId", c.ReservationID != 0)
 	add("expiry", !c.Expiry.IsZero())
+	add("listVersion", c.ListVersion != 0)
+	add("updateType", c.UpdateType != "")
+	add("entries", len(c.Entries) > 0)
 	return out
 }
 
@@ -220,6 +255,7 @@ func (c Command) Validate() error {
 	}{
 		{"connectorId", int64(c.ConnectorID)}, {"evseConnectorId", int64(c.EVSEConnectorID)},
 		{"transactionId", c.TransactionID}, {"reservationId", int64(c.ReservationID)},
+		{"listVersion", int64(c.ListVersion)},
 	} {
 		if n.v < 0 || n.v > math.MaxInt32 {
 			return bad(n.field, "%d is not between 0 and 2147483647", n.v)
@@ -235,6 +271,25 @@ func (c Command) Validate() error {
 		return bad("availability", "%q is not Operative or Inoperative", c.Availability)
 	case !c.Since.IsZero() && !c.Until.IsZero() && c.Until.Before(c.Since):
 		return bad("until", "before since")
+	case c.UpdateType != "" && c.UpdateType != UpdateFull && c.UpdateType != UpdateDifferential:
+		return bad("updateType", "%q is not Full or Differential", c.UpdateType)
+	}
+	// SendLocalList's entries name each token once, with a status of
+	// the cache, which only a Differential update may leave out.
+	seen := make(map[string]bool, len(c.Entries))
+	for i, e := range c.Entries {
+		field := fmt.Sprintf("entries[%d]", i)
+		switch {
+		case e.IDTag == "":
+			return bad(field+".idTag", "required")
+		case seen[e.IDTag]:
+			return bad(field+".idTag", "%s is listed twice", jsonin.Quote(e.IDTag))
+		case e.Status == "" && c.UpdateType != UpdateDifferential:
+			return bad(field+".status", "required in a Full update")
+		case e.Status != "" && !slices.Contains(tokenStatuses, e.Status):
+			return bad(field+".status", "%s is not one of %s", jsonin.Quote(string(e.Status)), joinStatuses(tokenStatuses))
+		}
+		seen[e.IDTag] = true
 	}
 	for i, k := range c.Keys {
 		if k == "" {
@@ -268,6 +323,10 @@ func (c Command) WithDefaults(now time.Time) Command {
 		if c.RetrieveAt.IsZero() {
 			c.RetrieveAt = now
 		}
+	case SendLocalList:
+		if c.UpdateType == "" {
+			c.UpdateType = UpdateFull
+		}
 	}
 	return c
 }
@@ -277,10 +336,17 @@ func (c Command) WithDefaults(now time.Time) Command {
 // (the outer fields shadow the embedded ones).
 type commandBody struct {
 	Command
-	Since      string `json:"since"`
-	Until      string `json:"until"`
-	RetrieveAt string `json:"retrieveAt"`
-	Expiry     string `json:"expiry"`
+	Since      string           `json:"since"`
+	Until      string           `json:"until"`
+	RetrieveAt string           `json:"retrieveAt"`
+	Expiry     string           `json:"expiry"`
+	Entries    []localListEntry `json:"entries"`
+}
+
+// localListEntry is a LocalListEntry in a command body, its time as text.
+type localListEntry struct {
+	LocalListEntry
+	Expiry string `json:"expiry"`
 }
 
 // ParseCommand decodes the JSON body of a command of kind (an empty body
@@ -305,11 +371,20 @@ func ParseCommand(kind string, body []byte) (Command, error) {
 	}
 	cmd := b.Command
 	cmd.Kind = CommandKind(kind)
-	for _, t := range []struct {
+	type timeField struct {
 		field string
 		text  string
 		to    *time.Time
-	}{{"since", b.Since, &cmd.Since}, {"until", b.Until, &cmd.Until}, {"retrieveAt", b.RetrieveAt, &cmd.RetrieveAt}, {"expiry", b.Expiry, &cmd.Expiry}} {
+	}
+	times := []timeField{{"since", b.Since, &cmd.Since}, {"until", b.Until, &cmd.Until}, {"retrieveAt", b.RetrieveAt, &cmd.RetrieveAt}, {"expiry", b.Expiry, &cmd.Expiry}}
+	if b.Entries != nil {
+		cmd.Entries = make([]LocalListEntry, len(b.Entries))
+		for i, e := range b.Entries {
+			cmd.Entries[i] = e.LocalListEntry
+			times = append(times, timeField{fmt.Sprintf("entries[%d].expiry", i), e.Expiry, &cmd.Entries[i].Expiry})
+		}
+	}
+	for _, t := range times {
 		if t.text == "" {
 			continue
 		}

@@ -2,6 +2,7 @@ package charging
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -16,13 +17,19 @@ func TestParseCommand(t *testing.T) {
 		{"clear-cache", " {} ", Command{Kind: ClearCache}},
 		{"remote-start", `{"connectorId":2,"idTag":"X"}`, Command{Kind: RemoteStart, ConnectorID: 2, IDTag: "X"}},
 		{"reserve", `{"idTag":"X","expiry":"2025-06-01T13:00:00Z"}`, Command{Kind: Reserve, IDTag: "X", Expiry: t0.Add(time.Hour)}},
+		{"send-local-list", `{"listVersion":3,"entries":[{"idTag":"A","status":"Accepted","expiry":"2025-06-01T13:00:00Z"}]}`,
+			Command{Kind: SendLocalList, ListVersion: 3, Entries: []LocalListEntry{{IDTag: "A", Status: AuthAccepted, Expiry: t0.Add(time.Hour)}}}},
+		{"send-local-list", `{"listVersion":4,"updateType":"Differential","entries":[{"idTag":"A"}]}`,
+			Command{Kind: SendLocalList, ListVersion: 4, UpdateType: UpdateDifferential, Entries: []LocalListEntry{{IDTag: "A"}}}},
+		{"get-local-list-version", `{}`, Command{Kind: GetLocalListVersion}},
 	}
 	for _, tt := range ok {
 		got, err := ParseCommand(tt.kind, []byte(tt.body))
 		if err != nil {
 			t.Fatalf("%s %s: %v", tt.kind, tt.body, err)
 		}
-		if got.Kind != tt.want.Kind || got.ConnectorID != tt.want.ConnectorID || got.IDTag != tt.want.IDTag || !got.Expiry.Equal(tt.want.Expiry) {
+		if got.Kind != tt.want.Kind || got.ConnectorID != tt.want.ConnectorID || got.IDTag != tt.want.IDTag || !got.Expiry.Equal(tt.want.Expiry) ||
+			got.ListVersion != tt.want.ListVersion || got.UpdateType != tt.want.UpdateType || !reflect.DeepEqual(got.Entries, tt.want.Entries) {
 			t.Fatalf("%s %s: %+v, want %+v", tt.kind, tt.body, got, tt.want)
 		}
 	}
@@ -37,6 +44,17 @@ func TestParseCommand(t *testing.T) {
 		{"remote-start", `{"idTag":"X","connectorId":"2"}`, ErrInvalidCommand, "invalid command: connectorId: want a number"},
 		{"reserve", `{"idTag":"X","expiry":"tomorrow"}`, ErrInvalidCommand, `invalid command: expiry: "tomorrow" is not an RFC 3339 time`},
 		{"unlock", `[]`, ErrInvalidCommand, "invalid command: body: want a JSON object"},
+		{"send-local-list", `{"entries":[]}`, ErrInvalidCommand, "invalid command: send-local-list: listVersion: required"},
+		{"send-local-list", `{"listVersion":-1}`, ErrInvalidCommand, "invalid command: send-local-list: listVersion: -1 is not between 0 and 2147483647"},
+		{"send-local-list", `{"listVersion":1,"updateType":"Patch"}`, ErrInvalidCommand, `invalid command: send-local-list: updateType: "Patch" is not Full or Differential`},
+		{"send-local-list", `{"listVersion":1,"entries":[{"idTag":"A"}]}`, ErrInvalidCommand, "invalid command: send-local-list: entries[0].status: required in a Full update"},
+		{"send-local-list", `{"listVersion":1,"entries":[{"idTag":"A","status":"Accepted"},{"idTag":"A","status":"Blocked"}]}`,
+			ErrInvalidCommand, `invalid command: send-local-list: entries[1].idTag: "A" is listed twice`},
+		{"send-local-list", `{"listVersion":1,"entries":[{"status":"Accepted"}]}`, ErrInvalidCommand, "invalid command: send-local-list: entries[0].idTag: required"},
+		{"send-local-list", `{"listVersion":1,"entries":[{"idTag":"A","status":"ConcurrentTx"}]}`,
+			ErrInvalidCommand, `invalid command: send-local-list: entries[0].status: "ConcurrentTx" is not one of Accepted, Blocked, Expired, Invalid`},
+		{"send-local-list", `{"listVersion":1,"entries":[{"idTag":"A","status":"Accepted","expiry":"soon"}]}`, ErrInvalidCommand, `invalid command: entries[0].expiry: "soon" is not an RFC 3339 time`},
+		{"get-local-list-version", `{"listVersion":1}`, ErrInvalidCommand, "invalid command: get-local-list-version: listVersion: not used by this command (it takes no fields)"},
 	}
 	for _, tt := range bad {
 		_, err := ParseCommand(tt.kind, []byte(tt.body))
@@ -50,7 +68,8 @@ func TestParseCommand(t *testing.T) {
 // ErrInvalidCommand that names a field; never a panic.
 func FuzzParseCommand(f *testing.F) {
 	for _, s := range []string{`{"connectorId":2,"idTag":"ABC"}`, ``, `{}`, `{"type":"Soft"}`, `{"expiry":"2026-01-02T03:04:05Z","idTag":"A"}`,
-		`{"since":"yesterday","location":"ftp://x"}`, `{"keys":["a",""]}`, `{"connectorId":-1}`, `{"value":null,"key":"k"}`, `[]`} {
+		`{"since":"yesterday","location":"ftp://x"}`, `{"keys":["a",""]}`, `{"connectorId":-1}`, `{"value":null,"key":"k"}`, `[]`,
+		`{"listVersion":2,"updateType":"Differential","entries":[{"idTag":"A"},{"idTag":"B","status":"Blocked","expiry":"2026-01-02T03:04:05Z"}]}`} {
 		for i := range CommandKinds {
 			f.Add(uint8(i), []byte(s))
 		}

@@ -218,14 +218,32 @@ func (s *Service) Transaction(_ context.Context, id int64) (Transaction, []Meter
 
 // Tokens lists the authorization cache, by id.
 func (s *Service) Tokens(_ context.Context) ([]IDToken, error) {
+	l, _ := s.LocalList()
+	return l.Tokens, nil
+}
+
+// LocalList is the authorization cache as the chargers' local
+// authorization lists carry it.
+type LocalList struct {
+	// Version counts the changes of the cache. It is stored with each
+	// change, so it only grows, restarts included.
+	Version int64
+	// Tokens is the cache, by id.
+	Tokens []IDToken
+}
+
+// LocalList returns the authorization cache with its version, and a
+// channel closed when a change of the cache commits.
+func (s *Service) LocalList() (LocalList, <-chan struct{}) {
 	s.tokMu.RLock()
-	out := make([]IDToken, 0, len(s.tokens))
+	l := LocalList{Version: s.listVersion, Tokens: make([]IDToken, 0, len(s.tokens))}
 	for _, t := range s.tokens {
-		out = append(out, t)
+		l.Tokens = append(l.Tokens, t)
 	}
+	changed := s.listChanged
 	s.tokMu.RUnlock()
-	slices.SortFunc(out, func(a, b IDToken) int { return strings.Compare(a.ID, b.ID) })
-	return out, nil
+	slices.SortFunc(l.Tokens, func(a, b IDToken) int { return strings.Compare(a.ID, b.ID) })
+	return l, changed
 }
 
 // Reservations lists all reservations, by id.

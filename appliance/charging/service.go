@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,8 +102,12 @@ type Service struct {
 	liveMu sync.RWMutex
 	live   map[ChargerID]*live
 
-	tokMu  sync.RWMutex
-	tokens map[string]IDToken
+	// tokMu guards the cache and its local list version, which change
+	// together when a token's change commits; listChanged is closed then.
+	tokMu       sync.RWMutex
+	tokens      map[string]IDToken
+	listVersion int64
+	listChanged chan struct{}
 }
 
 // live is a charger's connection state, kept in memory only.
@@ -124,6 +129,9 @@ var (
 	bkTxChargerIDs = []byte(store.BucketTxChargerIDs)
 	bkTxEvents     = []byte(store.BucketTxEvents)
 	bkDeviceModel  = []byte(store.BucketDeviceModel)
+	bkMeta         = []byte(store.BucketMeta)
+
+	keyLocalListVersion = []byte(store.KeyLocalListVersion)
 )
 
 // NewService validates cfg and loads the authorization cache from st.
@@ -132,12 +140,13 @@ func NewService(ctx context.Context, st Store, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("charging: %w", err)
 	}
 	s := &Service{
-		st:       st,
-		clock:    cmp.Or[Clock](cfg.Clock, SystemClock{}),
-		log:      cfg.Logger,
-		onChange: cfg.OnChange,
-		tokens:   make(map[string]IDToken),
-		live:     make(map[ChargerID]*live),
+		st:          st,
+		clock:       cmp.Or[Clock](cfg.Clock, SystemClock{}),
+		log:         cfg.Logger,
+		onChange:    cfg.OnChange,
+		tokens:      make(map[string]IDToken),
+		listChanged: make(chan struct{}),
+		live:        make(map[ChargerID]*live),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -145,6 +154,7 @@ func NewService(ctx context.Context, st Store, cfg Config) (*Service, error) {
 	s.policy.Store(&cfg.Policy)
 	s.interval.Store(int64(cmp.Or(cfg.HeartbeatInterval, DefaultHeartbeatInterval)))
 	err := st.View(func(tx *bbolt.Tx) error {
+		s.listVersion = readListVersion(tx)
 		return tx.Bucket(bkTokens).ForEach(func(k, v []byte) error {
 			var t IDToken
 			if err := json.Unmarshal(v, &t); err != nil {
@@ -788,8 +798,12 @@ func (s *Service) PutToken(ctx context.Context, t IDToken) error {
 	}
 	t.UpdatedAt = s.clock.Now()
 	return s.apply(ctx, ChangeToken, "", func(tx *bbolt.Tx) (any, error) {
+		version, err := bumpListVersion(tx)
+		if err != nil {
+			return nil, err
+		}
 		// The cache follows commit order, and only committed state.
-		tx.OnCommit(func() { s.setToken(t.ID, &t) })
+		tx.OnCommit(func() { s.setToken(t.ID, &t, version) })
 		return t, putJSON(tx.Bucket(bkTokens), []byte(t.ID), t)
 	})
 }
@@ -805,12 +819,18 @@ func (s *Service) DeleteToken(ctx context.Context, id string) error {
 		if b.Get([]byte(id)) == nil {
 			return nil, nil
 		}
-		tx.OnCommit(func() { s.setToken(id, nil) })
+		version, err := bumpListVersion(tx)
+		if err != nil {
+			return nil, err
+		}
+		tx.OnCommit(func() { s.setToken(id, nil, version) })
 		return id, b.Delete([]byte(id))
 	})
 }
 
-func (s *Service) setToken(id string, t *IDToken) {
+// setToken applies a committed change of token id (nil: deleted) to the
+// in-memory cache, with the local list version it committed with.
+func (s *Service) setToken(id string, t *IDToken, version int64) {
 	s.tokMu.Lock()
 	defer s.tokMu.Unlock()
 	if t == nil {
@@ -818,6 +838,29 @@ func (s *Service) setToken(id string, t *IDToken) {
 	} else {
 		s.tokens[id] = *t
 	}
+	if version > s.listVersion {
+		s.listVersion = version
+		close(s.listChanged)
+		s.listChanged = make(chan struct{})
+	}
+}
+
+// readListVersion is the local list version stored in tx (0: none yet).
+func readListVersion(tx *bbolt.Tx) int64 {
+	v, _ := store.ParseU64(tx.Bucket(bkMeta).Get(keyLocalListVersion))
+	return int64(min(v, math.MaxInt32))
+}
+
+// bumpListVersion counts one change of the cache in tx and returns the
+// new local list version. Chargers take versions up to 2^31-1; at that
+// (after two billion changes) the version stays, and chargers are no
+// longer told of changes by it.
+func bumpListVersion(tx *bbolt.Tx) (int64, error) {
+	v := min(readListVersion(tx)+1, math.MaxInt32)
+	if err := tx.Bucket(bkMeta).Put(keyLocalListVersion, store.U64(uint64(v))); err != nil {
+		return 0, fmt.Errorf("local list version: %w", err)
+	}
+	return v, nil
 }
 
 // record helpers
@@ -1079,10 +1122,8 @@ func validateToken(t IDToken) error {
 	if err := validateIDTag("token id", t.ID); err != nil {
 		return err
 	}
-	switch t.Status {
-	case AuthAccepted, AuthBlocked, AuthExpired, AuthInvalid:
-	default:
-		return invalid("token status", "%q not one of Accepted, Blocked, Expired, Invalid", t.Status)
+	if !slices.Contains(tokenStatuses, t.Status) {
+		return invalid("token status", "%q not one of %s", t.Status, joinStatuses(tokenStatuses))
 	}
 	if err := validateText("parentId", t.ParentID, 255, false); err != nil {
 		return err

@@ -525,3 +525,48 @@ func TestOnChangeSeam(t *testing.T) {
 		t.Fatalf("aborted change stored: %+v", all)
 	}
 }
+
+// TestLocalListVersion: every committed change of the cache counts one
+// version, announced on the channel LocalList returned; a delete of an
+// unknown token changes nothing; the version survives a restart.
+func TestLocalListVersion(t *testing.T) {
+	e := newEnv(t, Config{})
+	l, changed := e.svc.LocalList()
+	if l.Version != 0 || len(l.Tokens) != 0 {
+		t.Fatalf("empty cache: %+v", l)
+	}
+	mustToken := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustToken(e.svc.PutToken(ctx, IDToken{ID: "B", Status: AuthAccepted}))
+	select {
+	case <-changed:
+	default:
+		t.Fatal("the change was not announced")
+	}
+	mustToken(e.svc.PutToken(ctx, IDToken{ID: "A", Status: AuthBlocked}))
+	l, changed = e.svc.LocalList()
+	if l.Version != 2 || len(l.Tokens) != 2 || l.Tokens[0].ID != "A" || l.Tokens[0].Status != AuthBlocked {
+		t.Fatalf("after two puts: %+v", l)
+	}
+	mustToken(e.svc.DeleteToken(ctx, "unknown"))
+	select {
+	case <-changed:
+		t.Fatal("deleting an unknown token announced a change")
+	default:
+	}
+	mustToken(e.svc.DeleteToken(ctx, "B"))
+	if l, _ = e.svc.LocalList(); l.Version != 3 || len(l.Tokens) != 1 {
+		t.Fatalf("after the delete: %+v", l)
+	}
+	if err := e.svc.PutToken(ctx, IDToken{ID: "C", Status: "Maybe"}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("bad token: %v", err)
+	}
+	e.reopen(t)
+	if l, _ = e.svc.LocalList(); l.Version != 3 || len(l.Tokens) != 1 || l.Tokens[0].ID != "A" {
+		t.Fatalf("after a restart: %+v", l)
+	}
+}

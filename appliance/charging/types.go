@@ -6,6 +6,7 @@
 package charging
 
 import (
+	"strings"
 	"time"
 )
 
@@ -105,6 +106,19 @@ const (
 	AuthInvalid      AuthStatus = "Invalid"
 	AuthConcurrentTx AuthStatus = "ConcurrentTx"
 )
+
+// tokenStatuses are the statuses a token of the cache (or of a charger's
+// local list) may have; ConcurrentTx only ever answers a request.
+var tokenStatuses = []AuthStatus{AuthAccepted, AuthBlocked, AuthExpired, AuthInvalid}
+
+// joinStatuses lists statuses for an error message: "A, B, C".
+func joinStatuses(statuses []AuthStatus) string {
+	names := make([]string, len(statuses))
+	for i, s := range statuses {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}
 
 // IDToken is an entry of the offline authorization cache.
 type IDToken struct {

@@ -14,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/constellation-ev/constellation/appliance/cloudsync"
+	"github.com/constellation-ev/constellation/appliance/locallist"
 	"github.com/constellation-ev/constellation/syncproto"
 )
 
@@ -86,6 +87,12 @@ type Auth struct {
 	UnknownTokens string `toml:"unknown_tokens"`
 	// Allowlist holds exact ids or prefixes ending in '*', used by the allowlist policy.
 	Allowlist []string `toml:"allowlist"`
+	// LocalList sends the cache to the chargers as their local
+	// authorization lists (SendLocalList), so they authorize offline too.
+	LocalList bool `toml:"local_list"`
+	// LocalListBatch is the most tokens per SendLocalList to a charger
+	// that does not report its own limit.
+	LocalListBatch int `toml:"local_list_batch"`
 }
 
 // Sync configures the sync with the watchtower cloud over MQTT (see docs/sync.md).
@@ -144,7 +151,7 @@ func Default() Config {
 			HeartbeatInterval: Duration{300 * time.Second},
 		},
 		API:  API{Addr: "127.0.0.1:8000"},
-		Auth: Auth{UnknownTokens: "strict"},
+		Auth: Auth{UnknownTokens: "strict", LocalList: true, LocalListBatch: locallist.DefaultEntriesPerMessage},
 		Sync: Sync{
 			ReadingsBatch:    Duration{cloudsync.DefaultReadingsBatch},
 			OutboxMaxEntries: cloudsync.DefaultMaxEntries,
@@ -273,6 +280,9 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, validPolicy("auth.unknown_tokens", c.Auth.UnknownTokens, false))
+	if c.Auth.LocalListBatch < 1 {
+		errs = append(errs, fmt.Errorf("auth.local_list_batch: %d is below 1", c.Auth.LocalListBatch))
+	}
 	seen := map[string]bool{}
 	for i, ch := range c.OCPP.Chargers {
 		key := fmt.Sprintf("ocpp.chargers[%d]", i)

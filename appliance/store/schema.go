@@ -19,7 +19,8 @@ type Migration struct {
 // Bucket names of the appliance layout. Keys are documented per bucket;
 // numeric ids are big-endian (U64) so cursor order is numeric order.
 const (
-	// BucketMeta holds store bookkeeping: the layout version (key "layout").
+	// BucketMeta holds store bookkeeping: the layout version (key "layout")
+	// and the local authorization list version (KeyLocalListVersion).
 	BucketMeta = "meta"
 	// BucketChargers: charger id -> charger record.
 	BucketChargers = "chargers"
@@ -70,6 +71,10 @@ const (
 	// so a command delivered twice is executed once.
 	BucketSyncCommands = "sync_commands"
 )
+
+// KeyLocalListVersion (in BucketMeta): U64 count of the changes of the
+// authorization cache, the version of the chargers' local lists.
+const KeyLocalListVersion = "local_list_version"
 
 var layoutKey = []byte("layout")
 

@@ -32,9 +32,16 @@ import (
 type Domain interface {
 	v16.Domain
 	v2.Domain
+	ConnectionObserver
+	Transactions(ctx context.Context, f charging.TransactionFilter) ([]charging.Transaction, error)
+}
+
+// ConnectionObserver learns of chargers connecting and disconnecting. The
+// CSMS calls its observers in order, one connection event at a time, so
+// they must return quickly.
+type ConnectionObserver interface {
 	ChargerConnected(ctx context.Context, id charging.ChargerID, protocol string)
 	ChargerDisconnected(ctx context.Context, id charging.ChargerID)
-	Transactions(ctx context.Context, f charging.TransactionFilter) ([]charging.Transaction, error)
 }
 
 var _ Domain = (*charging.Service)(nil)
@@ -53,7 +60,7 @@ type adapter interface {
 	// CommandRequest translates a version-neutral command into the
 	// version's action and request payload (a struct to encode); an
 	// error says why the command has no form in the version.
-	CommandRequest(cmd charging.Command) (action string, request any, err error)
+	CommandRequest(ctx context.Context, id charging.ChargerID, cmd charging.Command) (action string, request any, err error)
 	// CommandDetails adds to reply what only the version can read from
 	// the charger's answer (configuration values, per-variable status).
 	CommandDetails(cmd charging.Command, action string, response json.RawMessage, reply *charging.CommandReply) error
@@ -89,15 +96,19 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock of command defaults; nil: time.Now.
 	Now func() time.Time
+	// Observers learn of connections after the domain does.
+	Observers []ConnectionObserver
 }
 
 // CSMS is the central system. It is an http.Handler for the chargers'
 // websocket endpoint.
 type CSMS struct {
-	domain   Domain
-	srv      *rpc.Server
-	adapters map[ocppj.Version]adapter
-	log      *slog.Logger
+	domain Domain
+	// observers are the domain, then Options.Observers.
+	observers []ConnectionObserver
+	srv       *rpc.Server
+	adapters  map[ocppj.Version]adapter
+	log       *slog.Logger
 	// ctx is the context of work the connection hooks start; it carries
 	// no deadline, as those hooks have none.
 	ctx     context.Context
@@ -146,12 +157,13 @@ func New(opts Options) (*CSMS, error) {
 		adapters[v] = a
 	}
 	c := &CSMS{
-		domain:   opts.Domain,
-		adapters: adapters,
-		log:      log.With("area", "csms"),
-		ctx:      context.Background(),
-		current:  map[string]*rpc.Conn{},
-		now:      opts.Now,
+		domain:    opts.Domain,
+		observers: append([]ConnectionObserver{opts.Domain}, opts.Observers...),
+		adapters:  adapters,
+		log:       log.With("area", "csms"),
+		ctx:       context.Background(),
+		current:   map[string]*rpc.Conn{},
+		now:       opts.Now,
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -204,16 +216,18 @@ func (c *CSMS) HandleCall(ctx context.Context, conn *rpc.Conn, action string, pa
 	return a.HandleCall(ctx, conn, action, payload)
 }
 
-// Connected tells the domain that a charger connected.
+// Connected tells the domain and the observers that a charger connected.
 func (c *CSMS) Connected(conn *rpc.Conn) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.current[conn.ID()] = conn
-	c.domain.ChargerConnected(c.ctx, charging.ChargerID(conn.ID()), string(conn.Version()))
+	for _, o := range c.observers {
+		o.ChargerConnected(c.ctx, charging.ChargerID(conn.ID()), string(conn.Version()))
+	}
 }
 
-// Disconnected tells the domain that a charger's connection ended, unless
-// a newer connection of the charger is already up.
+// Disconnected tells the domain and the observers that a charger's
+// connection ended, unless a newer connection of the charger is already up.
 func (c *CSMS) Disconnected(conn *rpc.Conn, _ error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -221,7 +235,9 @@ func (c *CSMS) Disconnected(conn *rpc.Conn, _ error) {
 		return
 	}
 	delete(c.current, conn.ID())
-	c.domain.ChargerDisconnected(c.ctx, charging.ChargerID(conn.ID()))
+	for _, o := range c.observers {
+		o.ChargerDisconnected(c.ctx, charging.ChargerID(conn.ID()))
+	}
 }
 
 // Send sends a command to a charger in its OCPP version and returns the
@@ -363,7 +379,7 @@ func (c *CSMS) Execute(ctx context.Context, id charging.ChargerID, cmd charging.
 		cmd.Kind == charging.UploadDiagnostics, cmd.Kind == charging.UpdateFirmware:
 		cmd.RequestID = c.nextRequestID()
 	}
-	action, req, err := a.CommandRequest(cmd)
+	action, req, err := a.CommandRequest(ctx, id, cmd)
 	var payload json.RawMessage
 	if err == nil {
 		payload, err = ocpppayload.Marshal(req)

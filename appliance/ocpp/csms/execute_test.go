@@ -95,6 +95,28 @@ func TestExecuteEveryVersion(t *testing.T) {
 		{charging.Command{Kind: charging.UpdateFirmware, Location: "https://fw.example.com/1.3.bin"},
 			translation{"UpdateFirmware", `{"location":"https://fw.example.com/1.3.bin","retrieveDate":"2025-06-01T12:00:00Z"}`, `{}`, "Accepted", nil, nil, ""},
 			translation{"UpdateFirmware", `{"firmware":{"location":"https://fw.example.com/1.3.bin","retrieveDateTime":"2025-06-01T12:00:00Z"}}`, `{"status":"Accepted"}`, "Accepted", nil, nil, ""}},
+		{charging.Command{Kind: charging.GetLocalListVersion},
+			translation{"GetLocalListVersion", `{}`, `{"listVersion":7}`, "Accepted", nil, nil, ""},
+			translation{"GetLocalListVersion", `{}`, `{"versionNumber":7}`, "Accepted", nil, nil, ""}},
+		// A token longer than a 1.6 idTag is left out of a 1.6 list.
+		{charging.Command{Kind: charging.SendLocalList, ListVersion: 8, Entries: []charging.LocalListEntry{
+			{IDTag: "TAG1", Status: charging.AuthAccepted, Expiry: expiry, ParentIDTag: "GROUP"},
+			{IDTag: "TAG2", Status: charging.AuthBlocked},
+			{IDTag: "TAG-LONGER-THAN-TWENTY-CHARACTERS", Status: charging.AuthAccepted}}},
+			translation{"SendLocalList", `{"listVersion":8,"updateType":"Full","localAuthorizationList":[` +
+				`{"idTag":"TAG1","idTagInfo":{"status":"Accepted","expiryDate":"2025-06-01T13:00:00Z","parentIdTag":"GROUP"}},` +
+				`{"idTag":"TAG2","idTagInfo":{"status":"Blocked"}}]}`, `{"status":"Accepted"}`, "Accepted", nil, nil, ""},
+			translation{"SendLocalList", `{"versionNumber":8,"updateType":"Full","localAuthorizationList":[` +
+				`{"idToken":{"idToken":"TAG1","type":"ISO14443"},"idTokenInfo":{"status":"Accepted","cacheExpiryDateTime":"2025-06-01T13:00:00Z","groupIdToken":{"idToken":"GROUP","type":"Central"}}},` +
+				`{"idToken":{"idToken":"TAG2","type":"ISO14443"},"idTokenInfo":{"status":"Blocked"}},` +
+				`{"idToken":{"idToken":"TAG-LONGER-THAN-TWENTY-CHARACTERS","type":"ISO14443"},"idTokenInfo":{"status":"Accepted"}}]}`,
+				`{"status":"Accepted"}`, "Accepted", nil, nil, ""}},
+		{charging.Command{Kind: charging.SendLocalList, ListVersion: 9, UpdateType: charging.UpdateDifferential,
+			Entries: []charging.LocalListEntry{{IDTag: "TAG2"}}},
+			translation{"SendLocalList", `{"listVersion":9,"updateType":"Differential","localAuthorizationList":[{"idTag":"TAG2"}]}`,
+				`{"status":"VersionMismatch"}`, "VersionMismatch", nil, nil, ""},
+			translation{"SendLocalList", `{"versionNumber":9,"updateType":"Differential","localAuthorizationList":[{"idToken":{"idToken":"TAG2","type":"ISO14443"}}]}`,
+				`{"status":"VersionMismatch"}`, "VersionMismatch", nil, nil, ""}},
 	}
 	kinds := map[charging.CommandKind]bool{charging.RemoteStop: true} // TestExecuteRemoteStop
 	for _, s := range steps {
@@ -141,6 +163,10 @@ func TestExecuteEveryVersion(t *testing.T) {
 					string(reply.Response) != want.response || !maps.Equal(reply.Configuration, want.configuration) ||
 					!reflect.DeepEqual(reply.UnknownKeys, want.unknown) {
 					t.Errorf("%s: reply %+v, want %+v", s.cmd.Kind, reply, want)
+				}
+				if wantVersion := s.cmd.Kind == charging.GetLocalListVersion; (reply.ListVersion != nil) != wantVersion ||
+					wantVersion && *reply.ListVersion != 7 {
+					t.Errorf("%s: reply's listVersion %v, want 7 for get-local-list-version only", s.cmd.Kind, reply.ListVersion)
 				}
 			}
 		})

@@ -1,10 +1,12 @@
 package v16
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/ocpp/payload"
@@ -13,11 +15,9 @@ import (
 // CommandRequest translates a version-neutral command (it passed
 // charging.Command.Validate and has its defaults) into the 1.6 action and
 // request that carry it; the CSMS encodes the request and CheckCommand
-// validates it. An error says why the command has no 1.6 form.
-func (a *Adapter) CommandRequest(cmd charging.Command) (string, any, error) { return request16(cmd) }
-
-// request16 is the 1.6 request carrying cmd.
-func request16(cmd charging.Command) (string, any, error) {
+// validates it. An error says why the command has no 1.6 form. ctx and id
+// are those of the charger it goes to, for the log.
+func (a *Adapter) CommandRequest(ctx context.Context, id charging.ChargerID, cmd charging.Command) (string, any, error) {
 	switch cmd.Kind {
 	case charging.RemoteStart: // 1.6 id tags have no type: IDTagType is not sent
 		r := &RemoteStartTransactionRequest{IdTag: cmd.IDTag}
@@ -73,20 +73,48 @@ func request16(cmd charging.Command) (string, any, error) {
 		return "CancelReservation", &CancelReservationRequest{ReservationId: cmd.ReservationID}, nil
 	case charging.UpdateFirmware:
 		return "UpdateFirmware", &UpdateFirmwareRequest{Location: cmd.Location, RetrieveDate: payload.NewDateTime(cmd.RetrieveAt)}, nil
+	case charging.GetLocalListVersion:
+		return "GetLocalListVersion", &GetLocalListVersionRequest{}, nil
+	case charging.SendLocalList:
+		return "SendLocalList", a.localList(ctx, id, cmd), nil
 	}
 	return "", nil, fmt.Errorf("unknown command")
 }
 
+// localList is the SendLocalList request of cmd. A token longer than a
+// 1.6 idTag cannot be in a 1.6 list: it is left out and logged, so that
+// the rest of the list still reaches the charger.
+func (a *Adapter) localList(ctx context.Context, id charging.ChargerID, cmd charging.Command) *SendLocalListRequest {
+	r := &SendLocalListRequest{ListVersion: cmd.ListVersion, UpdateType: UpdateType(cmd.UpdateType)}
+	for _, e := range cmd.Entries {
+		if utf8.RuneCountInString(e.IDTag) > 20 {
+			a.log.WarnContext(ctx, "token longer than a 1.6 idTag; left out of the local list", "charger", id, "length", len(e.IDTag))
+			continue
+		}
+		d := AuthorizationData{IdTag: e.IDTag}
+		if e.Status != "" {
+			info := a.idTagInfo(ctx, id, charging.Authorization{Status: e.Status, Expiry: e.Expiry, ParentID: e.ParentIDTag})
+			d.IdTagInfo = &info
+		}
+		r.LocalAuthorizationList = append(r.LocalAuthorizationList, d)
+	}
+	return r
+}
+
 // CommandDetails completes the version-neutral reply to cmd from the
 // charger's answer (it passed CommandAnswered): the values and unknown
-// keys of a GetConfiguration answer.
+// keys of a GetConfiguration answer, GetLocalListVersion's version.
 func (a *Adapter) CommandDetails(cmd charging.Command, action string, response json.RawMessage, reply *charging.CommandReply) error {
-	if action != "GetConfiguration" {
+	if action != "GetConfiguration" && action != "GetLocalListVersion" {
 		return nil
 	}
 	v, _, err := DecodeResponse(action, response, true)
 	if err != nil {
 		return err
+	}
+	if r, ok := v.(*GetLocalListVersionResponse); ok {
+		reply.ListVersion = &r.ListVersion
+		return nil
 	}
 	r := v.(*GetConfigurationResponse)
 	reply.Configuration = make(map[string]charging.ConfigValue, len(r.ConfigurationKey))

@@ -106,6 +106,14 @@ func (a *Adapter) inEnum(s string, values201, values21 []string) bool {
 // domain's parent id is assigned centrally, by the operator or the cloud.
 const idTokenType = "Central"
 
+// maxIDTokenLength is the longest idToken of the adapter's version.
+func (a *Adapter) maxIDTokenLength() int {
+	if a.version == ocppj.V201 {
+		return 36
+	}
+	return 255
+}
+
 // idTokenInfo writes a domain authorization as 2.x IdTokenInfo for the
 // adapter's version. Values the version cannot carry are replaced (a status
 // it lacks becomes Invalid) or left out (a parent id over its idToken
@@ -121,11 +129,7 @@ func (a *Adapter) idTokenInfo(ctx context.Context, id charging.ChargerID, auth c
 		info.CacheExpiryDateTime = payload.NewDateTime(auth.Expiry)
 	}
 	if auth.ParentID != "" {
-		maxLen := 255 // 2.1 idToken
-		if a.version == ocppj.V201 {
-			maxLen = 36
-		}
-		if utf8.RuneCountInString(auth.ParentID) <= maxLen {
+		if utf8.RuneCountInString(auth.ParentID) <= a.maxIDTokenLength() {
 			info.GroupIdToken = &v21.IdToken{IdToken: auth.ParentID, Type: idTokenType}
 		} else {
 			a.log.WarnContext(ctx, "parent id tag longer than the charger's version allows; left out", "charger", id, "version", a.version)

@@ -1,12 +1,14 @@
 package v2
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/ocpp/payload"
-	"github.com/constellation-ev/constellation/appliance/ocpp/v21"
+	v21 "github.com/constellation-ev/constellation/appliance/ocpp/v21"
 )
 
 // CommandRequest translates a version-neutral command (it passed
@@ -14,11 +16,9 @@ import (
 // request that carry it in the adapter's version. The request is built as
 // 2.1 and uses only what 2.0.1 has too; the CSMS encodes it and
 // CheckCommand validates it for the version. An error says why the
-// command has no form in this version.
-func (a *Adapter) CommandRequest(cmd charging.Command) (string, any, error) { return request2(cmd) }
-
-// request2 is the 2.x request carrying cmd.
-func request2(cmd charging.Command) (string, any, error) {
+// command has no form in this version. ctx and id are those of the
+// charger it goes to, for the log.
+func (a *Adapter) CommandRequest(ctx context.Context, id charging.ChargerID, cmd charging.Command) (string, any, error) {
 	idToken := v21.IdToken{IdToken: cmd.IDTag, Type: cmd.IDTagType}
 	switch cmd.Kind {
 	case charging.RemoteStart:
@@ -93,8 +93,33 @@ func request2(cmd charging.Command) (string, any, error) {
 		return "UpdateFirmware", &v21.UpdateFirmwareRequest{RequestId: cmd.RequestID, Firmware: v21.Firmware{
 			Location: cmd.Location, RetrieveDateTime: payload.NewDateTime(cmd.RetrieveAt),
 		}}, nil
+	case charging.GetLocalListVersion:
+		return "GetLocalListVersion", &v21.GetLocalListVersionRequest{}, nil
+	case charging.SendLocalList:
+		return "SendLocalList", a.localList(ctx, id, cmd), nil
 	}
 	return "", nil, fmt.Errorf("unknown command")
+}
+
+// localList is the SendLocalList request of cmd. A token longer than the
+// version's idToken cannot be in its list: it is left out and logged, so
+// that the rest of the list still reaches the charger.
+func (a *Adapter) localList(ctx context.Context, id charging.ChargerID, cmd charging.Command) *v21.SendLocalListRequest {
+	r := &v21.SendLocalListRequest{VersionNumber: cmd.ListVersion, UpdateType: v21.Update(cmd.UpdateType)}
+	for _, e := range cmd.Entries {
+		if utf8.RuneCountInString(e.IDTag) > a.maxIDTokenLength() {
+			a.log.WarnContext(ctx, "token longer than the version's idToken; left out of the local list",
+				"charger", id, "version", a.version, "length", len(e.IDTag))
+			continue
+		}
+		d := v21.AuthorizationData{IdToken: v21.IdToken{IdToken: e.IDTag, Type: charging.DefaultIDTagType}}
+		if e.Status != "" {
+			info := a.idTokenInfo(ctx, id, charging.Authorization{Status: e.Status, Expiry: e.Expiry, ParentID: e.ParentIDTag})
+			d.IdTokenInfo = &info
+		}
+		r.LocalAuthorizationList = append(r.LocalAuthorizationList, d)
+	}
+	return r
 }
 
 // evse is the EVSE a command names by connector id; none (the whole
@@ -120,9 +145,10 @@ func componentOf(v charging.VariableReport) (v21.Component, v21.Variable) {
 
 // CommandDetails completes the version-neutral reply to cmd from the
 // charger's answer (it passed CommandAnswered): the values and unknown
-// keys of a GetVariables answer, the status of SetVariables' one result.
+// keys of a GetVariables answer, the status of SetVariables' one result,
+// GetLocalListVersion's version.
 func (a *Adapter) CommandDetails(cmd charging.Command, action string, response json.RawMessage, reply *charging.CommandReply) error {
-	if action != "GetVariables" && action != "SetVariables" {
+	if action != "GetVariables" && action != "SetVariables" && action != "GetLocalListVersion" {
 		return nil
 	}
 	resp, _, err := a.decode(action, response, true, true)
@@ -145,6 +171,8 @@ func (a *Adapter) CommandDetails(cmd charging.Command, action string, response j
 		if len(r.SetVariableResult) > 0 {
 			reply.Status = string(r.SetVariableResult[0].AttributeStatus)
 		}
+	case *v21.GetLocalListVersionResponse:
+		reply.ListVersion = &r.VersionNumber
 	}
 	return nil
 }
