@@ -2,7 +2,7 @@
 GO        ?= go
 BIN       := bin
 ARM64_BIN := bin/linux-arm64
-CMDS      := ./appliance/cmd/constellation-appliance ./cloud/cmd/constellation-watchtower ./tools/chargesim ./tools/fleetsim
+CMDS      := ./appliance/cmd/constellation-appliance ./cloud/cmd/constellation-watchtower ./tools/chargesim ./tools/fleetsim ./tools/tap
 STATICCHECK_VERSION := v0.8.2
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN)/staticcheck

@@ -140,6 +140,10 @@ const (
 	EventFirmware    = "firmware"
 	EventDiagnostics = "diagnostics"
 	EventFault       = "fault"
+	// EventTap: a card tapped on the appliance's own reader; Code is the
+	// result (started, stopped, refused, failed), Detail the token, the
+	// reason, the connector and the transaction.
+	EventTap = "tap"
 )
 
 // Event is something that happened at a charger or at the appliance

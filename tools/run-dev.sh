@@ -69,6 +69,8 @@ password_file = "$data_dir/sync-password"
 enroll_url = "http://$cloud_addr"
 enroll_token_file = "$boot_dir/constellation-token"
 readings_batch = "30s"
+[station]
+site_name = "Dev site"
 TOML
 ./bin/constellation-appliance --dev --config tmp/dev-appliance.toml --data-dir "$data_dir" --ocpp-addr "$ocpp_addr" --api-addr "$api_addr" &
 pids+=($!)
@@ -78,7 +80,11 @@ cat <<MSG
 
   Up: a watchtower ($cloud_addr, MQTT $mqtt_addr), the appliance of site
   $site ($api_addr) and three simulated chargers starting sessions:
-  sim16-0001 (OCPP 1.6), sim201-0001 (OCPP 2.0.1), sim21-0001 (OCPP 2.1).
+  sim16-0001 (OCPP 1.6), sim201-0001 (OCPP 2.0.1), sim21-0001 (OCPP 2.1);
+  and tap16-0001, whose EV is plugged in and waits for a card at the
+  appliance's own (simulated) reader.
+  The station: open http://$api_addr/station to see the simulated LCD and
+  tap a card (or: ./bin/tap 04A1B2C3; the same card again stops the session).
   Look at:  curl -s http://$api_addr/api/v1/chargers | jq
             curl -s 'http://$api_addr/api/v1/transactions?limit=5' | jq
             curl -s http://$api_addr/api/v1/sync | jq
@@ -94,4 +100,7 @@ for v in 1.6 2.0.1 2.1; do
     --stations 1 --connectors 2 --meter-interval 5s --session 60s --progress 0 &
   pids+=($!)
 done
+./bin/chargesim --url "ws://$ocpp_addr/ocpp" --ocpp 1.6 --id-prefix tap16- --stations 1 --connectors 1 \
+  --await-remote-start --meter-interval 5s --session 10m --pause 5s --progress 0 &
+pids+=($!)
 wait "${pids[@]:2}"

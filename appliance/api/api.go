@@ -9,6 +9,7 @@ package api
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +18,9 @@ import (
 
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/cloudsync"
+	"github.com/constellation-ev/constellation/appliance/lcd"
 	"github.com/constellation-ev/constellation/appliance/locallist"
+	"github.com/constellation-ev/constellation/appliance/rfid"
 )
 
 // MaxBodyBytes caps request bodies; larger ones are answered 413.
@@ -41,6 +44,7 @@ type Domain interface {
 	Transactions(ctx context.Context, f charging.TransactionFilter) ([]charging.Transaction, error)
 	Transaction(ctx context.Context, id int64) (charging.Transaction, []charging.MeterReading, error)
 	Tokens(ctx context.Context) ([]charging.IDToken, error)
+	Taps(ctx context.Context, limit int) ([]charging.Tap, error)
 	PutToken(ctx context.Context, t charging.IDToken) error
 	DeleteToken(ctx context.Context, id string) error
 	Reservations(ctx context.Context) ([]charging.Reservation, error)
@@ -68,6 +72,35 @@ type LocalListStatus interface {
 	Status() locallist.Status
 }
 
+// Station is the appliance's own reader and display.
+type Station interface {
+	StationStatus() StationStatus
+	// TapCard taps a card on the simulated reader; ErrNoSimulatedReader
+	// when the reader is real or absent.
+	TapCard(uid []byte) error
+}
+
+// ErrNoSimulatedReader: a card can only be tapped through the API on the
+// simulated reader.
+var ErrNoSimulatedReader = errors.New("the station's reader is not simulated (rfid.driver is not sim)")
+
+// StationStatus is the station's reader and display, and what it shows.
+type StationStatus struct {
+	// Reader and Display are the devices' health; null: none configured.
+	Reader  *rfid.Status `json:"reader"`
+	Display *lcd.Status  `json:"display"`
+	// Lines is what the display shows (or would show, without one).
+	Lines []string `json:"lines"`
+	// SimulatedReader says whether cards may be tapped through the API.
+	SimulatedReader bool `json:"simulatedReader"`
+}
+
+// Limits of GET /api/v1/taps.
+const (
+	DefaultTapLimit = 50
+	MaxTapLimit     = 1000
+)
+
 // Options configures the API.
 type Options struct {
 	// Domain serves the reads and token writes. Required.
@@ -78,6 +111,8 @@ type Options struct {
 	Sync SyncStatus
 	// LocalList reports the chargers' local lists; nil: they are not sent.
 	LocalList LocalListStatus
+	// Station is the station's reader and display; nil: none.
+	Station Station
 	// Ready reports whether the appliance is up (for /healthz); nil: always ready.
 	Ready func() bool
 	// Logger receives the API's logs; nil discards them.
@@ -86,13 +121,14 @@ type Options struct {
 
 // Server is the operator API's http.Handler. It is safe for concurrent use.
 type Server struct {
-	domain Domain
-	cmd    Commander
-	sync   SyncStatus
-	lists  LocalListStatus
-	ready  func() bool
-	log    *slog.Logger
-	mux    *http.ServeMux
+	domain  Domain
+	cmd     Commander
+	sync    SyncStatus
+	lists   LocalListStatus
+	station Station
+	ready   func() bool
+	log     *slog.Logger
+	mux     *http.ServeMux
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -103,13 +139,14 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("api: Options.Domain is nil")
 	}
 	s := &Server{
-		domain: opts.Domain,
-		cmd:    opts.Commander,
-		sync:   opts.Sync,
-		lists:  opts.LocalList,
-		ready:  opts.Ready,
-		log:    opts.Logger,
-		mux:    http.NewServeMux(),
+		domain:  opts.Domain,
+		cmd:     opts.Commander,
+		sync:    opts.Sync,
+		lists:   opts.LocalList,
+		station: opts.Station,
+		ready:   opts.Ready,
+		log:     opts.Logger,
+		mux:     http.NewServeMux(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -145,12 +182,32 @@ var routeTable = []route{
 	{"POST /api/v1/tokens/{id}/block", (*Server).blockToken},
 	{"GET /api/v1/reservations", (*Server).listReservations},
 	{"GET /api/v1/sync", (*Server).syncStatus},
+	{"GET /api/v1/station", (*Server).stationStatus},
+	{"POST /api/v1/station/tap", (*Server).tapCard},
+	{"GET /api/v1/taps", (*Server).listTaps},
 }
 
 func (s *Server) routes() {
 	for _, rt := range routeTable {
 		s.mux.Handle(rt.pattern, s.wrap(func(w http.ResponseWriter, r *http.Request) error { return rt.handler(s, w, r) }))
 	}
+	s.mux.HandleFunc("GET /station", serveStationPage)
+}
+
+//go:embed web/station.html
+var stationPage []byte
+
+// serveStationPage serves the station page: the display as it shows now,
+// the devices' state, the last taps, and a form that taps a card on the
+// simulated reader. It only reads the JSON API; nothing is rendered from
+// input on the server.
+func serveStationPage(w http.ResponseWriter, _ *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(stationPage)
 }
 
 // ServeHTTP routes r. Unknown paths are answered 404 and known paths with
@@ -234,7 +291,7 @@ func statusOf(err error) (int, string) {
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, charging.ErrNotFound):
 		return http.StatusNotFound, err.Error()
-	case errors.Is(err, charging.ErrNotConnected):
+	case errors.Is(err, charging.ErrNotConnected), errors.Is(err, ErrNoSimulatedReader):
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, charging.ErrNoAnswer):
 		return http.StatusGatewayTimeout, err.Error()

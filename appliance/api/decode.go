@@ -14,6 +14,7 @@ import (
 
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/internal/jsonin"
+	"github.com/constellation-ev/constellation/appliance/rfid"
 )
 
 // Decoders of outside input. Each returns an *httpError (400) whose message
@@ -177,9 +178,9 @@ func parseTransactionQuery(q url.Values) (transactionQuery, error) {
 		}
 	}
 	if vs, ok := q["limit"]; ok {
-		n, err := strconv.Atoi(vs[0])
-		if err != nil || n < 1 || n > MaxTransactionLimit {
-			return transactionQuery{}, badRequest("limit: %s: want an integer from 1 to %d", quote(vs[0]), MaxTransactionLimit)
+		n, err := parseLimit(vs[0], MaxTransactionLimit)
+		if err != nil {
+			return transactionQuery{}, err
 		}
 		out.Limit = n
 	}
@@ -191,6 +192,56 @@ func parseTransactionQuery(q url.Values) (transactionQuery, error) {
 		out.After = n
 	}
 	return out, nil
+}
+
+// parseLimit parses a limit query parameter, 1 to most.
+func parseLimit(v string, most int) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > most {
+		return 0, badRequest("limit: %s: want an integer from 1 to %d", quote(v), most)
+	}
+	return n, nil
+}
+
+// parseTapQuery parses GET /api/v1/taps's one parameter, limit.
+func parseTapQuery(q url.Values) (int, error) {
+	limit := DefaultTapLimit
+	for name, vs := range q {
+		if name != "limit" {
+			return 0, badRequest("%s: unknown query parameter (want limit)", quote(name))
+		}
+		if len(vs) != 1 {
+			return 0, badRequest("%s: given %d times", name, len(vs))
+		}
+		n, err := parseLimit(vs[0], MaxTapLimit)
+		if err != nil {
+			return 0, err
+		}
+		limit = n
+	}
+	return limit, nil
+}
+
+// tapBody is the POST /api/v1/station/tap body.
+type tapBody struct {
+	UID string `json:"uid"`
+}
+
+// decodeTap decodes a simulated tap: the card's UID in hex (4, 7 or 10
+// bytes, separators allowed).
+func decodeTap(body []byte) ([]byte, error) {
+	var b tapBody
+	if err := decodeObject(body, &b); err != nil {
+		return nil, err
+	}
+	if b.UID == "" {
+		return nil, badRequest("uid: required (the card's UID in hex, e.g. \"04A1B2C3\")")
+	}
+	uid, err := rfid.ParseUID(b.UID)
+	if err != nil {
+		return nil, badRequest("uid: %v", err)
+	}
+	return uid, nil
 }
 
 // quote quotes client input for an error message, cut short.

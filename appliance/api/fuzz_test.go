@@ -145,3 +145,24 @@ func FuzzParseTransactionQuery(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeTap: any body is a 4-, 7- or 10-byte UID or a 400 naming the
+// body or the uid.
+func FuzzDecodeTap(f *testing.F) {
+	for _, s := range []string{`{"uid":"04A1B2C3"}`, `{"uid":"04:a1:b2:c3:d4:e5:f6"}`, `{"uid":""}`, `{}`, `[]`, ``,
+		`{"uid":"04A1B2"}`, `{"uid":"zz"}`, `{"uid":1}`, `{"uid":"04A1B2C3","x":1}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		uid, err := decodeTap(body)
+		if err != nil {
+			if msg := badRequestOf(t, err); !strings.HasPrefix(msg, "body:") && !strings.HasPrefix(msg, "uid:") {
+				t.Fatalf("message %q names neither the body nor the uid", msg)
+			}
+			return
+		}
+		if n := len(uid); n != 4 && n != 7 && n != 10 {
+			t.Fatalf("%q gave a UID of %d bytes", body, n)
+		}
+	})
+}

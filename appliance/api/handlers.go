@@ -333,6 +333,57 @@ type localList struct {
 	locallist.Status
 }
 
+// stationStatus answers the station's reader and display:
+// {"reader":null,"display":null,...} when it has none.
+func (s *Server) stationStatus(w http.ResponseWriter, _ *http.Request) error {
+	st := StationStatus{Lines: []string{}}
+	if s.station != nil {
+		st = s.station.StationStatus()
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+// tapCard taps a card on the simulated reader: the station handles it as
+// a driver's tap. 202: the reader has it.
+func (s *Server) tapCard(w http.ResponseWriter, r *http.Request) error {
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	uid, err := decodeTap(body)
+	if err != nil {
+		return err
+	}
+	if s.station == nil {
+		return ErrNoSimulatedReader
+	}
+	if err := s.station.TapCard(uid); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, tapBody{UID: fmt.Sprintf("%X", uid)})
+	return nil
+}
+
+// listTaps answers the last taps on the station's reader, newest first.
+func (s *Server) listTaps(w http.ResponseWriter, r *http.Request) error {
+	limit, err := parseTapQuery(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	taps, err := s.domain.Taps(r.Context(), limit)
+	if err != nil {
+		return fmt.Errorf("list taps: %w", err)
+	}
+	writeJSON(w, http.StatusOK, TapList{Taps: nonNil(taps)})
+	return nil
+}
+
+// TapList is GET /api/v1/taps's answer.
+type TapList struct {
+	Taps []charging.Tap `json:"taps"`
+}
+
 // syncStatus answers the state of the cloud sync: {"enabled":false} when
 // the appliance does not sync.
 func (s *Server) syncStatus(w http.ResponseWriter, _ *http.Request) error {

@@ -132,12 +132,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 	if syncer != nil {
 		syncStatus = syncer
 	}
+	parts, err := newStationParts(cfg, svc, syncer, log)
+	if err != nil {
+		return err
+	}
 	var up atomic.Bool
 	apiHandler, err := api.New(api.Options{
 		Domain:    svc,
 		Commander: central,
 		Sync:      syncStatus,
 		LocalList: lists,
+		Station:   parts,
 		Ready:     func() bool { return up.Load() && central.Ready() },
 		Logger:    log.With("area", "api"),
 	})
@@ -197,9 +202,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 		closeAll()
 		return err
 	}
-	// The sync and the local list pusher stop after the CSMS, so that the
-	// sync runs while the last answers to chargers are committed; what it
-	// has not sent stays queued.
+	// The sync, the local list pusher and the station stop after the CSMS,
+	// so that the sync runs while the last answers to chargers are
+	// committed; what it has not sent stays queued.
 	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSync()
 	var background sync.WaitGroup
@@ -212,6 +217,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 			}
 		})
 	}
+	parts.run(syncCtx, &background, central, log)
 	if pusher != nil {
 		background.Go(func() {
 			if err := pusher.Run(syncCtx, central); err != nil {

@@ -51,11 +51,12 @@ const (
 	ChangeReservation       ChangeKind = "reservation"
 	ChangeToken             ChangeKind = "token"
 	ChangeTokenDeleted      ChangeKind = "token.deleted"
+	ChangeTap               ChangeKind = "tap"
 )
 
 // Change describes one committed domain mutation. Record is the stored
 // value after the change (Charger, Connector, Transaction, MeterValues,
-// Reservation, IDToken, or the deleted token's id). Sessions produce the
+// Reservation, IDToken, Tap, or the deleted token's id). Sessions produce the
 // same changes whatever the protocol: transaction.start, meter.values for
 // every report of readings stored (a stop's or event's included),
 // transaction.stop, and transaction.update when a session's record changed

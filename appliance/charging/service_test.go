@@ -570,3 +570,34 @@ func TestLocalListVersion(t *testing.T) {
 		t.Fatalf("after a restart: %+v", l)
 	}
 }
+
+// TestTaps: taps are numbered in the order recorded, listed newest first,
+// passed to OnChange in their transaction, and a bad one is refused.
+func TestTaps(t *testing.T) {
+	var changes []Change
+	e := newEnv(t, Config{OnChange: func(_ *bbolt.Tx, c Change) error { changes = append(changes, c); return nil }})
+	for i, tap := range []Tap{
+		{Token: "CARD-1", Result: TapStarted, ChargerID: "CP1", ConnectorID: 2},
+		{Token: "CARD-2", Result: TapRefused, Reason: "blocked"},
+		{Token: "CARD-1", Result: TapStopped, ChargerID: "CP1", ConnectorID: 2, TransactionID: 7},
+	} {
+		got, err := e.svc.RecordTap(ctx, tap)
+		if err != nil || got.ID != int64(i+1) || !got.At.Equal(t0) {
+			t.Fatalf("RecordTap %d: %+v, %v", i, got, err)
+		}
+	}
+	taps, err := e.svc.Taps(ctx, 2)
+	if err != nil || len(taps) != 2 || taps[0].ID != 3 || taps[0].TransactionID != 7 || taps[1].Reason != "blocked" {
+		t.Fatalf("Taps(2): %+v, %v", taps, err)
+	}
+	if len(changes) != 3 || changes[2].Kind != ChangeTap || changes[2].ChargerID != "CP1" || changes[2].Record.(Tap).ID != 3 {
+		t.Fatalf("changes %+v", changes)
+	}
+	if _, err := e.svc.RecordTap(ctx, Tap{Result: TapRefused}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a tap without a token: %v", err)
+	}
+	e.reopen(t)
+	if taps, _ := e.svc.Taps(ctx, 0); len(taps) != 3 {
+		t.Fatalf("after a restart: %d taps", len(taps))
+	}
+}

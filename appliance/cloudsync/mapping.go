@@ -82,6 +82,16 @@ func messagesOf(tx *bbolt.Tx, ch charging.Change, now func() time.Time) ([]syncp
 		return []syncproto.Message{transaction(r, event, rev)}, nil
 	case charging.MeterValues:
 		return readingsOf(r), nil
+	case charging.Tap:
+		var connector, txID string
+		if r.ConnectorID > 0 {
+			connector = strconv.Itoa(r.ConnectorID)
+		}
+		if r.TransactionID > 0 {
+			txID = strconv.FormatInt(r.TransactionID, 10)
+		}
+		detail := nonEmpty("token", r.Token, "reason", r.Reason, "connector", connector, "transactionId", txID)
+		return []syncproto.Message{&syncproto.Event{Event: syncproto.EventTap, Charger: id, At: r.At, Code: string(r.Result), Detail: detail}}, nil
 	case charging.Reservation:
 		return []syncproto.Message{&syncproto.Event{Event: "reservation", Charger: id, At: now(), Code: r.Status,
 			Detail: nonEmpty("reservationId", strconv.Itoa(r.ID), "connector", strconv.Itoa(r.ConnectorID),

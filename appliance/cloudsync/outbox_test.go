@@ -102,6 +102,8 @@ func TestChangesToRecords(t *testing.T) {
 	must(t, err)
 	_, err = e.svc.TransactionEvent(ctx, charging.TransactionEvent{ChargerID: "CP2", ChargerTxID: "x", Kind: charging.EventUpdated, SeqNo: 1, Timestamp: t0, IDToken: "LATE"})
 	must(t, err)
+	_, err = e.svc.RecordTap(ctx, charging.Tap{Token: "CARD-1", Result: charging.TapStopped, ChargerID: "CP1", ConnectorID: 2, TransactionID: 9})
+	must(t, err)
 
 	var kinds []string
 	for _, r := range e.queued(t) {
@@ -109,6 +111,9 @@ func TestChangesToRecords(t *testing.T) {
 		switch m := r.msg.(type) {
 		case *syncproto.Event:
 			k += ":" + m.Event + ":" + m.Code
+			if m.Event == syncproto.EventTap && (m.Charger != "CP1" || m.Detail["token"] != "CARD-1" || m.Detail["connector"] != "2" || m.Detail["transactionId"] != "9") {
+				t.Errorf("tap record %+v", m)
+			}
 		case *syncproto.Transaction:
 			k += ":" + m.Event
 			if m.ID != res.Transaction.ID || (m.Event == syncproto.TxUpdated) != (m.Rev == 2) || (m.Event == syncproto.TxUpdated && m.IDTag != "LATE") {
@@ -131,7 +136,7 @@ func TestChangesToRecords(t *testing.T) {
 		kinds = append(kinds, k)
 	}
 	want := []string{"status", "event:boot:", "status", "event:fault:GroundFailure", "event:reservation:Accepted",
-		"event:diagnostics:Uploaded", "readings:Energy.Active.Import.Register=12500,Voltage=230.1", "tx:started", "tx:updated"}
+		"event:diagnostics:Uploaded", "readings:Energy.Active.Import.Register=12500,Voltage=230.1", "tx:started", "tx:updated", "event:tap:stopped"}
 	if strings.Join(kinds, " ") != strings.Join(want, " ") {
 		t.Errorf("records\n%v\nwant\n%v", kinds, want)
 	}

@@ -14,7 +14,10 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/constellation-ev/constellation/appliance/cloudsync"
+	"github.com/constellation-ev/constellation/appliance/lcd"
 	"github.com/constellation-ev/constellation/appliance/locallist"
+	"github.com/constellation-ev/constellation/appliance/rfid"
+	"github.com/constellation-ev/constellation/appliance/screen"
 	"github.com/constellation-ev/constellation/syncproto"
 )
 
@@ -31,6 +34,19 @@ type Config struct {
 	API  API  `toml:"api"`
 	Auth Auth `toml:"auth"`
 	Sync Sync `toml:"sync"`
+
+	// The station's own reader and display, and tap-to-charge.
+	RFID    rfid.Config   `toml:"rfid"`
+	LCD     lcd.Config    `toml:"lcd"`
+	Screen  screen.Config `toml:"screen"`
+	Station Station       `toml:"station"`
+}
+
+// Station configures tap-to-charge at the appliance's reader.
+type Station struct {
+	// SiteName is shown on the display's idle screens. (A tapped card
+	// waits screen.plug_in_time for the driver's plug.)
+	SiteName string `toml:"site_name"`
 }
 
 // OCPP configures the central system that chargers connect to.
@@ -157,6 +173,9 @@ func Default() Config {
 			OutboxMaxEntries: cloudsync.DefaultMaxEntries,
 			OutboxMaxBytes:   cloudsync.DefaultMaxBytes,
 		},
+		RFID:   rfid.Defaults(),
+		LCD:    lcd.Defaults(),
+		Screen: screen.Defaults(),
 	}
 }
 
@@ -177,8 +196,10 @@ func Load(args []string) (Config, error) {
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	var md toml.MetaData
 	if *path != "" {
-		if err := decodeFile(*path, &cfg); err != nil {
+		var err error
+		if md, err = decodeFile(*path, &cfg); err != nil {
 			return Config{}, err
 		}
 	}
@@ -200,14 +221,15 @@ func Load(args []string) (Config, error) {
 		cfg.Dev = *dev
 	}
 	if cfg.Dev {
-		applyDev(&cfg, set["data-dir"] || *path != "")
+		applyDev(&cfg, set["data-dir"] || *path != "", md.IsDefined)
 	}
 	return cfg, cfg.Validate()
 }
 
 // applyDev makes development mode work with no file: a local data
-// directory and an open door for the simulated chargers and cards.
-func applyDev(cfg *Config, dataDirChosen bool) {
+// directory, an open door for the simulated chargers and cards, and the
+// simulated reader and display unless the file names drivers.
+func applyDev(cfg *Config, dataDirChosen bool, inFile func(key ...string) bool) {
 	if !dataDirChosen {
 		cfg.DataDir = "tmp/dev-data"
 	}
@@ -215,33 +237,40 @@ func applyDev(cfg *Config, dataDirChosen bool) {
 	if cfg.Auth.UnknownTokens == "strict" {
 		cfg.Auth.UnknownTokens = "open"
 	}
+	if !inFile("rfid", "driver") {
+		cfg.RFID.Driver = rfid.DriverSim
+	}
+	if !inFile("lcd", "driver") {
+		cfg.LCD.Driver = lcd.DriverSim
+	}
 }
 
-func decodeFile(path string, cfg *Config) error {
+func decodeFile(path string, cfg *Config) (toml.MetaData, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("read config: %w", err)
+		return toml.MetaData{}, fmt.Errorf("read config: %w", err)
 	}
-	if err := decode(data, cfg); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
+	md, err := decode(data, cfg)
+	if err != nil {
+		return md, fmt.Errorf("config %s: %w", path, err)
 	}
-	return nil
+	return md, nil
 }
 
 // decode reads TOML into cfg, refusing keys that Config does not have.
-func decode(data []byte, cfg *Config) error {
+func decode(data []byte, cfg *Config) (toml.MetaData, error) {
 	md, err := toml.Decode(string(data), cfg)
 	if err != nil {
-		return err
+		return md, err
 	}
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
 		keys := make([]string, len(undecoded))
 		for i, k := range undecoded {
 			keys[i] = k.String()
 		}
-		return fmt.Errorf("unknown keys: %s", strings.Join(keys, ", "))
+		return md, fmt.Errorf("unknown keys: %s", strings.Join(keys, ", "))
 	}
-	return nil
+	return md, nil
 }
 
 // Validate reports the first invalid setting, naming its key.
@@ -308,7 +337,25 @@ func (c Config) Validate() error {
 		errs = append(errs, validPolicy(key+".auth_policy", ch.AuthPolicy, true))
 	}
 	errs = append(errs, c.Sync.validate()...)
+	for _, section := range []struct {
+		name string
+		err  error
+	}{{"rfid", c.RFID.Validate()}, {"lcd", c.LCD.Validate()}, {"screen", c.Screen.Validate()}} {
+		if section.err != nil {
+			errs = append(errs, prefixed(section.name, section.err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// prefixed names a section's errors by their full keys: each line of err
+// (a section's Validate joins one per key) gets "section.".
+func prefixed(section string, err error) error {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = section + "." + l
+	}
+	return errors.New(strings.Join(lines, "\n"))
 }
 
 // validate checks the sync settings; the connection ones only when the

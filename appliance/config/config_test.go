@@ -60,6 +60,17 @@ func TestDevOpensTheDoor(t *testing.T) {
 	if cfg.DataDir != "tmp/dev-data" || cfg.OCPP.UnknownChargers != "accept" || cfg.Auth.UnknownTokens != "open" {
 		t.Errorf("dev: data_dir=%q unknown_chargers=%q unknown_tokens=%q", cfg.DataDir, cfg.OCPP.UnknownChargers, cfg.Auth.UnknownTokens)
 	}
+	if cfg.RFID.Driver != "sim" || cfg.LCD.Driver != "sim" {
+		t.Errorf("dev: rfid.driver=%q lcd.driver=%q, want the simulated ones", cfg.RFID.Driver, cfg.LCD.Driver)
+	}
+	// Drivers the file names are kept: a Pi in dev mode can use its hardware.
+	cfg, err = Load([]string{"--dev", "--config", writeFile(t, "[rfid]\ndriver = \"mfrc522\"\n[lcd]\ndriver = \"none\"")})
+	if err != nil || cfg.RFID.Driver != "mfrc522" || cfg.LCD.Driver != "none" {
+		t.Errorf("dev with drivers in the file: rfid.driver=%q lcd.driver=%q, %v", cfg.RFID.Driver, cfg.LCD.Driver, err)
+	}
+	if cfg, _ := Load(nil); cfg.RFID.Driver != "mfrc522" || cfg.LCD.Driver != "auto" {
+		t.Errorf("defaults: rfid.driver=%q lcd.driver=%q", cfg.RFID.Driver, cfg.LCD.Driver)
+	}
 }
 
 // Sync is off unless the file turns it on, --dev included.
@@ -138,6 +149,11 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"enroll url host", syncOn + "enroll_url = \"https://\"", nil, "sync.enroll_url"},
 		{"enroll url credentials", syncOn + "enroll_url = \"https://u:p@tower\"", nil, "sync.enroll_url: no credentials"},
 		{"token without url", syncOn + "password_file = \"/pw\"\nenroll_token_file = \"/boot/token\"", nil, "sync.enroll_url: required with enroll_token_file"},
+		{"bad reader", "[rfid]\ndriver = \"pn532\"", nil, `rfid.driver: "pn532" is not`},
+		{"bad uid format", "[rfid.format]\ncase = \"title\"", nil, "rfid.format"},
+		{"bad display", "[lcd]\ndriver = \"oled\"", nil, `lcd.driver: "oled" is not`},
+		{"bad language", "[screen]\nlanguage = \"fr\"", nil, `screen.language: "fr" is not en or es`},
+		{"short event", "[screen]\nevent_time = \"10ms\"", nil, "screen.event_time"},
 		{"token without password file", syncOn + "enroll_url = \"https://tower\"\nenroll_token_file = \"/boot/token\"", nil, "sync.password_file: required with enroll_token_file"},
 	}
 	for _, tc := range tests {

@@ -12,7 +12,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("[ocpp\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg := Default()
-		if err := decode(data, &cfg); err != nil {
+		if _, err := decode(data, &cfg); err != nil {
 			return
 		}
 		_ = cfg.Validate()

@@ -86,6 +86,8 @@ type Status struct {
 	LastErrorAt time.Time `json:"lastErrorAt,omitzero"`
 	// NextRetry is when a missing or failing device is tried again.
 	NextRetry time.Time `json:"nextRetry,omitzero"`
+	// CardPresent says whether a card is on the reader now.
+	CardPresent bool `json:"cardPresent"`
 	// Taps counts Tapped events since the start.
 	Taps uint64 `json:"taps"`
 	// Failures counts device failures (Init or Poll errors) since the start.
@@ -253,6 +255,7 @@ func (r *Reader) step(ctx context.Context) time.Duration {
 		r.misses = 0
 		r.mu.Lock()
 		r.status.Taps++
+		r.status.CardPresent = true
 		r.mu.Unlock()
 		r.emit(ctx, Event{Kind: Tapped, UID: slices.Clone(r.card), Token: r.opts.Format.Token(r.card), At: now})
 	case r.card != nil:
@@ -272,6 +275,9 @@ func (r *Reader) removeCard(ctx context.Context, now time.Time) {
 	r.emit(ctx, Event{Kind: Removed, UID: r.card, Token: r.opts.Format.Token(r.card), At: now})
 	r.card = nil
 	r.misses = 0
+	r.mu.Lock()
+	r.status.CardPresent = false
+	r.mu.Unlock()
 }
 
 // emit delivers ev, waiting for room in the buffer (see the delivery policy).

@@ -70,6 +70,9 @@ const (
 	// BucketSyncCommands (layout 3): cloud command id -> its handling state,
 	// so a command delivered twice is executed once.
 	BucketSyncCommands = "sync_commands"
+	// BucketTaps (layout 4): U64 tap id (the bucket's sequence) -> a card
+	// tapped on the appliance's reader and what came of it.
+	BucketTaps = "taps"
 )
 
 // KeyLocalListVersion (in BucketMeta): U64 count of the changes of the
@@ -90,6 +93,9 @@ func Layout() []Migration {
 		}},
 		{Version: 3, Name: "cloud sync outbox and state", Up: func(tx *bbolt.Tx) error {
 			return createBuckets(tx, BucketSyncOutbox, BucketSyncDroppable, BucketSyncState, BucketSyncTxRevs, BucketSyncCommands)
+		}},
+		{Version: 4, Name: "taps on the station's reader", Up: func(tx *bbolt.Tx) error {
+			return createBuckets(tx, BucketTaps)
 		}},
 	}
 }

@@ -64,6 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ocppVersion   = fs.String("ocpp", "1.6", "OCPP version spoken and offered as the websocket subprotocol: 1.6, 2.0.1 or 2.1")
 		lateToken     = fs.Bool("late-token", false, "2.x: start transactions on plug-in and send the idToken in a later TransactionEvent Updated")
 		stopByUnplug  = fs.Bool("stop-by-unplug", false, "end sessions by unplugging the EV (EVDisconnected) instead of stopping at the charger (Local)")
+		awaitRemote   = fs.Bool("await-remote-start", false, "plug the EV in and wait (Preparing) for a remote start from the CSMS instead of presenting a tag at the charger")
 		notifyEvents  = fs.Bool("notify-events", false, "2.x: send a NotifyEvent (connector AvailabilityState) with every StatusNotification")
 		eventStream   = fs.Duration("event-stream", 0, "2.1: open a periodic event stream and send NotifyPeriodicEventStream at this interval (0: none)")
 		stations      = fs.Int("stations", 1, "number of simulated stations (connections in load mode)")
@@ -145,7 +146,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Station: sim.Options{
 			Version: version, Connectors: *connectors, MeterInterval: *meterInterval, SessionLength: *session,
 			Sessions: *sessions, Pause: *pause, Tags: tagList, HeartbeatInterval: *heartbeat,
-			CallTimeout: *callTimeout, TLSConfig: tlsConfig, StopByUnplug: *stopByUnplug,
+			CallTimeout: *callTimeout, TLSConfig: tlsConfig, StopByUnplug: *stopByUnplug, AwaitRemoteStart: *awaitRemote,
 			LateToken: *lateToken, NotifyEvents: *notifyEvents, EventStream: *eventStream,
 		},
 	})

@@ -377,6 +377,18 @@ func (c *charger) connectorLife(ctx context.Context, cn *connector) {
 			}
 		}
 		pause = c.s.clock.After(o.Pause)
+		if rs == nil && o.AwaitRemoteStart && c.usable(cn) {
+			c.setStatus(cn, statusPreparing) // the EV is plugged in; the driver taps elsewhere
+			select {
+			case r := <-cn.remoteStart:
+				take(r)
+			case <-cn.wake: // made inoperative meanwhile
+				pause = nil
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
 		var tok token
 		if rs == nil {
 			if !c.usable(cn) {
@@ -398,7 +410,7 @@ func (c *charger) connectorLife(ctx context.Context, cn *connector) {
 		if rs != nil {
 			tok = rs.tok
 		}
-		if c.session(ctx, cn, tok, rs) && rs == nil {
+		if c.session(ctx, cn, tok, rs) && (rs == nil || o.AwaitRemoteStart) {
 			done++
 		}
 	}

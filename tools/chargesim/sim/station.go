@@ -104,6 +104,11 @@ type Options struct {
 	// EVDisconnected) instead of the driver stopping at the charger
 	// (reason Local).
 	StopByUnplug bool
+	// AwaitRemoteStart makes each session begin with the EV plugged in
+	// (Preparing) waiting for the CSMS's RemoteStart /
+	// RequestStartTransaction, as at a site where drivers tap their card
+	// on the appliance's reader; no tag is presented at the charger.
+	AwaitRemoteStart bool
 	// LateToken (2.x only) starts each scripted session's transaction when
 	// the cable is plugged in (TransactionEvent Started, triggerReason
 	// CablePluggedIn, no idToken) and sends the idToken in a later Updated
