@@ -192,6 +192,7 @@ func (s *Server) routes() {
 		s.mux.Handle(rt.pattern, s.wrap(func(w http.ResponseWriter, r *http.Request) error { return rt.handler(s, w, r) }))
 	}
 	s.mux.HandleFunc("GET /station", serveStationPage)
+	s.mux.Handle("GET /metrics", s.wrap(func(w http.ResponseWriter, r *http.Request) error { return s.metrics(w, r) }))
 }
 
 //go:embed web/station.html

@@ -66,6 +66,13 @@ type CommandResult struct {
 // Health answers GET /healthz.
 type Health struct {
 	Status string `json:"status"`
+	// Reader and Display are the station's devices' states (ok, missing,
+	// failing, ...), absent when not configured; Sync is connected or
+	// offline, absent when the appliance does not sync. None of them
+	// makes the appliance unhealthy: charging goes on without them.
+	Reader  string `json:"reader,omitempty"`
+	Display string `json:"display,omitempty"`
+	Sync    string `json:"sync,omitempty"`
 }
 
 // nonNil makes an empty list encode as [] rather than null.
@@ -81,7 +88,23 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) error {
 		writeJSON(w, http.StatusServiceUnavailable, Health{Status: "starting"})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, Health{Status: "ok"})
+	h := Health{Status: "ok"}
+	if s.station != nil {
+		st := s.station.StationStatus()
+		if st.Reader != nil {
+			h.Reader = string(st.Reader.State)
+		}
+		if st.Display != nil {
+			h.Display = string(st.Display.State)
+		}
+	}
+	if s.sync != nil {
+		h.Sync = "offline"
+		if st, err := s.sync.Status(); err == nil && st.Connected {
+			h.Sync = "connected"
+		}
+	}
+	writeJSON(w, http.StatusOK, h)
 	return nil
 }
 

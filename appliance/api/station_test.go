@@ -88,3 +88,50 @@ func TestStationPage(t *testing.T) {
 		t.Errorf("GET /station: %s %v", res.Status, res.Header)
 	}
 }
+
+// TestMetricsAndHealth: /metrics answers the Prometheus text format with
+// the station's devices, and /healthz names their states.
+func TestMetricsAndHealth(t *testing.T) {
+	e := newEnv(t)
+	s, err := New(Options{Domain: e.svc, Station: &fakeStation{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(s)
+	t.Cleanup(e.srv.Close)
+	res, err := http.Get(e.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	body := string(b)
+	for _, want := range []string{
+		"# TYPE constellation_chargers_connected gauge\nconstellation_chargers_connected ",
+		"# TYPE constellation_transactions_active gauge\n",
+		`constellation_device_up{device="reader",state="ok"} 1` + "\n",
+		"# TYPE constellation_reader_taps_total counter\nconstellation_reader_taps_total 0\n",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") || strings.Contains(body, "constellation_sync_") {
+		t.Errorf("Content-Type %q; sync metrics without a sync:\n%s", ct, body)
+	}
+	var h Health
+	e.get(t, "/healthz").decode(t, http.StatusOK, &h)
+	if h != (Health{Status: "ok", Reader: "ok"}) {
+		t.Errorf("health %+v", h)
+	}
+}
+
+// TestMetricsEscapesLabels: label values are escaped as the format says.
+func TestMetricsEscapesLabels(t *testing.T) {
+	m := &metricsWriter{}
+	m.family("x", "a \\ b\nc", "gauge")
+	m.sample("x", 1.5, "k", "q\"\\\n")
+	if want := "# HELP x a \\\\ b\\nc\n# TYPE x gauge\nx{k=\"q\\\"\\\\\\n\"} 1.5\n"; m.b.String() != want {
+		t.Errorf("got %q, want %q", m.b.String(), want)
+	}
+}

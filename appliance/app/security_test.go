@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -83,6 +84,21 @@ func hashOf(t *testing.T, pw string) string {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// getText GETs url, which must answer 200, and returns the body.
+func getText(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %v", url, resp.Status, err)
+	}
+	return string(b)
 }
 
 func getJSON(t *testing.T, url string, v any) {

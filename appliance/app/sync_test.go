@@ -80,6 +80,12 @@ func TestSyncEndToEnd(t *testing.T) {
 	if !st.Enabled || !st.Connected || st.Site != site || st.LastSync.IsZero() {
 		t.Fatalf("sync status %+v", st)
 	}
+	metrics := getText(t, a.api+"/metrics")
+	for _, want := range []string{"\nconstellation_sync_connected 1\n", "\nconstellation_sync_backlog_records ", "\nconstellation_chargers_connected 1\n"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q:\n%s", strings.TrimSpace(want), metrics)
+		}
+	}
 
 	// A command from the cloud goes through the CSMS to the charger.
 	synctest.PublishMessage(t, broker, site, &syncproto.Command{Header: syncproto.Header{Site: site, Time: time.Now()},
