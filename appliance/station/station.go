@@ -245,46 +245,45 @@ func (s *Station) refuse(ctx context.Context, token string, at time.Time, reason
 func (s *Station) start(ctx context.Context, exec Commander, token string, k connectorKey, names map[connectorKey]string, at time.Time) {
 	s.pending = nil
 	tap := charging.Tap{At: at, Token: token, ChargerID: k.charger, ConnectorID: k.connector}
-	reply, err := exec.Execute(ctx, k.charger, charging.Command{Kind: charging.RemoteStart, ConnectorID: k.connector, IDTag: token})
-	switch {
-	case err != nil:
-		s.log.WarnContext(ctx, "tap: remote start failed", "charger", k.charger, "connector", k.connector, "err", err)
-		s.opts.Screen.Post(screen.CardRefused{Reason: screen.RefusedInvalid})
-		tap.Result, tap.Reason = charging.TapFailed, err.Error()
-	case reply.Status != "Accepted":
-		s.log.InfoContext(ctx, "tap: the charger rejected the start", "charger", k.charger, "connector", k.connector, "status", reply.Status)
-		s.opts.Screen.Post(screen.CardRefused{Reason: screen.RefusedNoFreeConnector})
-		tap.Result, tap.Reason = charging.TapRefused, "rejected"
-	default:
-		s.log.InfoContext(ctx, "tap: session asked for", "charger", k.charger, "connector", k.connector)
-		tap.Result = charging.TapStarted
+	cmd := charging.Command{Kind: charging.RemoteStart, ConnectorID: k.connector, IDTag: token}
+	if s.ask(ctx, exec, cmd, tap, charging.TapStarted, screen.RefusedNoFreeConnector) {
 		s.follow = &followed{key: k, token: token, label: names[k], until: s.opts.Now().Add(startWait)}
 	}
-	s.record(ctx, tap)
 }
 
 // stop asks the charger to stop tx, the session of the card tapped.
 func (s *Station) stop(ctx context.Context, exec Commander, tx charging.Transaction, names map[connectorKey]string, at time.Time) {
-	k := connectorKey{tx.ChargerID, tx.ConnectorID}
 	tap := charging.Tap{At: at, Token: tx.IDTag, ChargerID: tx.ChargerID, ConnectorID: tx.ConnectorID, TransactionID: tx.ID}
-	reply, err := exec.Execute(ctx, tx.ChargerID, charging.Command{Kind: charging.RemoteStop, TransactionID: tx.ID})
+	cmd := charging.Command{Kind: charging.RemoteStop, TransactionID: tx.ID}
+	if s.ask(ctx, exec, cmd, tap, charging.TapStopped, screen.RefusedInvalid) {
+		s.opts.Screen.Post(screen.CardAccepted{})
+		// The display shows the end when the charger reports it.
+		k := connectorKey{tx.ChargerID, tx.ConnectorID}
+		s.follow = &followed{key: k, token: tx.IDTag, txID: tx.ID, label: names[k]}
+	}
+}
+
+// ask sends a tap's command to its charger, shows a refusal (rejected
+// shows as the reason given) and records what came of the tap; it
+// reports whether the charger accepted.
+func (s *Station) ask(ctx context.Context, exec Commander, cmd charging.Command, tap charging.Tap, accepted charging.TapResult, rejected screen.RefusalReason) bool {
+	log := s.log.With("command", cmd.Kind, "charger", tap.ChargerID, "connector", tap.ConnectorID, "transaction", tap.TransactionID)
+	reply, err := exec.Execute(ctx, tap.ChargerID, cmd)
 	switch {
 	case err != nil:
-		s.log.WarnContext(ctx, "tap: remote stop failed", "charger", tx.ChargerID, "transaction", tx.ID, "err", err)
+		log.WarnContext(ctx, "tap: command failed", "err", err)
 		s.opts.Screen.Post(screen.CardRefused{Reason: screen.RefusedInvalid})
 		tap.Result, tap.Reason = charging.TapFailed, err.Error()
 	case reply.Status != "Accepted":
-		s.log.InfoContext(ctx, "tap: the charger rejected the stop", "charger", tx.ChargerID, "transaction", tx.ID, "status", reply.Status)
-		s.opts.Screen.Post(screen.CardRefused{Reason: screen.RefusedInvalid})
-		tap.Result, tap.Reason = charging.TapFailed, "rejected"
+		log.InfoContext(ctx, "tap: the charger rejected the command", "status", reply.Status)
+		s.opts.Screen.Post(screen.CardRefused{Reason: rejected})
+		tap.Result, tap.Reason = charging.TapRefused, "rejected"
 	default:
-		s.log.InfoContext(ctx, "tap: stop asked for", "charger", tx.ChargerID, "transaction", tx.ID)
-		s.opts.Screen.Post(screen.CardAccepted{})
-		tap.Result = charging.TapStopped
-		// The display shows the end when the charger reports it.
-		s.follow = &followed{key: k, token: tx.IDTag, txID: tx.ID, label: names[k]}
+		log.InfoContext(ctx, "tap: command accepted")
+		tap.Result = accepted
 	}
 	s.record(ctx, tap)
+	return tap.Result == accepted
 }
 
 func (s *Station) record(ctx context.Context, t charging.Tap) {

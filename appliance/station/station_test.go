@@ -71,6 +71,15 @@ func (e *env) status(t *testing.T, id charging.ChargerID, connector int, s charg
 func (e *env) tap(token string) { e.st.tap(context.Background(), e.cmd, token, e.now) }
 func (e *env) refresh()         { e.st.refresh(context.Background(), e.cmd) }
 
+// wantSent checks the commands sent since the last check.
+func (e *env) wantSent(t *testing.T, want ...string) {
+	t.Helper()
+	if !reflect.DeepEqual(e.cmd.sent, want) {
+		t.Fatalf("sent %v, want %v", e.cmd.sent, want)
+	}
+	e.cmd.sent = nil
+}
+
 func (e *env) lastTap(t *testing.T) charging.Tap {
 	t.Helper()
 	taps, err := e.svc.Taps(context.Background(), 1)
@@ -164,9 +173,7 @@ func TestOnePluggedConnectorStartsThere(t *testing.T) {
 	e := newEnv(t)
 	e.charger(t, "CP1", charging.StatusAvailable, charging.StatusPreparing)
 	e.tap("GOOD")
-	if want := []string{"remote-start CP1/2 GOOD 0"}; !reflect.DeepEqual(e.cmd.sent, want) {
-		t.Fatalf("sent %v, want %v", e.cmd.sent, want)
-	}
+	e.wantSent(t, "remote-start CP1/2 GOOD 0")
 	wantEvents(t, e.shown.take(), screen.CardAccepted{})
 	if tap := e.lastTap(t); tap.Result != charging.TapStarted || tap.ChargerID != "CP1" || tap.ConnectorID != 2 {
 		t.Errorf("recorded %+v", tap)
@@ -224,12 +231,9 @@ func TestWaitForThePlug(t *testing.T) {
 	}
 	e.status(t, "CP1", 2, charging.StatusPreparing)
 	e.refresh()
-	if want := []string{"remote-start CP1/2 GOOD 0"}; !reflect.DeepEqual(e.cmd.sent, want) {
-		t.Fatalf("sent %v, want %v", e.cmd.sent, want)
-	}
+	e.wantSent(t, "remote-start CP1/2 GOOD 0")
 
 	// Two plugged: the one plugged again after the tap.
-	e.cmd.sent = nil
 	e.status(t, "CP1", 1, charging.StatusPreparing)
 	e.st.follow = nil
 	e.tap("GOOD")
@@ -238,12 +242,9 @@ func TestWaitForThePlug(t *testing.T) {
 	e.refresh()
 	e.status(t, "CP1", 1, charging.StatusPreparing)
 	e.refresh()
-	if want := []string{"remote-start CP1/1 GOOD 0"}; !reflect.DeepEqual(e.cmd.sent, want) {
-		t.Fatalf("sent %v, want %v", e.cmd.sent, want)
-	}
+	e.wantSent(t, "remote-start CP1/1 GOOD 0")
 
 	// No plug within the wait.
-	e.cmd.sent = nil
 	e.status(t, "CP1", 1, charging.StatusAvailable)
 	e.status(t, "CP1", 2, charging.StatusAvailable)
 	e.tap("GOOD")
