@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -22,8 +23,8 @@ import (
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
 	ocpppayload "github.com/constellation-ev/constellation/appliance/ocpp/payload"
 	"github.com/constellation-ev/constellation/appliance/ocpp/rpc"
-	"github.com/constellation-ev/constellation/appliance/ocpp/v16"
-	"github.com/constellation-ev/constellation/appliance/ocpp/v2"
+	v16 "github.com/constellation-ev/constellation/appliance/ocpp/v16"
+	v2 "github.com/constellation-ev/constellation/appliance/ocpp/v2"
 )
 
 // Domain is what the CSMS needs from the charging domain: the connection
@@ -238,6 +239,20 @@ func (c *CSMS) Disconnected(conn *rpc.Conn, _ error) {
 	for _, o := range c.observers {
 		o.ChargerDisconnected(c.ctx, charging.ChargerID(conn.ID()))
 	}
+}
+
+// ChargerAddresses returns the address each connected charger's websocket
+// comes from (a charger behind a proxy shows the proxy's).
+func (c *CSMS) ChargerAddresses() map[charging.ChargerID]netip.Addr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[charging.ChargerID]netip.Addr, len(c.current))
+	for id, conn := range c.current {
+		if ap, err := netip.ParseAddrPort(conn.RemoteAddr().String()); err == nil {
+			out[charging.ChargerID(id)] = ap.Addr().Unmap()
+		}
+	}
+	return out
 }
 
 // Send sends a command to a charger in its OCPP version and returns the

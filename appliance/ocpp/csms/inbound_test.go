@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -383,5 +385,26 @@ func TestLateDisconnect(t *testing.T) {
 	e.cs.Disconnected(cur, rpc.ErrClosed)
 	if connected() {
 		t.Error("the current connection's end did not mark the charger disconnected")
+	}
+}
+
+// TestChargerAddresses: each connected charger with the address it
+// connects from; a charger that left is not listed.
+func TestChargerAddresses(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c1 := e.dial(t, "CP1", ocppj.V16, nil)
+	e.dial(t, "CP2", ocppj.V201, nil)
+	local := netip.MustParseAddr("127.0.0.1")
+	if got := e.cs.ChargerAddresses(); !maps.Equal(got, map[charging.ChargerID]netip.Addr{"CP1": local, "CP2": local}) {
+		t.Fatalf("addresses %v", got)
+	}
+	c1.Close(1000, "bye")
+	<-c1.Done()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(e.cs.ChargerAddresses()) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("addresses %v after CP1 left", e.cs.ChargerAddresses())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
