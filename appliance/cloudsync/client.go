@@ -58,6 +58,7 @@ type Domain interface {
 	DeleteToken(ctx context.Context, id string) error
 	SetHeartbeatInterval(d time.Duration) error
 	SetUnknownTokenPolicy(mode charging.PolicyMode) error
+	Chargers(ctx context.Context) ([]charging.Charger, error)
 }
 
 var _ Domain = (*charging.Service)(nil)

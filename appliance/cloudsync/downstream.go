@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -102,6 +103,13 @@ func (c *Client) applyDesired(ctx context.Context, m *syncproto.Desired) error {
 		return nil
 	}
 	done, problems := c.applySettings(m.Settings)
+	if was, now := c.effective(cur.Settings, SettingHeartbeatInterval), c.effective(done, SettingHeartbeatInterval); now != was {
+		if d, err := time.ParseDuration(now); err == nil {
+			// Chargers get the interval in the BootNotification answer;
+			// those connected now are told at once.
+			c.cmds.Go(func() { c.pushHeartbeat(ctx, d) })
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(m.Settings)) {
 		if settings[name] == nil {
 			problems = append(problems, name+": unknown setting")
@@ -124,6 +132,47 @@ func (c *Client) applyDesired(ctx context.Context, m *syncproto.Desired) error {
 	}
 	c.log.Info("desired configuration applied", "version", m.Version, "applied", rep.Applied, "problems", rep.Error)
 	return nil
+}
+
+// effective is the value of setting name under the desired settings
+// applied: theirs, else the appliance's own.
+func (c *Client) effective(applied map[string]string, name string) string {
+	if v, ok := applied[name]; ok {
+		return v
+	}
+	return c.local[name]
+}
+
+// heartbeatKeys are the configuration keys of the heartbeat interval: 1.6
+// and the 2.x device model's.
+var heartbeatKeys = map[string]string{"ocpp1.6": "HeartbeatInterval", "": "OCPPCommCtrlr/HeartbeatInterval"}
+
+// pushHeartbeat sets the heartbeat interval on every connected charger.
+func (c *Client) pushHeartbeat(ctx context.Context, d time.Duration) {
+	chargers, err := c.domain.Chargers(ctx)
+	if err != nil {
+		c.log.Warn("heartbeat interval not sent to the chargers", "err", err)
+		return
+	}
+	value := strconv.Itoa(int(d / time.Second))
+	for _, ch := range chargers {
+		if !ch.Connected {
+			continue
+		}
+		key, ok := heartbeatKeys[ch.Protocol]
+		if !ok {
+			key = heartbeatKeys[""]
+		}
+		reply, err := c.exec.Execute(ctx, ch.ID, charging.Command{Kind: charging.SetConfiguration, Key: key, Value: &value})
+		switch {
+		case err != nil:
+			c.log.Warn("heartbeat interval not set; the charger gets it at its next boot", "charger", ch.ID, "err", err)
+		case reply.Status != "Accepted" && reply.Status != "RebootRequired":
+			c.log.Warn("charger refused the heartbeat interval; it gets it at its next boot", "charger", ch.ID, "status", reply.Status)
+		default:
+			c.log.Info("heartbeat interval set", "charger", ch.ID, "interval", d, "status", reply.Status)
+		}
+	}
 }
 
 // applySettings applies every known setting: desired's value, else the

@@ -2,6 +2,7 @@ package cloudsync
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -243,5 +244,55 @@ func TestBadDownstreamInput(t *testing.T) {
 		return ok && r.DesiredVersion == 9
 	}); n >= 0 {
 		t.Errorf("a refused desired configuration was reported: %+v", msgs[n])
+	}
+}
+
+// TestDesiredHeartbeatReachesConnectedChargers: a new heartbeat interval
+// is set on the chargers connected now (1.6 and 2.x keys), again when it
+// returns to the appliance's own, and not when it does not change.
+func TestDesiredHeartbeatReachesConnectedChargers(t *testing.T) {
+	broker := synctest.Broker(t)
+	e := newEnv(t, broker, func(o *Options) {
+		o.Local = map[string]string{SettingHeartbeatInterval: "300s", SettingUnknownTokens: "strict"}
+	})
+	site := e.opts.Site
+	e.svc.ChargerConnected(ctx, "CP16", "ocpp1.6")
+	e.svc.ChargerConnected(ctx, "CP201", "ocpp2.0.1")
+	e.svc.ChargerConnected(ctx, "GONE", "ocpp1.6")
+	e.svc.ChargerDisconnected(ctx, "GONE")
+	sub := e.subscribe(t, broker)
+	e.run(t)
+	sets := func(n int) []string {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var got []string
+			for _, c := range e.exec.executed() {
+				if c.Command.Kind == charging.SetConfiguration {
+					got = append(got, fmt.Sprintf("%s %s=%s", c.Charger, c.Command.Key, *c.Command.Value))
+				}
+			}
+			if len(got) >= n {
+				slices.Sort(got)
+				return got
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("set-configuration calls %v, want %d\n%s", got, n, e.logs)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	desired := func(v int64, settings map[string]string) {
+		synctest.PublishMessage(t, broker, site, &syncproto.Desired{Header: header(site, t0), Version: v, Settings: settings}, true)
+		sub.Wait(t, fmt.Sprintf("the report of desired version %d", v), hasReported(v))
+	}
+	desired(1, map[string]string{SettingHeartbeatInterval: "60s"})
+	if got := sets(2); !slices.Equal(got, []string{"CP16 HeartbeatInterval=60", "CP201 OCPPCommCtrlr/HeartbeatInterval=60"}) {
+		t.Errorf("set %v", got)
+	}
+	desired(2, map[string]string{SettingHeartbeatInterval: "60s", SettingUnknownTokens: "open"})
+	desired(3, map[string]string{})
+	if got := sets(4); len(got) != 4 || !slices.Contains(got, "CP16 HeartbeatInterval=300") {
+		t.Errorf("set %v: want the appliance's own 300 s back, and nothing for version 2", got)
 	}
 }
