@@ -3,10 +3,8 @@
 package hwtests
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -63,7 +61,7 @@ func TestLCDScreens(t *testing.T) {
 	})
 	info := d.Info()
 	t.Logf("found %s, drawing on it as %dx%d", info, cfg.Columns, cfg.Rows)
-	parts := []fixturePart{{"detection and initialisation of " + info.String(), takeI2COps(rec)}}
+	parts := []fixturePart{{"detection and initialisation of " + info.String(), takeI2CLiterals(rec)}}
 
 	for _, lang := range []string{"en", "es"} {
 		for _, s := range screen.Scenes() {
@@ -72,7 +70,7 @@ func TestLCDScreens(t *testing.T) {
 				t.Fatalf("%s %s: %v", lang, s.Name, err)
 			}
 			t.Logf("%s %-30s should show %q", lang, s.Name, lines)
-			parts = append(parts, fixturePart{fmt.Sprintf("%s %s: %q", lang, s.Name, lines), takeI2COps(rec)})
+			parts = append(parts, fixturePart{fmt.Sprintf("%s %s: %q", lang, s.Name, lines), takeI2CLiterals(rec)})
 			time.Sleep(*lcdPause) // for the person looking at the display
 		}
 	}
@@ -80,41 +78,17 @@ func TestLCDScreens(t *testing.T) {
 	if *recordDir != "" {
 		name := fmt.Sprintf("lcd-%s-%02x-%s.txt", info.Driver, info.Address, *lcdSize)
 		path := filepath.Join(*recordDir, name)
-		if err := writeI2CFixture(path, parts); err != nil {
+		if err := writeFixture(path, "LCD I2C", "a []i2ctest.IO for i2ctest.Playback; the controller's waits are not recorded", parts); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("recorded the I2C traffic into %s", path)
 	}
 }
 
-// fixturePart is recorded traffic and what caused it.
-type fixturePart struct {
-	what string
-	ops  []i2ctest.IO
-}
-
-// takeI2COps returns what rec recorded since the last call.
-func takeI2COps(rec *i2ctest.Record) []i2ctest.IO {
-	rec.Lock()
-	defer rec.Unlock()
-	ops := rec.Ops
-	rec.Ops = nil
-	return ops
-}
-
-// writeI2CFixture writes parts as Go literals for an i2ctest.Playback.
-func writeI2CFixture(path string, parts []fixturePart) error {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "// LCD I2C traffic recorded by hw-tests on %s.\n", time.Now().UTC().Format(time.RFC3339))
-	fmt.Fprintf(&b, "// Paste into a []i2ctest.IO for i2ctest.Playback; the controller's waits are not recorded.\n")
-	for _, p := range parts {
-		fmt.Fprintf(&b, "\n// %s\n", p.what)
-		for _, op := range p.ops {
-			fmt.Fprintf(&b, "{Addr: %#02x, W: %#v, R: %#v},\n", op.Addr, op.W, op.R)
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, b.Bytes(), 0o644)
+// takeI2CLiterals returns what rec recorded since the last call, as Go
+// literals of i2ctest.IO.
+func takeI2CLiterals(rec *i2ctest.Record) []string {
+	return literals(takeOps(rec, &rec.Ops), func(op i2ctest.IO) string {
+		return fmt.Sprintf("{Addr: %#02x, W: %#v, R: %#v}", op.Addr, op.W, op.R)
+	})
 }

@@ -3,10 +3,8 @@
 package hwtests
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -56,11 +54,11 @@ func TestRFIDReadCard(t *testing.T) {
 		t.Fatalf("Init (check the wiring table in README.md): %v", err)
 	}
 	t.Logf("MFRC522 VersionReg %#02x", dev.Version())
-	initOps := takeOps(rec)
+	initOps := takeSPILiterals(rec)
 
 	t.Logf("tap a card on the reader and hold it there (%s)", waitForPerson)
 	uid := waitFor(t, dev, true)
-	pollOps := takeOps(rec)
+	pollOps := takeSPILiterals(rec)
 	t.Logf("card UID (%d bytes):", len(uid))
 	for _, f := range []rfid.Format{
 		{}, {Case: rfid.CaseLower}, {Separator: ":"}, {Separator: "-"}, {Separator: " "},
@@ -71,7 +69,8 @@ func TestRFIDReadCard(t *testing.T) {
 
 	if *recordDir != "" {
 		path := filepath.Join(*recordDir, fmt.Sprintf("mfrc522-uid%d.txt", len(uid)))
-		if err := writeFixture(path, uid, initOps, pollOps); err != nil {
+		parts := []fixturePart{{"Init", initOps}, {fmt.Sprintf("Poll reading UID %X", uid), pollOps}}
+		if err := writeFixture(path, "MFRC522 SPI", "a []conntest.IO for spitest.Playback", parts); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("recorded %d transactions in %s", len(initOps)+len(pollOps), path)
@@ -113,31 +112,10 @@ func waitFor(t *testing.T, dev *rfid.MFRC522, present bool) []byte {
 	return nil
 }
 
-// takeOps returns the transactions recorded since the last call.
-func takeOps(rec *spitest.Record) []conntest.IO {
-	rec.Lock()
-	defer rec.Unlock()
-	ops := rec.Ops
-	rec.Ops = nil
-	return ops
-}
-
-// writeFixture writes init and poll as Go literals for a spitest.Playback.
-func writeFixture(path string, uid []byte, init, poll []conntest.IO) error {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "// MFRC522 SPI traffic recorded by hw-tests on %s.\n", time.Now().UTC().Format(time.RFC3339))
-	fmt.Fprintf(&b, "// Paste into a []conntest.IO for spitest.Playback.\n")
-	for _, part := range []struct {
-		what string
-		ops  []conntest.IO
-	}{{"Init", init}, {fmt.Sprintf("Poll reading UID %X", uid), poll}} {
-		fmt.Fprintf(&b, "\n// %s\n", part.what)
-		for _, op := range part.ops {
-			fmt.Fprintf(&b, "{W: %#v, R: %#v},\n", op.W, op.R)
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, b.Bytes(), 0o644)
+// takeSPILiterals returns what rec recorded since the last call, as Go
+// literals of conntest.IO.
+func takeSPILiterals(rec *spitest.Record) []string {
+	return literals(takeOps(rec, &rec.Ops), func(op conntest.IO) string {
+		return fmt.Sprintf("{W: %#v, R: %#v}", op.W, op.R)
+	})
 }

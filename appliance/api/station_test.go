@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/constellation-ev/constellation/appliance/charging"
+	"github.com/constellation-ev/constellation/appliance/internal/device"
 	"github.com/constellation-ev/constellation/appliance/rfid"
 )
 
@@ -17,7 +18,7 @@ import (
 type fakeStation struct{ tapped [][]byte }
 
 func (f *fakeStation) StationStatus() StationStatus {
-	return StationStatus{Reader: &rfid.Status{State: rfid.StateOK, Taps: uint64(len(f.tapped))}, Lines: []string{"Tap your card"}, SimulatedReader: true}
+	return StationStatus{Reader: &rfid.Status{Health: device.Health{State: device.StateOK}, Taps: uint64(len(f.tapped))}, Lines: []string{"Tap your card"}, SimulatedReader: true}
 }
 
 func (f *fakeStation) TapCard(uid []byte) error { f.tapped = append(f.tapped, uid); return nil }

@@ -33,7 +33,7 @@ var _ api.Station = (*stationParts)(nil)
 // newStationParts builds the station's parts; sync may be nil.
 func newStationParts(cfg config.Config, domain station.Domain, sync *cloudsync.Client, log *slog.Logger) (*stationParts, error) {
 	p := &stationParts{noLCD: cfg.LCD.Driver == lcd.DriverNone}
-	dev, err := rfid.Open(cfg.RFID, rfid.SystemClock{})
+	dev, err := rfid.Open(cfg.RFID, nil) // nil: the wall clock
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/i2c"
+
+	"github.com/constellation-ev/constellation/appliance/internal/clock"
 )
 
 // AddrAiP31068 is the AiP31068's fixed I2C address.
@@ -51,7 +53,7 @@ func NewAiP31068(bus i2c.Bus, addr uint16, opts DriverOptions) (*AiP31068, error
 // after its address in one transfer.
 type aipLink struct {
 	dev   i2c.Dev
-	clock Clock
+	clock clock.Clock
 }
 
 // reset sends the function set three times with the HD44780's waits, as

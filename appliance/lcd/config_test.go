@@ -1,10 +1,11 @@
 package lcd
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/constellation-ev/constellation/appliance/internal/device/devicetest"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -29,21 +30,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := Defaults()
 			tc.modify(&cfg)
-			err := cfg.Validate()
-			if len(tc.want) == 0 {
-				if err != nil {
-					t.Fatalf("Validate() = %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("Validate() = nil; want %q", tc.want)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("Validate() = %v; want %q", err, w)
-				}
-			}
+			devicetest.CheckError(t, cfg.Validate(), tc.want)
 		})
 	}
 }

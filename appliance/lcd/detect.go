@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"periph.io/x/conn/v3/i2c"
+
+	"github.com/constellation-ev/constellation/appliance/internal/clock"
 )
 
 // candidates are the displays Detect probes for, in order.
@@ -61,8 +63,8 @@ func probe(bus i2c.Bus, c Info) error {
 }
 
 // OpenBus finds the display cfg describes on bus ([Detect]) and
-// initialises it. clock (nil: the wall clock) times the controller's waits.
-func OpenBus(bus i2c.Bus, cfg Config, clock Clock) (Driver, error) {
+// initialises it. clk (nil: the wall clock) times the controller's waits.
+func OpenBus(bus i2c.Bus, cfg Config, clk clock.Clock) (Driver, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("lcd: %w", err)
 	}
@@ -73,7 +75,7 @@ func OpenBus(bus i2c.Bus, cfg Config, clock Clock) (Driver, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := DriverOptions{Cols: cfg.Columns, Rows: cfg.Rows, BacklightOff: !cfg.Backlight, Clock: clock}
+	opts := DriverOptions{Cols: cfg.Columns, Rows: cfg.Rows, BacklightOff: !cfg.Backlight, Clock: clk}
 	if info.Driver == DriverAiP31068 {
 		return NewAiP31068(bus, info.Address, opts)
 	}

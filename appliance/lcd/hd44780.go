@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/constellation-ev/constellation/appliance/internal/clock"
 )
 
 // HD44780 instructions (datasheet table 6) and the flags used here.
@@ -43,7 +45,7 @@ type DriverOptions struct {
 	// Pins maps the PCF8574's port to the display (DefaultPinMap).
 	Pins PinMap
 	// Clock times the controller's execution waits (the wall clock).
-	Clock Clock
+	Clock clock.Clock
 }
 
 func (o DriverOptions) withDefaults() (DriverOptions, error) {
@@ -53,14 +55,16 @@ func (o DriverOptions) withDefaults() (DriverOptions, error) {
 	if o.Pins == (PinMap{}) {
 		o.Pins = DefaultPinMap
 	}
-	if o.Clock == nil {
-		o.Clock = SystemClock{}
-	}
+	o.Clock = clock.OrSystem(o.Clock)
 	if err := checkGeometry(o.Cols, o.Rows); err != nil {
 		return o, err
 	}
 	return o, o.Pins.check()
 }
+
+// pause waits for one of the controller's execution times. These are a
+// few milliseconds at most, so they do not take a context.
+func pause(c clock.Clock, d time.Duration) { <-c.After(d) }
 
 // link carries HD44780 instructions and data over one kind of interface.
 type link interface {
@@ -81,7 +85,7 @@ type link interface {
 type controller struct {
 	info       Info
 	cols, rows int
-	clock      Clock
+	clock      clock.Clock
 
 	mu   sync.Mutex
 	link link

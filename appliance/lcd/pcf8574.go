@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/i2c"
+
+	"github.com/constellation-ev/constellation/appliance/internal/clock"
 )
 
 // Default addresses of the PCF8574 (A2..A0 high, as backpacks ship) and
@@ -81,7 +83,7 @@ type pcfLink struct {
 	dev   i2c.Dev
 	pins  PinMap
 	light byte // the backlight bit, or 0 when it is off
-	clock Clock
+	clock clock.Clock
 }
 
 // port is the port value that puts nibble on D4..D7 with E low.

@@ -2,6 +2,7 @@ package lcd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,8 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/constellation-ev/constellation/appliance/internal/clock/clocktest"
+	"github.com/constellation-ev/constellation/appliance/internal/device"
 	"github.com/constellation-ev/constellation/appliance/internal/testlog"
-	"github.com/constellation-ev/constellation/appliance/lcd/lcdtest"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 )
 
@@ -47,11 +49,11 @@ func TestResilientMissingAtStart(t *testing.T) {
 		}
 		return sim, nil
 	}
-	clock := lcdtest.NewClock(t0)
+	clock := clocktest.New(t0)
 	var logs testlog.Buffer
 	r := NewResilient(open, 16, 2, ResilientOptions{BackoffMin: time.Second, BackoffMax: 4 * time.Second,
 		Clock: clock, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if st := r.Status(); st.State != StateStarting {
+	if st := r.Status(); st.State != device.StateStarting {
 		t.Fatalf("before Run: %+v", st)
 	}
 	if err := r.Show([]string{"Tap your card"}); err != nil {
@@ -66,7 +68,7 @@ func TestResilientMissingAtStart(t *testing.T) {
 			t.Fatalf("retry %d waits %v; want %v", i+1, got, want)
 		}
 		st := r.Status()
-		if st.State != StateMissing || st.Failures != uint64(i+1) || !st.NextRetry.Equal(clock.Now().Add(want)) ||
+		if st.State != device.StateMissing || st.Failures != uint64(i+1) || !st.NextRetry.Equal(clock.Now().Add(want)) ||
 			!strings.Contains(st.LastError, "lcd: no display found on i2c-1") || !st.Since.Equal(t0) {
 			t.Fatalf("retry %d: status %+v", i+1, st)
 		}
@@ -88,7 +90,7 @@ func TestResilientMissingAtStart(t *testing.T) {
 		t.Errorf("redrawn frame %q", got)
 	}
 	st := r.Status()
-	if st.State != StateOK || st.Recoveries != 1 || st.Failures != 4 || st.Display != (Info{Driver: DriverSim}) ||
+	if st.State != device.StateOK || st.Recoveries != 1 || st.Failures != 4 || st.Display != (Info{Driver: DriverSim}) ||
 		!st.NextRetry.IsZero() || !st.Since.Equal(clock.Now()) {
 		t.Errorf("after recovery: %+v", st)
 	}
@@ -143,7 +145,7 @@ func TestResilientBusErrorMidFrame(t *testing.T) {
 		opened <- struct{}{}
 		return signalling{d, shown}, nil
 	}
-	clock := lcdtest.NewClock(t0)
+	clock := clocktest.New(t0)
 	r := NewResilient(open, 16, 2, ResilientOptions{Clock: clock})
 	runResilient(t, r)
 	<-opened
@@ -156,7 +158,7 @@ func TestResilientBusErrorMidFrame(t *testing.T) {
 		t.Fatalf("display's Show = %v; want the bus error", err)
 	}
 	st := r.Status()
-	if st.State != StateFailing || st.Failures != 1 || st.Display != (Info{DriverPCF8574, 0x27}) ||
+	if st.State != device.StateFailing || st.Failures != 1 || st.Display != (Info{DriverPCF8574, 0x27}) ||
 		!strings.HasPrefix(st.LastError, "lcd: pcf8574 at 0x27: write row 2: ") || !st.LastErrorAt.Equal(t0) {
 		t.Fatalf("after the bus error: %+v", st)
 	}
@@ -169,7 +171,7 @@ func TestResilientBusErrorMidFrame(t *testing.T) {
 	if err := <-shown; err != nil {
 		t.Fatalf("redraw: %v", err)
 	}
-	if st := r.Status(); st.State != StateOK || st.Recoveries != 1 {
+	if st := r.Status(); st.State != device.StateOK || st.Recoveries != 1 {
 		t.Fatalf("after recovery: %+v", st)
 	}
 	b.done(t)
@@ -182,7 +184,7 @@ func TestResilientStop(t *testing.T) {
 	}
 	opened := make(chan struct{}, 1)
 	r := NewResilient(func() (Driver, error) { opened <- struct{}{}; return sim, nil }, 16, 2,
-		ResilientOptions{Clock: lcdtest.NewClock(t0)})
+		ResilientOptions{Clock: clocktest.New(t0)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- r.Run(ctx) }()
@@ -194,7 +196,7 @@ func TestResilientStop(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run = %v", err)
 	}
-	if st := r.Status(); st.State != StateStopped {
+	if st := r.Status(); st.State != device.StateStopped {
 		t.Errorf("after Run: %+v", st)
 	}
 	if got := sim.Lines(); !slices.Equal(got, []string{strings.Repeat(" ", 16), strings.Repeat(" ", 16)}) {
@@ -202,5 +204,19 @@ func TestResilientStop(t *testing.T) {
 	}
 	if c, rows := r.Size(); c != 16 || rows != 2 {
 		t.Errorf("Size() = %d, %d", c, rows)
+	}
+}
+
+// TestStatusJSON: the shared health and the display's own fields are one
+// flat object, as the local API documents it.
+func TestStatusJSON(t *testing.T) {
+	st := Status{Health: device.Health{State: device.StateOK, Since: t0}, Display: Info{DriverPCF8574, 0x27}, Recoveries: 1}
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"state":"ok","since":"2025-07-14T09:30:00Z","failures":0,"display":{"driver":"pcf8574","address":39},"recoveries":1}`
+	if string(b) != want {
+		t.Errorf("JSON %s\nwant %s", b, want)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/constellation-ev/constellation/appliance/internal/device"
 )
 
 // Sim is the simulated display of dev mode. It keeps the frame as the
@@ -110,7 +112,7 @@ func (s *Sim) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
-		return Status{State: StateFailing, Display: s.Info(), LastError: s.err.Error()}
+		return Status{Health: device.Health{State: device.StateFailing, LastError: s.err.Error()}, Display: s.Info()}
 	}
-	return Status{State: StateOK, Display: s.Info()}
+	return Status{Health: device.Health{State: device.StateOK}, Display: s.Info()}
 }

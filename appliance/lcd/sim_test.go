@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/constellation-ev/constellation/appliance/internal/device"
 )
 
 func TestSim(t *testing.T) {
@@ -55,11 +57,11 @@ func TestSim(t *testing.T) {
 	if err := s.Show([]string{"x"}); !errors.Is(err, unplugged) {
 		t.Fatalf("Show with SetError = %v", err)
 	}
-	if st := s.Status(); st.State != StateFailing || st.LastError != "unplugged" {
+	if st := s.Status(); st.State != device.StateFailing || st.LastError != "unplugged" {
 		t.Errorf("Status() = %+v", st)
 	}
 	s.SetError(nil)
-	if st := s.Status(); st.State != StateOK || st.Display.Driver != DriverSim {
+	if st := s.Status(); st.State != device.StateOK || st.Display.Driver != DriverSim {
 		t.Errorf("Status() = %+v", st)
 	}
 	if got, want := s.String(), "+----------------+\n|Conexion        |\n|Tarjeta aceptada|\n+----------------+\n"; got != want {

@@ -3,6 +3,7 @@ package rfid
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -12,6 +13,8 @@ const (
 	DriverMFRC522 = "mfrc522"
 	// DriverSim is the simulated reader of dev mode.
 	DriverSim = "sim"
+	// DriverKeyboard is a USB reader that types card numbers (evdev).
+	DriverKeyboard = "keyboard"
 	// DriverNone means the station has no reader of the appliance's own.
 	DriverNone = "none"
 )
@@ -29,8 +32,14 @@ const (
 // Config is the reader's section of the appliance configuration
 // ([rfid] in the TOML file).
 type Config struct {
-	// Driver is "mfrc522", "sim" or "none".
+	// Driver is "mfrc522", "keyboard", "sim" or "none".
 	Driver string `toml:"driver"`
+	// Device is the keyboard reader's input device
+	// (/dev/input/by-id/...-event-kbd).
+	Device string `toml:"device"`
+	// KeyboardHex says the keyboard reader types the UID's bytes in hex;
+	// false: its value in decimal (the usual 10 digits).
+	KeyboardHex bool `toml:"keyboard_hex"`
 	// SPIPort is the MFRC522's SPI port as periph names it ("SPI0.0": bus 0, CE0).
 	SPIPort string `toml:"spi_port"`
 	// SPISpeedHz is the SPI clock, at most 10 MHz; long wires want less.
@@ -78,9 +87,13 @@ func (c Config) Validate() error {
 		if c.ResetPin != "" && c.ResetPin == c.IRQPin {
 			errs = append(errs, fmt.Errorf("reset_pin and irq_pin: both are %s", c.ResetPin))
 		}
+	case DriverKeyboard:
+		if !strings.HasPrefix(c.Device, "/dev/input/") {
+			errs = append(errs, fmt.Errorf("device: %q is not an input device under /dev/input/", c.Device))
+		}
 	case DriverSim, DriverNone:
 	default:
-		errs = append(errs, fmt.Errorf("driver: %q is not %s, %s or %s", c.Driver, DriverMFRC522, DriverSim, DriverNone))
+		errs = append(errs, fmt.Errorf("driver: %q is not %s, %s, %s or %s", c.Driver, DriverMFRC522, DriverKeyboard, DriverSim, DriverNone))
 	}
 	if c.PollInterval < minPollInterval || c.PollInterval > maxPollInterval {
 		errs = append(errs, fmt.Errorf("poll_interval: %s is not between %s and %s", c.PollInterval, minPollInterval, maxPollInterval))

@@ -1,11 +1,12 @@
 package rfid
 
 import (
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/constellation-ev/constellation/appliance/internal/device/devicetest"
 )
 
 func TestDefaultsAreValid(t *testing.T) {
@@ -58,6 +59,9 @@ func TestConfigValidate(t *testing.T) {
 		{"defaults", func(*Config) {}, nil},
 		{"sim needs no SPI", func(c *Config) { c.Driver = DriverSim; c.SPIPort = ""; c.SPISpeedHz = 0 }, nil},
 		{"none", func(c *Config) { c.Driver = DriverNone }, nil},
+		{"keyboard", func(c *Config) { c.Driver = DriverKeyboard; c.Device = "/dev/input/by-id/usb-reader-event-kbd" }, nil},
+		{"keyboard without device", func(c *Config) { c.Driver = DriverKeyboard }, []string{`device: ""`}},
+		{"keyboard elsewhere", func(c *Config) { c.Driver = DriverKeyboard; c.Device = "/etc/passwd" }, []string{`device: "/etc/passwd"`}},
 		{"no pins wired", func(c *Config) { c.ResetPin = ""; c.IRQPin = "" }, nil},
 		{"unknown driver", func(c *Config) { c.Driver = "pn532" }, []string{`driver: "pn532"`}},
 		{"empty driver", func(c *Config) { c.Driver = "" }, []string{`driver: ""`}},
@@ -75,21 +79,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := Defaults()
 			tt.edit(&c)
-			err := c.Validate()
-			if len(tt.wantErr) == 0 {
-				if err != nil {
-					t.Fatalf("Validate = %v, want nil", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("Validate = nil, want an error")
-			}
-			for _, w := range tt.wantErr {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("Validate = %q, want it to mention %q", err, w)
-				}
-			}
+			devicetest.CheckError(t, c.Validate(), tt.wantErr)
 		})
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/constellation-ev/constellation/appliance/internal/device/devicetest"
 )
 
 var (
@@ -64,21 +66,7 @@ func TestFormatValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.f.Validate()
-			if len(tt.wantErr) == 0 {
-				if err != nil {
-					t.Fatalf("Validate = %v, want nil", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("Validate = nil, want an error")
-			}
-			for _, w := range tt.wantErr {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("Validate = %q, want it to mention %q", err, w)
-				}
-			}
+			devicetest.CheckError(t, tt.f.Validate(), tt.wantErr)
 		})
 	}
 }

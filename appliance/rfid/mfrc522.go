@@ -10,6 +10,8 @@ import (
 	"periph.io/x/conn/v3/physic"
 	"periph.io/x/conn/v3/spi"
 	reg "periph.io/x/devices/v3/mfrc522/commands"
+
+	"github.com/constellation-ev/constellation/appliance/internal/clock"
 )
 
 // The MFRC522 driver uses periph's register map (mfrc522/commands) and
@@ -72,7 +74,7 @@ var errNoAnswer = fmt.Errorf("%w: no answer", ErrCard)
 type MFRC522 struct {
 	conn  spi.Conn
 	reset gpio.PinOut
-	clock Clock
+	clock clock.Clock
 	// maxIRQPolls bounds the ComIrqReg reads of one exchange: the chip's
 	// timer ends every exchange after 5 ms, so running out means the chip
 	// stopped working.
@@ -85,12 +87,9 @@ var _ Device = (*MFRC522)(nil)
 // NewMFRC522 connects to an MFRC522 on port. reset drives NRSTPD (nil: not
 // wired, soft reset only); irq is the chip's IRQ output (nil: not wired),
 // claimed as an input but not waited on: every exchange ends on the chip's
-// own timer, which is simpler and as quick. clock (nil: the wall clock)
+// own timer, which is simpler and as quick. clk (nil: the wall clock)
 // times the waits after a reset. Init must be called before Poll.
-func NewMFRC522(port spi.Port, reset gpio.PinOut, irq gpio.PinIn, clock Clock) (*MFRC522, error) {
-	if clock == nil {
-		clock = SystemClock{}
-	}
+func NewMFRC522(port spi.Port, reset gpio.PinOut, irq gpio.PinIn, clk clock.Clock) (*MFRC522, error) {
 	conn, err := port.Connect(maxSPISpeed, spi.Mode0, 8)
 	if err != nil {
 		return nil, fmt.Errorf("mfrc522: connect to %s: %w", port, err)
@@ -100,7 +99,7 @@ func NewMFRC522(port spi.Port, reset gpio.PinOut, irq gpio.PinIn, clock Clock) (
 			return nil, fmt.Errorf("mfrc522: irq pin %s: %w", irq, err)
 		}
 	}
-	return &MFRC522{conn: conn, reset: reset, clock: clock, maxIRQPolls: 5000}, nil
+	return &MFRC522{conn: conn, reset: reset, clock: clock.OrSystem(clk), maxIRQPolls: 5000}, nil
 }
 
 // Version returns the VersionReg value read by the last Init (0x91 or 0x92
@@ -118,7 +117,7 @@ func (m *MFRC522) Init(ctx context.Context) error {
 		if err := m.reset.Out(gpio.High); err != nil {
 			return fmt.Errorf("mfrc522: reset pin high: %w", err)
 		}
-		if err := sleep(ctx, m.clock, resetSettle); err != nil {
+		if err := clock.Sleep(ctx, m.clock, resetSettle); err != nil {
 			return fmt.Errorf("mfrc522: reset: %w", err)
 		}
 	}
@@ -178,7 +177,7 @@ func (m *MFRC522) waitAwake(ctx context.Context) error {
 		if i == wakeChecks {
 			return fmt.Errorf("mfrc522: still powered down %s after a soft reset", wakeChecks*wakeCheck)
 		}
-		if err := sleep(ctx, m.clock, wakeCheck); err != nil {
+		if err := clock.Sleep(ctx, m.clock, wakeCheck); err != nil {
 			return fmt.Errorf("mfrc522: wait for reset: %w", err)
 		}
 	}

@@ -17,6 +17,8 @@ import (
 	"periph.io/x/conn/v3/spi"
 	"periph.io/x/conn/v3/spi/spitest"
 	reg "periph.io/x/devices/v3/mfrc522/commands"
+
+	"github.com/constellation-ev/constellation/appliance/internal/clock/clocktest"
 )
 
 // Bus traffic of the MFRC522, written from the NXP MFRC522 datasheet
@@ -182,7 +184,7 @@ type rig struct {
 	pb    *spitest.Playback
 	reset *pinLog
 	irq   *gpiotest.Pin
-	clock *fakeClock
+	clock *clocktest.Clock
 }
 
 // newRig returns an MFRC522 on a playback of want; failAt > 0 makes that
@@ -192,8 +194,7 @@ func newRig(t *testing.T, want []conntest.IO, failAt int) *rig {
 	pb := &spitest.Playback{Playback: conntest.Playback{Ops: want, DontPanic: true}}
 	reset := &pinLog{Pin: &gpiotest.Pin{N: "GPIO25"}}
 	irq := &gpiotest.Pin{N: "GPIO4"}
-	clock := newFakeClock()
-	clock.instant = true
+	clock := clocktest.NewInstant(t0)
 	var port spi.Port = pb
 	if failAt > 0 {
 		port = &faultyPort{Playback: pb, failAt: failAt}
@@ -256,7 +257,7 @@ func TestMFRC522Init(t *testing.T) {
 	if r.irq.Pull() != gpio.PullUp {
 		t.Errorf("irq pin pull %s, want up (the IRQ output is active low)", r.irq.Pull())
 	}
-	if d := recv(t, r.clock.waits); d != resetSettle {
+	if d := r.clock.NextWait(); d != resetSettle {
 		t.Errorf("waited %s after the reset pulse, want %s", d, resetSettle)
 	}
 	if r.dev.Version() != 0x92 {
@@ -280,7 +281,7 @@ func TestMFRC522InitWaitsForTheOscillator(t *testing.T) {
 	r.done()
 	var waits []time.Duration
 	for range 3 {
-		waits = append(waits, recv(t, r.clock.waits))
+		waits = append(waits, r.clock.NextWait())
 	}
 	if !slices.Equal(waits, []time.Duration{resetSettle, wakeCheck, wakeCheck}) {
 		t.Errorf("waits %v", waits)
@@ -488,8 +489,7 @@ type badPin struct{ *gpiotest.Pin }
 func (badPin) In(gpio.Pull, gpio.Edge) error { return errors.New("gpio: busy") }
 
 func TestMFRC522WithoutPins(t *testing.T) {
-	clock := newFakeClock()
-	clock.instant = true
+	clock := clocktest.NewInstant(t0)
 	dev, err := NewMFRC522(&spitest.Playback{Playback: conntest.Playback{Ops: initOps(0x88), DontPanic: true}}, nil, nil, clock)
 	if err != nil {
 		t.Fatal(err)
@@ -497,7 +497,7 @@ func TestMFRC522WithoutPins(t *testing.T) {
 	if err := dev.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if len(clock.waits) != 0 {
+	if len(clock.TakeWaits()) != 0 {
 		t.Error("waited without a reset pin to settle")
 	}
 	if err := dev.Close(); err != nil {

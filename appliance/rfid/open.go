@@ -11,34 +11,38 @@ import (
 	"periph.io/x/conn/v3/physic"
 	"periph.io/x/conn/v3/spi/spireg"
 	"periph.io/x/host/v3"
+
+	"github.com/constellation-ev/constellation/appliance/internal/clock"
 )
 
 // Open returns the device cfg names: nil for "none", a *Sim for "sim",
 // and for "mfrc522" a device that opens the hardware through periph's
 // registries at its first Init, so that a bus missing at start (SPI not
 // enabled yet, not a Pi) is reported and retried like a reader that fails
-// later. clock (nil: the wall clock) is given to the device.
-func Open(cfg Config, clock Clock) (Device, error) {
+// later. clk (nil: the wall clock) is given to the device.
+func Open(cfg Config, clk clock.Clock) (Device, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("rfid: %w", err)
 	}
 	switch cfg.Driver {
 	case DriverSim:
-		return NewSim(clock), nil
+		return NewSim(clk), nil
+	case DriverKeyboard:
+		return NewKeyboard(cfg.Device, cfg.KeyboardHex), nil
 	case DriverMFRC522:
 		return &lazyDevice{open: func() (Device, error) {
 			// The only code the tests cannot reach: it needs a real host.
 			if _, err := host.Init(); err != nil {
 				return nil, fmt.Errorf("periph host: %w", err)
 			}
-			return openRegistered(cfg, clock)
+			return openRegistered(cfg, clk)
 		}}, nil
 	}
 	return nil, nil
 }
 
 // openRegistered opens the MFRC522 of cfg from the SPI and GPIO registries.
-func openRegistered(cfg Config, clock Clock) (Device, error) {
+func openRegistered(cfg Config, clk clock.Clock) (Device, error) {
 	reset, err := pinByName("reset_pin", cfg.ResetPin)
 	if err != nil {
 		return nil, err
@@ -54,7 +58,7 @@ func openRegistered(cfg Config, clock Clock) (Device, error) {
 	if err := port.LimitSpeed(physic.Frequency(cfg.SPISpeedHz) * physic.Hertz); err != nil {
 		return nil, errors.Join(fmt.Errorf("spi port %s: speed: %w", cfg.SPIPort, err), port.Close())
 	}
-	m, err := NewMFRC522(port, reset, irq, clock)
+	m, err := NewMFRC522(port, reset, irq, clk)
 	if err != nil {
 		return nil, errors.Join(err, port.Close())
 	}

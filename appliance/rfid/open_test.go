@@ -14,6 +14,8 @@ import (
 	"periph.io/x/conn/v3/spi"
 	"periph.io/x/conn/v3/spi/spireg"
 	"periph.io/x/conn/v3/spi/spitest"
+
+	"github.com/constellation-ev/constellation/appliance/internal/clock/clocktest"
 )
 
 // The registries are global: the fakes are registered once per test binary.
@@ -42,8 +44,7 @@ func TestOpenRegistered(t *testing.T) {
 	registerFakes(t)
 	cfg := Defaults()
 	cfg.SPIPort, cfg.ResetPin, cfg.IRQPin = "RFIDTEST0.0", "RFIDTEST_RST", "RFIDTEST_IRQ"
-	clock := newFakeClock()
-	clock.instant = true
+	clock := clocktest.NewInstant(t0)
 	dev, err := openRegistered(cfg, clock)
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +90,11 @@ func TestOpen(t *testing.T) {
 	dev, err := Open(cfg, nil)
 	if _, ok := dev.(*Sim); err != nil || !ok {
 		t.Fatalf("Open(sim) = %T, %v", dev, err)
+	}
+
+	cfg.Driver, cfg.Device = DriverKeyboard, "/dev/input/event7"
+	if dev, err := Open(cfg, nil); err != nil || dev.(*Keyboard).path != "/dev/input/event7" {
+		t.Fatalf("Open(keyboard) = %T, %v", dev, err)
 	}
 
 	cfg.Driver = DriverNone

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/constellation-ev/constellation/appliance/internal/clock"
+	"github.com/constellation-ev/constellation/appliance/internal/device"
 )
 
 // Device is one card reader as the Reader polls it.
@@ -59,50 +63,25 @@ type Event struct {
 	At time.Time
 }
 
-// State is the reader's health.
-type State string
-
-// States of a Reader.
-const (
-	// StateStarting: the device has not been initialised yet.
-	StateStarting State = "starting"
-	// StateOK: the device answers.
-	StateOK State = "ok"
-	// StateMissing: the device is not there (ErrNoDevice); retried with backoff.
-	StateMissing State = "missing"
-	// StateFailing: the device is there but failed; retried with backoff.
-	StateFailing State = "failing"
-	// StateStopped: Run has returned.
-	StateStopped State = "stopped"
-)
-
-// Status is the reader's health and counters, for /healthz, the LCD and metrics.
+// Status is the reader's health and counters, for /healthz, the LCD and
+// metrics. Its State is missing when the device is not there (ErrNoDevice)
+// and failing when it is but fails; Failures counts device failures (Init
+// or Poll errors) and LastError names the operation that failed.
 type Status struct {
-	State State `json:"state"`
-	// Since is when State last changed.
-	Since time.Time `json:"since,omitzero"`
-	// LastError is the last device failure and when it happened.
-	LastError   string    `json:"lastError,omitempty"`
-	LastErrorAt time.Time `json:"lastErrorAt,omitzero"`
-	// NextRetry is when a missing or failing device is tried again.
-	NextRetry time.Time `json:"nextRetry,omitzero"`
+	device.Health
 	// CardPresent says whether a card is on the reader now.
 	CardPresent bool `json:"cardPresent"`
 	// Taps counts Tapped events since the start.
 	Taps uint64 `json:"taps"`
-	// Failures counts device failures (Init or Poll errors) since the start.
-	Failures uint64 `json:"failures"`
 	// CardErrors counts cards seen but not read (ErrCard) since the start.
 	CardErrors uint64 `json:"cardErrors"`
 }
 
 // Defaults of Options.
 const (
-	defaultInterval   = 100 * time.Millisecond
-	defaultMisses     = 3
-	defaultBackoffMin = time.Second
-	defaultBackoffMax = time.Minute
-	defaultBuffer     = 16
+	defaultInterval = 100 * time.Millisecond
+	defaultMisses   = 3
+	defaultBuffer   = 16
 )
 
 // Options tune a Reader; zero values take the defaults.
@@ -121,7 +100,7 @@ type Options struct {
 	// Reader stops polling until they are taken (16).
 	Buffer int
 	// Clock is the time source (the wall clock).
-	Clock Clock
+	Clock clock.Clock
 	// Logger receives state changes and errors (nil: discarded).
 	Logger *slog.Logger
 }
@@ -148,15 +127,15 @@ type Reader struct {
 	opts   Options
 	log    *slog.Logger
 	events chan Event
+	health *device.Tracker
 
-	mu     sync.Mutex
-	status Status
+	mu       sync.Mutex
+	counters Status // the counters; health has the rest
 
 	// Owned by the goroutine in Run.
-	ready    bool   // dev.Init succeeded and no failure since
-	card     []byte // UID on the reader; nil: none
-	misses   int    // polls in a row without card
-	failures int    // failures in a row, for the backoff
+	ready  bool   // dev.Init succeeded and no failure since
+	card   []byte // UID on the reader; nil: none
+	misses int    // polls in a row without card
 }
 
 // NewReader returns a Reader of dev; Run starts it.
@@ -167,18 +146,10 @@ func NewReader(dev Device, o Options) *Reader {
 	if o.RemovalMisses <= 0 {
 		o.RemovalMisses = defaultMisses
 	}
-	if o.BackoffMin <= 0 {
-		o.BackoffMin = defaultBackoffMin
-	}
-	if o.BackoffMax < o.BackoffMin {
-		o.BackoffMax = max(defaultBackoffMax, o.BackoffMin)
-	}
 	if o.Buffer <= 0 {
 		o.Buffer = defaultBuffer
 	}
-	if o.Clock == nil {
-		o.Clock = SystemClock{}
-	}
+	o.Clock = clock.OrSystem(o.Clock)
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -188,7 +159,8 @@ func NewReader(dev Device, o Options) *Reader {
 		opts:   o,
 		log:    log,
 		events: make(chan Event, o.Buffer),
-		status: Status{State: StateStarting, Since: o.Clock.Now()},
+		health: device.NewTracker("RFID reader", device.TrackerOptions{
+			BackoffMin: o.BackoffMin, BackoffMax: o.BackoffMax, Clock: o.Clock, Logger: log}),
 	}
 }
 
@@ -198,8 +170,10 @@ func (r *Reader) Events() <-chan Event { return r.events }
 // Status returns the reader's current health and counters.
 func (r *Reader) Status() Status {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.status
+	st := r.counters
+	r.mu.Unlock()
+	st.Health = r.health.Health()
+	return st
 }
 
 // Run polls the device until ctx ends, then closes the device and the
@@ -210,11 +184,11 @@ func (r *Reader) Run(ctx context.Context) error {
 		if err := r.dev.Close(); err != nil {
 			r.log.Warn("closing the RFID reader", "err", err)
 		}
-		r.setState(StateStopped, time.Time{})
+		r.health.Stop()
 	}()
 	for {
 		wait := r.step(ctx)
-		if err := sleep(ctx, r.opts.Clock, wait); err != nil {
+		if err := clock.Sleep(ctx, r.opts.Clock, wait); err != nil {
 			return nil
 		}
 	}
@@ -233,7 +207,7 @@ func (r *Reader) step(ctx context.Context) time.Duration {
 	switch {
 	case errors.Is(err, ErrCard):
 		r.mu.Lock()
-		r.status.CardErrors++
+		r.counters.CardErrors++
 		r.mu.Unlock()
 		r.log.Debug("card not read", "err", err)
 		present = false
@@ -243,8 +217,9 @@ func (r *Reader) step(ctx context.Context) time.Duration {
 	}
 	// OK only once a poll works: a device that initialises and then fails
 	// every poll is failing, not flapping.
-	r.failures = 0
-	r.setState(StateOK, time.Time{})
+	if was := r.health.OK(); was != device.StateOK {
+		r.log.Info("RFID reader ok", "was", string(was))
+	}
 	now := r.opts.Clock.Now()
 	switch {
 	case present && bytes.Equal(uid, r.card):
@@ -254,8 +229,8 @@ func (r *Reader) step(ctx context.Context) time.Duration {
 		r.card = slices.Clone(uid)
 		r.misses = 0
 		r.mu.Lock()
-		r.status.Taps++
-		r.status.CardPresent = true
+		r.counters.Taps++
+		r.counters.CardPresent = true
 		r.mu.Unlock()
 		r.emit(ctx, Event{Kind: Tapped, UID: slices.Clone(r.card), Token: r.opts.Format.Token(r.card), At: now})
 	case r.card != nil:
@@ -276,7 +251,7 @@ func (r *Reader) removeCard(ctx context.Context, now time.Time) {
 	r.card = nil
 	r.misses = 0
 	r.mu.Lock()
-	r.status.CardPresent = false
+	r.counters.CardPresent = false
 	r.mu.Unlock()
 }
 
@@ -293,44 +268,9 @@ func (r *Reader) fail(ctx context.Context, op string, err error) time.Duration {
 	if ctx.Err() != nil {
 		return 0 // shutting down: not a device failure
 	}
-	r.failures++
-	wait := r.opts.BackoffMin
-	for i := 1; i < r.failures && wait < r.opts.BackoffMax; i++ {
-		wait *= 2
-	}
-	wait = min(wait, r.opts.BackoffMax)
-	now := r.opts.Clock.Now()
-	state := StateFailing
+	state := device.StateFailing
 	if errors.Is(err, ErrNoDevice) {
-		state = StateMissing
+		state = device.StateMissing
 	}
-	r.mu.Lock()
-	changed := r.status.State != state
-	r.status.Failures++
-	r.status.LastError = op + ": " + err.Error()
-	r.status.LastErrorAt = now
-	r.mu.Unlock()
-	r.setState(state, now.Add(wait))
-	if changed {
-		r.log.Warn("RFID reader "+string(state), "op", op, "err", err, "retry_in", wait)
-	} else {
-		r.log.Debug("RFID reader still "+string(state), "op", op, "err", err, "retry_in", wait)
-	}
-	return wait
-}
-
-// setState records the state, its start time if it changed, and the next retry.
-func (r *Reader) setState(s State, nextRetry time.Time) {
-	now := r.opts.Clock.Now()
-	r.mu.Lock()
-	prev := r.status.State
-	if prev != s {
-		r.status.State = s
-		r.status.Since = now
-	}
-	r.status.NextRetry = nextRetry
-	r.mu.Unlock()
-	if s == StateOK && prev != StateOK {
-		r.log.Info("RFID reader ok", "was", string(prev))
-	}
+	return r.health.Fail(state, fmt.Errorf("%s: %w", op, err))
 }

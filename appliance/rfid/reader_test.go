@@ -3,6 +3,7 @@ package rfid
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/constellation-ev/constellation/appliance/internal/clock/clocktest"
+	"github.com/constellation-ev/constellation/appliance/internal/device"
 	"github.com/constellation-ev/constellation/appliance/internal/testlog"
 )
 
@@ -66,12 +69,12 @@ func (s *scripted) Close() error {
 type harness struct {
 	t     *testing.T
 	r     *Reader
-	clock *fakeClock
+	clock *clocktest.Clock
 	logs  *testlog.Buffer
 }
 
 func newHarness(t *testing.T, dev Device, o Options) *harness {
-	clock := newFakeClock()
+	clock := clocktest.New(t0)
 	logs := &testlog.Buffer{}
 	o.Clock = clock
 	o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -115,7 +118,7 @@ func TestReaderOneTapPerPresentation(t *testing.T) {
 	h := newHarness(t, sim, Options{})
 	h.step()
 	h.wantEvents()
-	if st := h.r.Status(); st.State != StateOK {
+	if st := h.r.Status(); st.State != device.StateOK {
 		t.Fatalf("state %s after a good init", st.State)
 	}
 
@@ -203,7 +206,7 @@ func TestReaderDebounce(t *testing.T) {
 				h.step()
 			}
 			h.wantEvents(tt.want...)
-			if st := h.r.Status(); st.State != StateOK || st.Failures != 0 {
+			if st := h.r.Status(); st.State != device.StateOK || st.Failures != 0 {
 				t.Errorf("status %+v: card trouble is not a device failure", st)
 			}
 			if dev.nInit != 1 {
@@ -228,7 +231,7 @@ func TestReaderMissingAtStart(t *testing.T) {
 		t.Fatalf("backoff %v, want %v", waits, want)
 	}
 	st := h.r.Status()
-	if st.State != StateMissing || !st.Since.Equal(start) || st.Failures != 6 || !strings.Contains(st.LastError, "init: rfid sim: rfid: no reader") {
+	if st.State != device.StateMissing || !st.Since.Equal(start) || st.Failures != 6 || !strings.Contains(st.LastError, "init: rfid sim: rfid: no reader") {
 		t.Fatalf("status %+v, want missing since the start with 6 failures", st)
 	}
 	if !st.NextRetry.Equal(h.clock.Now()) {
@@ -246,7 +249,7 @@ func TestReaderMissingAtStart(t *testing.T) {
 	h.step()
 	h.wantEvents("tapped 04A23B1C")
 	st = h.r.Status()
-	if st.State != StateOK || !st.Since.Equal(plugged) || !st.NextRetry.IsZero() {
+	if st.State != device.StateOK || !st.Since.Equal(plugged) || !st.NextRetry.IsZero() {
 		t.Fatalf("status %+v, want ok since %s", st, plugged)
 	}
 	if !strings.Contains(h.logs.String(), `msg="RFID reader ok" was=missing`) {
@@ -273,7 +276,7 @@ func TestReaderFailingMidway(t *testing.T) {
 		t.Fatalf("first retry after %s, want 1s", wait)
 	}
 	st := h.r.Status()
-	if st.State != StateFailing || !strings.Contains(st.LastError, "poll: mfrc522: read register 0x04: spi: transfer failed") {
+	if st.State != device.StateFailing || !strings.Contains(st.LastError, "poll: mfrc522: read register 0x04: spi: transfer failed") {
 		t.Fatalf("status %+v, want failing with the bus error", st)
 	}
 	if wait := h.step(); wait != 2*time.Second { // Init ok, Poll fails again
@@ -291,7 +294,7 @@ func TestReaderFailingMidway(t *testing.T) {
 	h.step()
 	h.wantEvents() // the card held through the failure is not tapped twice
 	st = h.r.Status()
-	if st.State != StateOK || st.Failures != 3 || st.Taps != 1 {
+	if st.State != device.StateOK || st.Failures != 3 || st.Taps != 1 {
 		t.Fatalf("status %+v, want ok after 3 failures and 1 tap", st)
 	}
 	if dev.nInit != 4 {
@@ -328,34 +331,34 @@ func TestReaderSlowConsumerLosesNothing(t *testing.T) {
 }
 
 func TestReaderRun(t *testing.T) {
-	clock := newFakeClock()
+	clock := clocktest.New(t0)
 	sim := NewSim(clock)
 	r := NewReader(sim, Options{Clock: clock})
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error)
 	go func() { ran <- r.Run(ctx) }()
 
-	wait := recv(t, clock.waits) // first poll done, nothing there
+	wait := clock.NextWait() // first poll done, nothing there
 	if err := sim.Tap(uid4); err != nil {
 		t.Fatal(err)
 	}
 	for ev := range 2 {
-		clock.Advance(wait)
 		var got Event
 		// A tap lasts TapDuration: polls until then see it, then three miss it.
 		for got.Kind == 0 {
+			clock.Advance(wait)
+			// Once Run waits again, the poll is done and its event sent.
+			wait = clock.NextWait()
 			select {
 			case got = <-r.Events():
-			case wait = <-clock.waits:
-				clock.Advance(wait)
+			default:
 			}
 		}
 		if want := []EventKind{Tapped, Removed}[ev]; got.Kind != want || got.Token != "04A23B1C" {
 			t.Fatalf("event %d: %+v, want %s 04A23B1C", ev, got, want)
 		}
-		wait = recv(t, clock.waits)
 	}
-	if st := r.Status(); st.Taps != 1 || st.State != StateOK {
+	if st := r.Status(); st.Taps != 1 || st.State != device.StateOK {
 		t.Fatalf("status %+v", st)
 	}
 
@@ -366,7 +369,7 @@ func TestReaderRun(t *testing.T) {
 	if _, open := <-r.Events(); open {
 		t.Fatal("Events still open after Run returned")
 	}
-	if st := r.Status(); st.State != StateStopped {
+	if st := r.Status(); st.State != device.StateStopped {
 		t.Fatalf("state %s after Run, want stopped", st.State)
 	}
 }
@@ -375,7 +378,7 @@ func TestReaderRunClosesDevice(t *testing.T) {
 	dev := &scripted{}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := NewReader(dev, Options{Clock: newFakeClock()}).Run(ctx); err != nil {
+	if err := NewReader(dev, Options{Clock: clocktest.New(t0)}).Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if !dev.closed {
@@ -388,5 +391,21 @@ func TestEventKindString(t *testing.T) {
 		if got := k.String(); got != want {
 			t.Errorf("%d.String() = %q, want %q", k, got, want)
 		}
+	}
+}
+
+// TestStatusJSON: the shared health and the reader's counters are one
+// flat object, as the local API documents it.
+func TestStatusJSON(t *testing.T) {
+	st := Status{Health: device.Health{State: device.StateFailing, Since: t0, LastError: "poll: bus", LastErrorAt: t0,
+		NextRetry: t0.Add(time.Second), Failures: 2}, CardPresent: true, Taps: 3, CardErrors: 1}
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"state":"failing","since":"2026-03-01T12:00:00Z","lastError":"poll: bus","lastErrorAt":"2026-03-01T12:00:00Z",` +
+		`"nextRetry":"2026-03-01T12:00:01Z","failures":2,"cardPresent":true,"taps":3,"cardErrors":1}`
+	if string(b) != want {
+		t.Errorf("JSON %s\nwant %s", b, want)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/constellation-ev/constellation/appliance/internal/clock"
 )
 
 // TapDuration is how long Sim.Tap leaves a card on the simulated reader:
@@ -15,7 +17,7 @@ const TapDuration = 500 * time.Millisecond
 // Sim is the simulated reader of dev mode: cards are placed, removed or
 // tapped through the local API and tools. It is safe for concurrent use.
 type Sim struct {
-	clock Clock
+	clock clock.Clock
 
 	mu        sync.Mutex
 	uid       []byte    // card in the field; nil: none
@@ -25,13 +27,10 @@ type Sim struct {
 
 var _ Device = (*Sim)(nil)
 
-// NewSim returns an empty simulated reader; clock (nil: the wall clock)
+// NewSim returns an empty simulated reader; clk (nil: the wall clock)
 // times the taps.
-func NewSim(clock Clock) *Sim {
-	if clock == nil {
-		clock = SystemClock{}
-	}
-	return &Sim{clock: clock}
+func NewSim(clk clock.Clock) *Sim {
+	return &Sim{clock: clock.OrSystem(clk)}
 }
 
 // Place puts a card on the reader until Remove (or another card).

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"sync"
 	"testing"
+
+	"github.com/constellation-ev/constellation/appliance/internal/clock/clocktest"
 )
 
 func TestSim(t *testing.T) {
 	ctx := context.Background()
-	clock := newFakeClock()
+	clock := clocktest.New(t0)
 	s := NewSim(clock)
 	want := func(uid []byte) {
 		t.Helper()

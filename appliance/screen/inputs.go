@@ -153,8 +153,8 @@ func (e env) number(v float64, decimals int) string {
 	return strings.Replace(strconv.FormatFloat(v, 'f', decimals, 64), ".", e.t.decimal, 1)
 }
 
-// clock formats a duration as H:MM:SS, negative as 0:00:00.
-func clock(d time.Duration) string {
+// hms formats a duration as H:MM:SS, negative as 0:00:00.
+func hms(d time.Duration) string {
 	d = max(d, 0).Truncate(time.Second)
 	h, m, s := int64(d/time.Hour), int64(d/time.Minute)%60, int64(d/time.Second)%60
 	return fmt.Sprintf("%d:%02d:%02d", h, m, s)

@@ -82,9 +82,9 @@ func TestFormats(t *testing.T) {
 		{en.number(nanValue(), 1), "0.0"},
 		{en.kw(7.36), "7.4 kW"},
 		{es.kw(150.4), "150 kW"},
-		{clock(83*time.Minute + 45*time.Second + 600*time.Millisecond), "1:23:45"},
-		{clock(-time.Second), "0:00:00"},
-		{clock(101 * time.Hour), "101:00:00"},
+		{hms(83*time.Minute + 45*time.Second + 600*time.Millisecond), "1:23:45"},
+		{hms(-time.Second), "0:00:00"},
+		{hms(101 * time.Hour), "101:00:00"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q; want %q", tc.got, tc.want)

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/constellation-ev/constellation/appliance/lcd"
+	"github.com/constellation-ev/constellation/appliance/internal/clock"
 )
 
 // Display is where a Manager draws; lcd.Resilient and lcd.Sim are ones.
@@ -23,7 +23,7 @@ type Display interface {
 // Options are a Manager's collaborators; zero values take the defaults.
 type Options struct {
 	// Clock is the time source (the wall clock).
-	Clock lcd.Clock
+	Clock clock.Clock
 	// Location is the time zone of the time shown (time.Local).
 	Location *time.Location
 	// Logger receives display errors (nil: discarded).
@@ -37,7 +37,7 @@ type Manager struct {
 	cols, rows int
 	cfg        Config
 	t          *texts
-	clock      lcd.Clock
+	clock      clock.Clock
 	loc        *time.Location
 	log        *slog.Logger
 	wake       chan struct{}
@@ -73,9 +73,7 @@ func New(d Display, cfg Config, opts Options) (*Manager, error) {
 	if cols < 1 || rows < 1 {
 		return nil, fmt.Errorf("screen: display of %dx%d characters", cols, rows)
 	}
-	if opts.Clock == nil {
-		opts.Clock = lcd.SystemClock{}
-	}
+	opts.Clock = clock.OrSystem(opts.Clock)
 	if opts.Location == nil {
 		opts.Location = time.Local
 	}

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/constellation-ev/constellation/appliance/internal/clock/clocktest"
 	"github.com/constellation-ev/constellation/appliance/internal/testlog"
 	"github.com/constellation-ev/constellation/appliance/lcd"
-	"github.com/constellation-ev/constellation/appliance/lcd/lcdtest"
 )
 
 var (
@@ -33,13 +33,13 @@ const (
 	timeRow     = "Tap your card"
 )
 
-func newManager(t *testing.T) (*Manager, *lcdtest.Clock, *lcd.Sim) {
+func newManager(t *testing.T) (*Manager, *clocktest.Clock, *lcd.Sim) {
 	t.Helper()
 	sim, err := lcd.NewSim(16, 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := lcdtest.NewClock(t0)
+	clock := clocktest.New(t0)
 	m, err := New(sim, Defaults(), Options{Clock: clock, Location: time.UTC})
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +171,7 @@ func TestManagerSpanishAndTimeZone(t *testing.T) {
 	cfg := Defaults()
 	cfg.Language = "es"
 	madrid := time.FixedZone("CEST", 2*3600)
-	clock := lcdtest.NewClock(t0)
+	clock := clocktest.New(t0)
 	m, err := New(sim, cfg, Options{Clock: clock, Location: madrid})
 	if err != nil {
 		t.Fatal(err)

@@ -93,7 +93,7 @@ func (c ChargingStarted) show(e env) []layout {
 }
 
 func (c ChargingStopped) show(e env) []layout {
-	head, d := text(e.t.chargingStopped), clock(c.Duration)
+	head, d := text(e.t.chargingStopped), hms(c.Duration)
 	return []layout{
 		{head, pair{e.t.energy, e.kwh(c.EnergyKWh, 2)}, pair{e.t.duration, d}, pair{e.t.connector, c.Connector}},
 		{head, pair{e.kwh(c.EnergyKWh, 2), d}},
@@ -104,7 +104,7 @@ func (c ChargingStopped) show(e env) []layout {
 }
 
 func (c Charging) show(e env) []layout {
-	energy, power, d := e.kwh(c.EnergyKWh, 2), e.kw(c.PowerKW), clock(e.now.Sub(c.Started))
+	energy, power, d := e.kwh(c.EnergyKWh, 2), e.kw(c.PowerKW), hms(e.now.Sub(c.Started))
 	rest := layout{pair{e.t.energy, energy}, pair{e.t.power, power}, pair{e.t.duration, d}}
 	short := e.t.connShort + c.Connector
 	return []layout{

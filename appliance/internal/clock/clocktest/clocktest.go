@@ -1,0 +1,116 @@
+// Package clocktest has a fake clock.Clock for tests: its time moves only
+// when the test says so, and it tells the test when the code under test
+// waits, so no test sleeps on the wall clock.
+package clocktest
+
+import (
+	"sync"
+	"time"
+
+	"github.com/constellation-ev/constellation/appliance/internal/clock"
+)
+
+// Clock is a fake clock.Clock. Safe for concurrent use.
+type Clock struct {
+	mu      sync.Mutex
+	now     time.Time
+	instant bool
+	timers  []timer
+	waits   []time.Duration // After calls not yet taken by NextWait or TakeWaits
+	notify  chan struct{}   // signalled at every After, for NextWait
+}
+
+type timer struct {
+	at time.Time
+	ch chan time.Time
+}
+
+var _ clock.Clock = (*Clock)(nil)
+
+// New returns a Clock showing t whose waits end when Advance reaches them.
+func New(t time.Time) *Clock {
+	return &Clock{now: t, notify: make(chan struct{}, 1)}
+}
+
+// NewInstant returns a Clock showing t whose waits end at once, moving
+// its time forward by them: for code that only needs its waits to end
+// (a driver's settle times) while the test checks what it waited for.
+func NewInstant(t time.Time) *Clock {
+	c := New(t)
+	c.instant = true
+	return c
+}
+
+// Now returns the fake time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// After returns a channel that receives the fake time once Advance has
+// moved it d forward; at once if d <= 0 or the Clock is instant. Every
+// call is recorded for NextWait and TakeWaits.
+func (c *Clock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	switch {
+	case c.instant:
+		c.now = c.now.Add(max(d, 0))
+		ch <- c.now
+	case d <= 0:
+		ch <- c.now
+	default:
+		c.timers = append(c.timers, timer{at: c.now.Add(d), ch: ch})
+	}
+	c.waits = append(c.waits, d)
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+	return ch
+}
+
+// Advance moves the fake time forward by d and fires the waits that are due.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.timers[:0]
+	for _, t := range c.timers {
+		if t.at.After(c.now) {
+			kept = append(kept, t)
+			continue
+		}
+		t.ch <- c.now
+	}
+	c.timers = kept
+}
+
+// NextWait blocks until the code under test calls After (or has called
+// it since the last NextWait) and returns the duration it asked for, so a
+// test knows the code is waiting before it advances the clock.
+func (c *Clock) NextWait() time.Duration {
+	for {
+		c.mu.Lock()
+		if len(c.waits) > 0 {
+			d := c.waits[0]
+			c.waits = c.waits[1:]
+			c.mu.Unlock()
+			return d
+		}
+		c.mu.Unlock()
+		<-c.notify
+	}
+}
+
+// TakeWaits returns, without blocking, the durations of the After calls
+// that NextWait has not returned yet, oldest first, and forgets them.
+func (c *Clock) TakeWaits() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	waits := c.waits
+	c.waits = nil
+	return waits
+}
