@@ -10,7 +10,7 @@ import (
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
 	"github.com/constellation-ev/constellation/appliance/ocpp/payload"
 	"github.com/constellation-ev/constellation/appliance/ocpp/rpc"
-	"github.com/constellation-ev/constellation/appliance/ocpp/v21"
+	v21 "github.com/constellation-ev/constellation/appliance/ocpp/v21"
 )
 
 // v2Cmd is a test's handle on a 2.x station under command.
@@ -488,12 +488,10 @@ func TestV2Commands(t *testing.T) {
 
 		// HeartbeatInterval takes effect at once.
 		c.cmd("SetVariables", &v21.SetVariablesRequest{SetVariableData: []v21.SetVariableData{setVar(ocpp, "HeartbeatInterval", "1")}})
+		// Two heartbeats come within next's 30 s only at the new interval.
 		c.f.drain()
-		begin := time.Now()
 		c.f.next(t, isAction("Heartbeat"))
-		if d := time.Since(begin); d > 5*time.Second {
-			t.Errorf("heartbeat after %s with an interval of 1s", d)
-		}
+		c.f.next(t, isAction("Heartbeat"))
 	})
 }
 

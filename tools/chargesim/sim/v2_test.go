@@ -574,11 +574,10 @@ func TestV2BootInterval(t *testing.T) {
 		if !slices.Equal(got, []string{"BootNotification", "BootNotification"}) {
 			t.Errorf("calls %v: want a second boot after Pending", got)
 		}
-		begin := time.Now()
+		// Two heartbeats come within next's 30 s only at the 1 s interval
+		// the boot gave (the default is far longer).
 		f.next(t, isAction("Heartbeat"))
-		if d := time.Since(begin); d > 5*time.Second {
-			t.Errorf("first heartbeat after %s with an interval of 1s", d)
-		}
+		f.next(t, isAction("Heartbeat"))
 		res, err := f.command2(t, "HB", "GetVariables", &v21.GetVariablesRequest{GetVariableData: []v21.GetVariableData{getVar(comp("OCPPCommCtrlr", 0, 0), "HeartbeatInterval", "")}})
 		if err != nil || res.(*v21.GetVariablesResponse).GetVariableResult[0].AttributeValue != "1" {
 			t.Errorf("HeartbeatInterval after boot: %+v %v", res, err)
