@@ -113,6 +113,9 @@ type Options struct {
 	LocalList LocalListStatus
 	// Station is the station's reader and display; nil: none.
 	Station Station
+	// Network controls the access point and the uplinks; nil: the
+	// appliance leaves the network alone.
+	Network Network
 	// Ready reports whether the appliance is up (for /healthz); nil: always ready.
 	Ready func() bool
 	// Logger receives the API's logs; nil discards them.
@@ -126,6 +129,7 @@ type Server struct {
 	sync    SyncStatus
 	lists   LocalListStatus
 	station Station
+	network Network
 	ready   func() bool
 	log     *slog.Logger
 	mux     *http.ServeMux
@@ -144,6 +148,7 @@ func New(opts Options) (*Server, error) {
 		sync:    opts.Sync,
 		lists:   opts.LocalList,
 		station: opts.Station,
+		network: opts.Network,
 		ready:   opts.Ready,
 		log:     opts.Logger,
 		mux:     http.NewServeMux(),
@@ -185,6 +190,9 @@ var routeTable = []route{
 	{"GET /api/v1/station", (*Server).stationStatus},
 	{"POST /api/v1/station/tap", (*Server).tapCard},
 	{"GET /api/v1/taps", (*Server).listTaps},
+	{"GET /api/v1/network", (*Server).networkStatus},
+	{"PUT /api/v1/network", (*Server).putNetwork},
+	{"GET /api/v1/network/clients", (*Server).networkClients},
 }
 
 func (s *Server) routes() {

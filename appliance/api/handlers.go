@@ -73,6 +73,11 @@ type Health struct {
 	Reader  string `json:"reader,omitempty"`
 	Display string `json:"display,omitempty"`
 	Sync    string `json:"sync,omitempty"`
+	// Network is ok or unreachable (NetworkManager), and Uplink the
+	// uplink's connectivity; absent when the appliance leaves the
+	// network alone.
+	Network string `json:"network,omitempty"`
+	Uplink  string `json:"uplink,omitempty"`
 }
 
 // nonNil makes an empty list encode as [] rather than null.
@@ -83,7 +88,7 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) error {
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	if !s.ready() {
 		writeJSON(w, http.StatusServiceUnavailable, Health{Status: "starting"})
 		return nil
@@ -96,6 +101,13 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) error {
 		}
 		if st.Display != nil {
 			h.Display = string(st.Display.State)
+		}
+	}
+	if s.network != nil {
+		st := s.network.Status(r.Context())
+		h.Network, h.Uplink = "unreachable", string(st.Uplink.Connectivity)
+		if st.Reachable {
+			h.Network = "ok"
 		}
 	}
 	if s.sync != nil {

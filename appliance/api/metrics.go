@@ -10,6 +10,7 @@ import (
 
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/locallist"
+	"github.com/constellation-ev/constellation/appliance/network"
 )
 
 // metrics answers GET /metrics in the Prometheus text format (0.0.4): the
@@ -83,6 +84,16 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) error {
 		m.gauge("constellation_sync_auth_list_version", "The authorization list version applied.", float64(sync.AuthListVersion))
 	}
 
+	if s.network != nil {
+		st := s.network.Status(ctx)
+		m.gauge("constellation_network_reachable", "Whether NetworkManager answers.", bool01(st.Reachable))
+		m.family("constellation_network_ap_up", "Whether the chargers' access point is up, by its state.", "gauge")
+		m.sample("constellation_network_ap_up", bool01(st.AP.State == network.APUp), "state", string(st.AP.State))
+		m.family("constellation_network_uplink_connectivity", "NetworkManager's connectivity through the uplink (1 for the current state).", "gauge")
+		for _, c := range []network.Connectivity{network.ConnectivityUnknown, network.ConnectivityNone, network.ConnectivityPortal, network.ConnectivityLimited, network.ConnectivityFull} {
+			m.sample("constellation_network_uplink_connectivity", bool01(st.Uplink.Connectivity == c), "state", string(c), "kind", string(st.Uplink.Kind))
+		}
+	}
 	if s.lists != nil {
 		l := s.lists.Status()
 		m.gauge("constellation_local_list_version", "The authorization cache's version, which chargers' local lists follow.", float64(l.Version))

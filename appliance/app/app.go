@@ -132,7 +132,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 	if syncer != nil {
 		syncStatus = syncer
 	}
-	parts, err := newStationParts(cfg, svc, syncer, log)
+	netCtl, err := newNetwork(cfg, central, log)
+	if err != nil {
+		return err
+	}
+	var netAPI api.Network // a nil *networkControl is not a nil interface
+	if netCtl != nil {
+		netAPI = netCtl
+	}
+	parts, err := newStationParts(cfg, svc, syncer, netCtl, log)
 	if err != nil {
 		return err
 	}
@@ -143,6 +151,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 		Sync:      syncStatus,
 		LocalList: lists,
 		Station:   parts,
+		Network:   netAPI,
 		Ready:     func() bool { return up.Load() && central.Ready() },
 		Logger:    log.With("area", "api"),
 	})
@@ -218,6 +227,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 		})
 	}
 	parts.run(syncCtx, &background, central, log)
+	if netCtl != nil {
+		// The network is kept as configured until the appliance stops;
+		// NetworkManager missing or restarting is reported, never fatal.
+		background.Go(func() { logEnd(log, "network", netCtl.Run(syncCtx)) })
+	}
 	if pusher != nil {
 		background.Go(func() {
 			if err := pusher.Run(syncCtx, central); err != nil {

@@ -30,8 +30,8 @@ type stationParts struct {
 
 var _ api.Station = (*stationParts)(nil)
 
-// newStationParts builds the station's parts; sync may be nil.
-func newStationParts(cfg config.Config, domain station.Domain, sync *cloudsync.Client, log *slog.Logger) (*stationParts, error) {
+// newStationParts builds the station's parts; sync and net may be nil.
+func newStationParts(cfg config.Config, domain station.Domain, sync *cloudsync.Client, net *networkControl, log *slog.Logger) (*stationParts, error) {
 	p := &stationParts{noLCD: cfg.LCD.Driver == lcd.DriverNone}
 	dev, err := rfid.Open(cfg.RFID, nil) // nil: the wall clock
 	if err != nil {
@@ -75,7 +75,7 @@ func newStationParts(cfg config.Config, domain station.Domain, sync *cloudsync.C
 		}
 	}
 	p.station, err = station.New(station.Options{Domain: domain, Screen: p.screen, SiteName: cfg.Station.SiteName,
-		Cloud: cloud, PlugWait: cfg.Screen.PlugInTime, Logger: log.With("area", "station")})
+		SSID: net.ssid, Cloud: cloud, PlugWait: cfg.Screen.PlugInTime, Logger: log.With("area", "station")})
 	if err != nil {
 		return nil, err
 	}

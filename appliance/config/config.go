@@ -16,6 +16,7 @@ import (
 	"github.com/constellation-ev/constellation/appliance/cloudsync"
 	"github.com/constellation-ev/constellation/appliance/lcd"
 	"github.com/constellation-ev/constellation/appliance/locallist"
+	"github.com/constellation-ev/constellation/appliance/network"
 	"github.com/constellation-ev/constellation/appliance/rfid"
 	"github.com/constellation-ev/constellation/appliance/screen"
 	"github.com/constellation-ev/constellation/syncproto"
@@ -40,6 +41,48 @@ type Config struct {
 	LCD     lcd.Config    `toml:"lcd"`
 	Screen  screen.Config `toml:"screen"`
 	Station Station       `toml:"station"`
+
+	// Network is the chargers' access point and the uplink.
+	Network Network `toml:"network"`
+}
+
+// Network configures the access point and the uplinks, driven through
+// NetworkManager (docs/network.md).
+type Network struct {
+	// Driver is "networkmanager", "sim" (dev mode) or "none" (the network
+	// is left alone).
+	Driver string `toml:"driver"`
+	// AP and Uplinks are the initial settings; once a change through the
+	// API or the cloud has passed its check, the last good settings in
+	// the data directory win (they are what the chargers know).
+	AP      network.APConfig `toml:"ap"`
+	Uplinks network.Uplinks  `toml:"uplinks"`
+	// CheckTimeout is how long a change has to bring the access point up
+	// and the uplink online before it is rolled back.
+	CheckTimeout Duration `toml:"check_timeout"`
+	// LeasesFile is the access point's dnsmasq leases file; empty: the
+	// one NetworkManager keeps for ap.interface.
+	LeasesFile string `toml:"leases_file"`
+}
+
+// Network drivers.
+const (
+	NetworkManager = "networkmanager"
+	NetworkSim     = "sim"
+	NetworkNone    = "none"
+)
+
+// Settings returns the network settings the section gives, with defaults.
+func (n Network) Settings() network.Settings {
+	return network.Settings{AP: n.AP, Uplinks: n.Uplinks}.Normalize()
+}
+
+// Leases returns the leases file to read.
+func (n Network) Leases() string {
+	if n.LeasesFile != "" {
+		return n.LeasesFile
+	}
+	return "/var/lib/NetworkManager/dnsmasq-" + n.Settings().AP.Interface + ".leases"
 }
 
 // Station configures tap-to-charge at the appliance's reader.
@@ -173,6 +216,8 @@ func Default() Config {
 			OutboxMaxEntries: cloudsync.DefaultMaxEntries,
 			OutboxMaxBytes:   cloudsync.DefaultMaxBytes,
 		},
+		Network: Network{Driver: NetworkNone, AP: network.DefaultSettings().AP, Uplinks: network.DefaultSettings().Uplinks,
+			CheckTimeout: Duration{30 * time.Second}},
 		RFID:   rfid.Defaults(),
 		LCD:    lcd.Defaults(),
 		Screen: screen.Defaults(),
@@ -242,6 +287,16 @@ func applyDev(cfg *Config, dataDirChosen bool, inFile func(key ...string) bool) 
 	}
 	if !inFile("lcd", "driver") {
 		cfg.LCD.Driver = lcd.DriverSim
+	}
+	if !inFile("network", "driver") {
+		// A simulated access point: nothing real is configured with it.
+		cfg.Network.Driver = NetworkSim
+		if !inFile("network", "ap", "ssid") {
+			cfg.Network.AP.SSID = "Constellation-dev"
+		}
+		if !inFile("network", "ap", "password") {
+			cfg.Network.AP.Password = "simulated-ap"
+		}
 	}
 }
 
@@ -337,6 +392,18 @@ func (c Config) Validate() error {
 		errs = append(errs, validPolicy(key+".auth_policy", ch.AuthPolicy, true))
 	}
 	errs = append(errs, c.Sync.validate()...)
+	switch c.Network.Driver {
+	case NetworkManager, NetworkSim:
+		if err := c.Network.Settings().Validate(); err != nil {
+			errs = append(errs, prefixed("network", errors.New(strings.ReplaceAll(err.Error(), network.ErrInvalid.Error()+": ", ""))))
+		}
+		if c.Network.CheckTimeout.Duration < time.Second {
+			errs = append(errs, fmt.Errorf("network.check_timeout: %v is below 1s", c.Network.CheckTimeout.Duration))
+		}
+	case NetworkNone:
+	default:
+		errs = append(errs, fmt.Errorf("network.driver: %q is not networkmanager, sim or none", c.Network.Driver))
+	}
 	for _, section := range []struct {
 		name string
 		err  error

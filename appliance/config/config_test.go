@@ -60,6 +60,9 @@ func TestDevOpensTheDoor(t *testing.T) {
 	if cfg.DataDir != "tmp/dev-data" || cfg.OCPP.UnknownChargers != "accept" || cfg.Auth.UnknownTokens != "open" {
 		t.Errorf("dev: data_dir=%q unknown_chargers=%q unknown_tokens=%q", cfg.DataDir, cfg.OCPP.UnknownChargers, cfg.Auth.UnknownTokens)
 	}
+	if cfg.Network.Driver != NetworkSim || cfg.Network.Settings().Validate() != nil {
+		t.Errorf("dev: network %+v, want a valid simulated one", cfg.Network)
+	}
 	if cfg.RFID.Driver != "sim" || cfg.LCD.Driver != "sim" {
 		t.Errorf("dev: rfid.driver=%q lcd.driver=%q, want the simulated ones", cfg.RFID.Driver, cfg.LCD.Driver)
 	}
@@ -149,6 +152,9 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"enroll url host", syncOn + "enroll_url = \"https://\"", nil, "sync.enroll_url"},
 		{"enroll url credentials", syncOn + "enroll_url = \"https://u:p@tower\"", nil, "sync.enroll_url: no credentials"},
 		{"token without url", syncOn + "password_file = \"/pw\"\nenroll_token_file = \"/boot/token\"", nil, "sync.enroll_url: required with enroll_token_file"},
+		{"network without an ssid", "[network]\ndriver = \"networkmanager\"\n[network.ap]\npassword = \"long-enough\"", nil, "network.ap.ssid: is 0 bytes"},
+		{"network short password", "[network]\ndriver = \"networkmanager\"\n[network.ap]\nssid = \"Site\"\npassword = \"short\"", nil, "network.ap.password"},
+		{"network bad driver", "[network]\ndriver = \"nmcli\"", nil, `network.driver: "nmcli" is not`},
 		{"bad reader", "[rfid]\ndriver = \"pn532\"", nil, `rfid.driver: "pn532" is not`},
 		{"bad uid format", "[rfid.format]\ncase = \"title\"", nil, "rfid.format"},
 		{"bad display", "[lcd]\ndriver = \"oled\"", nil, `lcd.driver: "oled" is not`},

@@ -66,6 +66,9 @@ type Options struct {
 	Screen Screen
 	// SiteName is shown on the idle screens.
 	SiteName string
+	// SSID reports the chargers' access point for the idle screens; nil
+	// or "": none shown.
+	SSID func() string
 	// Cloud reports the cloud link for the idle screens; nil: disabled.
 	Cloud func() screen.CloudLink
 	// PlugWait is how long a tap waits for the driver's plug (default
@@ -387,6 +390,9 @@ func (s *Station) faults(chargers []charging.Charger, names map[connectorKey]str
 // car) and in use (one charging), of those connected.
 func (s *Station) idle(chargers []charging.Charger, txs []charging.Transaction) screen.Idle {
 	idle := screen.Idle{Site: s.opts.SiteName, Cloud: s.opts.Cloud()}
+	if s.opts.SSID != nil {
+		idle.SSID = s.opts.SSID()
+	}
 	for _, c := range chargers {
 		if !c.Connected {
 			continue

@@ -1,6 +1,10 @@
 // Command constellation-appliance is the Constellation daemon on the
 // Raspberry Pi: the local OCPP central system, the offline authorization
 // cache and the local operator API. See docs/configuration.md.
+//
+//	constellation-appliance [flags]           run
+//	constellation-appliance hash-password     a charger password's hash, from standard input
+//	constellation-appliance firewall [flags]  the access point's nftables ruleset
 package main
 
 import (
@@ -28,6 +32,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "firewall" {
+		if err := printFirewall(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "firewall:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	cfg, err := config.Load(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -43,6 +54,21 @@ func main() {
 		log.Error("appliance stopped", "err", err)
 		os.Exit(1)
 	}
+}
+
+// printFirewall prints the nftables ruleset for the configuration the
+// flags name (docs/network.md); the image loads it with nft -f.
+func printFirewall(args []string) error {
+	cfg, err := config.Load(args)
+	if err != nil {
+		return err
+	}
+	rules, err := app.FirewallRules(cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Print(rules)
+	return nil
 }
 
 // hashPassword reads one charger password from standard input and prints

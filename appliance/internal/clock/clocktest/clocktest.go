@@ -105,6 +105,11 @@ func (c *Clock) NextWait() time.Duration {
 	}
 }
 
+// Waited is signalled when the code under test calls After: a test that
+// must also watch other channels selects on it, then takes the waits with
+// TakeWaits.
+func (c *Clock) Waited() <-chan struct{} { return c.notify }
+
 // TakeWaits returns, without blocking, the durations of the After calls
 // that NextWait has not returned yet, oldest first, and forgets them.
 func (c *Clock) TakeWaits() []time.Duration {
