@@ -14,4 +14,9 @@ var (
 	rfidSPI   = flag.String("rfid-spi", "SPI0.0", "SPI port of the MFRC522")
 	rfidReset = flag.String("rfid-reset", "GPIO25", "GPIO wired to the MFRC522's RST (empty: none)")
 	rfidIRQ   = flag.String("rfid-irq", "GPIO4", "GPIO wired to the MFRC522's IRQ (empty: none)")
+
+	// The access point the network test brings up.
+	apInterface = flag.String("ap-interface", "wlan0", "Wi-Fi interface of the access point")
+	apSSID      = flag.String("ap-ssid", "Constellation-hwtest", "SSID of the test access point")
+	apPassword  = flag.String("ap-password", "hwtest-passphrase", "passphrase of the test access point")
 )
