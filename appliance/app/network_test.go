@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -48,7 +47,9 @@ func TestNetworkThroughTheAPI(t *testing.T) {
 	next.AP.SSID = "Depot-7b"
 	body, _ := json.Marshal(next)
 	var res network.ChangeResult
-	putJSON(t, a.api+"/api/v1/network", string(body), http.StatusOK, &res)
+	if err := json.Unmarshal(request(t, http.MethodPut, a.api+"/api/v1/network", string(body), http.StatusOK), &res); err != nil {
+		t.Fatal(err)
+	}
 	if res.Outcome != network.OutcomeApplied {
 		t.Fatalf("change %+v", res)
 	}
@@ -64,27 +65,6 @@ func TestNetworkThroughTheAPI(t *testing.T) {
 	if len(clients.Leases) != 2 || len(clients.Leases[1].Chargers) != 1 || clients.Leases[1].Chargers[0] != "CP-WIFI" ||
 		len(clients.Problems) != 1 || !strings.HasPrefix(clients.Problems[0], "line 3:") {
 		t.Errorf("clients %+v", clients)
-	}
-}
-
-// putJSON sends body and decodes the answer, which must have status want.
-func putJSON(t *testing.T, url, body string, want int, v any) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPut, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != want {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("PUT %s %s: %s %s", url, body, resp.Status, b)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		t.Fatal(err)
 	}
 }
 

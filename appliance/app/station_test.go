@@ -149,8 +149,8 @@ func eventually(t *testing.T, logs *testlog.Buffer, what string, cond func() boo
 	}
 }
 
-// request sends body and checks the status.
-func request(t *testing.T, method, url, body string, want int) {
+// request sends body and checks the status; it returns the answer.
+func request(t *testing.T, method, url, body string, want int) []byte {
 	t.Helper()
 	req, err := http.NewRequest(method, url, bytes.NewBufferString(body))
 	if err != nil {
@@ -161,8 +161,9 @@ func request(t *testing.T, method, url, body string, want int) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != want {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("%s %s: %s %s, want %d", method, url, resp.Status, b, want)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != want {
+		t.Fatalf("%s %s %s: %s %s, want %d (%v)", method, url, body, resp.Status, b, want, err)
 	}
+	return b
 }

@@ -46,25 +46,14 @@ func startSim(t *testing.T, dir string, o Options) *simEnv {
 	return e
 }
 
-// settle lets the loop run, firing its waits, until cond holds; the
-// guard only turns a hang into a failure.
+// settle lets the loop run, firing its waits, until cond holds.
 func (e *simEnv) settle(what string, cond func(Status) bool) Status {
 	e.t.Helper()
-	guard := time.After(10 * time.Second)
-	for {
-		st := e.sim.Status(context.Background())
-		if cond(st) {
-			return st
-		}
-		select {
-		case <-e.clock.Waited():
-			for _, d := range e.clock.TakeWaits() {
-				e.clock.Advance(d)
-			}
-		case <-guard:
-			e.t.Fatalf("never %s: %+v", what, st)
-		}
+	var st Status
+	if !e.clock.RunUntil(10*time.Second, func() bool { st = e.sim.Status(context.Background()); return cond(st) }) {
+		e.t.Fatalf("never %s: %+v", what, st)
 	}
+	return st
 }
 
 func simUp(st Status) bool { return st.Reachable && st.AP.State == APUp }
@@ -176,19 +165,19 @@ type applyResult struct {
 // drive fires the clock's waits until the result arrives.
 func (e *simEnv) drive(done <-chan applyResult) applyResult {
 	e.t.Helper()
-	guard := time.After(10 * time.Second)
-	for {
+	var r applyResult
+	returned := e.clock.RunUntil(10*time.Second, func() bool {
 		select {
-		case r := <-done:
-			return r
-		case <-e.clock.Waited():
-			for _, d := range e.clock.TakeWaits() {
-				e.clock.Advance(d)
-			}
-		case <-guard:
-			e.t.Fatal("Apply never returned")
+		case r = <-done:
+			return true
+		default:
+			return false
 		}
+	})
+	if !returned {
+		e.t.Fatal("Apply never returned")
 	}
+	return r
 }
 
 func TestStateFile(t *testing.T) {

@@ -90,21 +90,11 @@ func start(t *testing.T, o envOptions) *env {
 // nothing.
 func (e *env) settle(what string, cond func(network.Status) bool) network.Status {
 	e.t.Helper()
-	guard := time.After(20 * time.Second)
-	for {
-		st := e.ctl.Status(context.Background())
-		if cond(st) {
-			return st
-		}
-		select {
-		case <-e.clock.Waited():
-			for _, d := range e.clock.TakeWaits() {
-				e.clock.Advance(d)
-			}
-		case <-guard:
-			e.t.Fatalf("never %s; status %+v\nlogs:\n%s", what, st, e.logs.String())
-		}
+	var st network.Status
+	if !e.clock.RunUntil(20*time.Second, func() bool { st = e.ctl.Status(context.Background()); return cond(st) }) {
+		e.t.Fatalf("never %s; status %+v\nlogs:\n%s", what, st, e.logs.String())
 	}
+	return st
 }
 
 func apUp(st network.Status) bool { return st.Reachable && st.AP.State == network.APUp }

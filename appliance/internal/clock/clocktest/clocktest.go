@@ -110,6 +110,28 @@ func (c *Clock) NextWait() time.Duration {
 // TakeWaits.
 func (c *Clock) Waited() <-chan struct{} { return c.notify }
 
+// RunUntil fires every wait the code under test asks for, each after its
+// own duration, until done returns true, and reports whether it did
+// within timeout of wall time: the timeout turns a hang into a failure, it
+// times nothing, so make it generous.
+func (c *Clock) RunUntil(timeout time.Duration, done func() bool) bool {
+	guard := time.After(timeout)
+	poll := time.NewTicker(5 * time.Millisecond) // done may hold without a new wait
+	defer poll.Stop()
+	for !done() {
+		select {
+		case <-c.Waited():
+			for _, d := range c.TakeWaits() {
+				c.Advance(d)
+			}
+		case <-poll.C:
+		case <-guard:
+			return false
+		}
+	}
+	return true
+}
+
 // TakeWaits returns, without blocking, the durations of the After calls
 // that NextWait has not returned yet, oldest first, and forgets them.
 func (c *Clock) TakeWaits() []time.Duration {

@@ -80,3 +80,29 @@ func TestNextWait(t *testing.T) {
 		t.Errorf("TakeWaits() = %v after NextWait took them all", waits)
 	}
 }
+
+// TestRunUntil: the waits are fired until done holds; a done that never
+// holds is reported, not waited for forever.
+func TestRunUntil(t *testing.T) {
+	c := New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	fired := make(chan struct{})
+	go func() {
+		<-c.After(time.Hour)
+		<-c.After(time.Minute)
+		close(fired)
+	}()
+	ok := c.RunUntil(10*time.Second, func() bool {
+		select {
+		case <-fired:
+			return true
+		default:
+			return false
+		}
+	})
+	if !ok || c.Now() != time.Date(2026, 1, 1, 1, 1, 0, 0, time.UTC) {
+		t.Errorf("RunUntil: %v at %v", ok, c.Now())
+	}
+	if c.RunUntil(20*time.Millisecond, func() bool { return false }) {
+		t.Error("a done that never holds")
+	}
+}
