@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"strings"
 
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/leases"
@@ -37,27 +36,20 @@ type NetworkView struct {
 	Settings network.Settings `json:"settings"`
 }
 
-// redacted returns s without its passwords.
-func redacted(s network.Settings) network.Settings {
-	s.AP.Password = ""
-	s.Uplinks.WiFi.Password = ""
-	return s
-}
-
 func (s *Server) networkStatus(w http.ResponseWriter, r *http.Request) error {
 	if s.network == nil {
 		return errNoNetwork
 	}
-	writeJSON(w, http.StatusOK, NetworkView{Status: s.network.Status(r.Context()), Settings: redacted(s.network.Settings())})
+	writeJSON(w, http.StatusOK, NetworkView{Status: s.network.Status(r.Context()), Settings: s.network.Settings().Redacted()})
 	return nil
 }
 
 // errNoNetwork: network.driver is none.
 var errNoNetwork = &httpError{status: http.StatusNotFound, msg: "the appliance does not manage the network (network.driver is none)"}
 
-// putNetwork applies new network settings safely: the answer is the
-// change's result, applied or rolled back. A password left out keeps the
-// one in force, so a client can send back what GET showed.
+// putNetwork applies new network settings safely (network.DecodeChange:
+// a password left out keeps the one in force): the answer is the change's
+// result, applied or rolled back.
 func (s *Server) putNetwork(w http.ResponseWriter, r *http.Request) error {
 	if s.network == nil {
 		return errNoNetwork
@@ -66,25 +58,14 @@ func (s *Server) putNetwork(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var next network.Settings
-	if err := decodeObject(body, &next); err != nil {
-		return err
-	}
-	cur := s.network.Settings()
-	if next.AP.Password == "" {
-		next.AP.Password = cur.AP.Password
-	}
-	if next.Uplinks.WiFi.Password == "" {
-		next.Uplinks.WiFi.Password = cur.Uplinks.WiFi.Password
-	}
-	next = next.Normalize()
-	if err := next.Validate(); err != nil {
-		return badRequest("%s", networkProblems(err))
+	next, err := network.DecodeChange(body, s.network.Settings())
+	if err != nil {
+		return badRequest("%s", network.Problems(err))
 	}
 	res, err := s.network.Apply(r.Context(), next)
 	switch {
 	case errors.Is(err, network.ErrInvalid):
-		return badRequest("%s", networkProblems(err))
+		return badRequest("%s", network.Problems(err))
 	case errors.Is(err, network.ErrUnavailable):
 		return &httpError{status: http.StatusServiceUnavailable, msg: err.Error()}
 	case err != nil && res.Outcome == "":
@@ -92,12 +73,6 @@ func (s *Server) putNetwork(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
-}
-
-// networkProblems is a settings error without the package's prefix on
-// each of its lines: the field names lead.
-func networkProblems(err error) string {
-	return strings.ReplaceAll(err.Error(), network.ErrInvalid.Error()+": ", "")
 }
 
 func (s *Server) networkClients(w http.ResponseWriter, r *http.Request) error {

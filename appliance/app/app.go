@@ -70,8 +70,18 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 		syncer   *cloudsync.Client
 		onChange func(*bbolt.Tx, charging.Change) error
 	)
+	// The network manager exists before the sync, which changes it when
+	// the cloud's desired configuration sets "network".
+	netMgr, err := newNetworkManager(cfg, log)
+	if err != nil {
+		return err
+	}
 	if cfg.Sync.Enabled {
-		if syncer, err = cloudsync.New(ctx, db, syncOptions(cfg, log)); err != nil {
+		opts := syncOptions(cfg, log)
+		if netMgr != nil {
+			opts.Network, opts.LocalNetwork = netMgr, cfg.Network.Settings()
+		}
+		if syncer, err = cloudsync.New(ctx, db, opts); err != nil {
 			return err
 		}
 		onChange = syncer.OnChange
@@ -132,12 +142,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 	if syncer != nil {
 		syncStatus = syncer
 	}
-	netCtl, err := newNetwork(cfg, central, log)
-	if err != nil {
-		return err
-	}
-	var netAPI api.Network // a nil *networkControl is not a nil interface
-	if netCtl != nil {
+	var (
+		netCtl *networkControl
+		netAPI api.Network // a nil *networkControl is not a nil interface
+	)
+	if netMgr != nil {
+		netCtl = &networkControl{networkManager: netMgr, leases: cfg.Network.Leases(), central: central}
 		netAPI = netCtl
 	}
 	parts, err := newStationParts(cfg, svc, syncer, netCtl, log)

@@ -15,44 +15,41 @@ import (
 	"github.com/constellation-ev/constellation/appliance/ocpp/csms"
 )
 
-// networkControl is the configured network manager with the access
-// point's clients: the API's Network.
-type networkControl struct {
+// networkManager is the configured network control:
+// *network.Controller, or *network.Sim in dev mode.
+type networkManager interface {
 	network.Manager
-	settings func() network.Settings
-	leases   string
-	central  *csms.CSMS
+	Settings() network.Settings
+}
+
+var (
+	_ networkManager = (*network.Controller)(nil)
+	_ networkManager = (*network.Sim)(nil)
+)
+
+// newNetworkManager builds the network manager network.driver names; nil
+// for none.
+func newNetworkManager(cfg config.Config, log *slog.Logger) (networkManager, error) {
+	opts := network.Options{Initial: cfg.Network.Settings(), DataDir: cfg.DataDir,
+		CheckTimeout: cfg.Network.CheckTimeout.Duration, Logger: log.With("area", "network")}
+	switch cfg.Network.Driver {
+	case config.NetworkManager:
+		return network.NewController(nm.NewBackend(nm.Options{Logger: opts.Logger}), opts)
+	case config.NetworkSim:
+		return network.NewSim(opts)
+	}
+	return nil, nil
+}
+
+// networkControl is the network manager with the access point's clients:
+// the API's Network.
+type networkControl struct {
+	networkManager
+	leases  string
+	central *csms.CSMS
 }
 
 var _ api.Network = (*networkControl)(nil)
-
-// newNetwork builds the network manager network.driver names; nil for
-// none.
-func newNetwork(cfg config.Config, central *csms.CSMS, log *slog.Logger) (*networkControl, error) {
-	opts := network.Options{Initial: cfg.Network.Settings(), DataDir: cfg.DataDir,
-		CheckTimeout: cfg.Network.CheckTimeout.Duration, Logger: log.With("area", "network")}
-	n := &networkControl{leases: cfg.Network.Leases(), central: central}
-	switch cfg.Network.Driver {
-	case config.NetworkManager:
-		c, err := network.NewController(nm.NewBackend(nm.Options{Logger: opts.Logger}), opts)
-		if err != nil {
-			return nil, err
-		}
-		n.Manager, n.settings = c, c.Settings
-	case config.NetworkSim:
-		s, err := network.NewSim(opts)
-		if err != nil {
-			return nil, err
-		}
-		n.Manager, n.settings = s, s.Settings
-	default:
-		return nil, nil
-	}
-	return n, nil
-}
-
-// Settings returns the settings in force.
-func (n *networkControl) Settings() network.Settings { return n.settings() }
 
 // Clients reads the access point's leases, matched to the chargers.
 func (n *networkControl) Clients(context.Context) (api.Clients, error) {

@@ -22,6 +22,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/constellation-ev/constellation/appliance/charging"
+	"github.com/constellation-ev/constellation/appliance/network"
 	"github.com/constellation-ev/constellation/syncproto"
 )
 
@@ -63,6 +64,16 @@ type Domain interface {
 
 var _ Domain = (*charging.Service)(nil)
 
+// Network is the appliance's control of its access point and uplinks,
+// which the desired "network" setting changes; *network.Controller
+// implements it.
+type Network interface {
+	Settings() network.Settings
+	Apply(ctx context.Context, s network.Settings) (network.ChangeResult, error)
+}
+
+var _ Network = (*network.Controller)(nil)
+
 // Executor sends a version-neutral command to a charger and returns its
 // answer. *csms.CSMS implements it.
 type Executor interface {
@@ -99,6 +110,11 @@ type Options struct {
 	// configuration may set (its configuration file's), restored when a
 	// desired configuration stops setting them.
 	Local map[string]string
+	// Network, if set, takes the desired "network" setting; LocalNetwork
+	// is its own (the configuration file's), restored when the desired
+	// configuration stops setting it.
+	Network      Network
+	LocalNetwork network.Settings
 	// Software is the appliance's version, announced in every Birth.
 	Software string
 	// ReconnectMin and ReconnectMax bound the random wait between
@@ -128,9 +144,14 @@ type Client struct {
 	enroller *enroller
 	batch    time.Duration
 	local    map[string]string
-	software string
-	boot     string // this run of the process
-	backoff  autopaho.Backoff
+	network  Network
+	localNet network.Settings
+	// desiredMu orders the stores of applied desired versions: a network
+	// change finishes after the versions that follow it started.
+	desiredMu sync.Mutex
+	software  string
+	boot      string // this run of the process
+	backoff   autopaho.Backoff
 
 	// Set by Run before the link starts; runCtx ends with the link.
 	domain Domain
@@ -180,6 +201,8 @@ func New(ctx context.Context, st Store, opts Options) (*Client, error) {
 		username: cmp.Or(opts.Username, opts.Site),
 		batch:    opts.ReadingsBatch,
 		local:    opts.Local,
+		network:  opts.Network,
+		localNet: opts.LocalNetwork,
 		software: opts.Software,
 		boot:     hex.EncodeToString(raw[:]),
 		// Random waits that grow: a fleet coming back after an outage does

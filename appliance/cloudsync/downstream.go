@@ -15,6 +15,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/constellation-ev/constellation/appliance/charging"
+	"github.com/constellation-ev/constellation/appliance/network"
 	"github.com/constellation-ev/constellation/appliance/store"
 	"github.com/constellation-ev/constellation/syncproto"
 )
@@ -31,6 +32,10 @@ const (
 	// SettingUnknownTokens is the policy for tokens not in the cache:
 	// strict, allowlist or open.
 	SettingUnknownTokens = "unknown_tokens"
+	// SettingNetwork is the access point and the uplinks: a JSON object
+	// of network.Settings (a password left out keeps the one in force),
+	// changed safely: applied, checked, rolled back if the check fails.
+	SettingNetwork = "network"
 )
 
 // settings apply each known setting to the domain.
@@ -111,14 +116,78 @@ func (c *Client) applyDesired(ctx context.Context, m *syncproto.Desired) error {
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(m.Settings)) {
-		if settings[name] == nil {
+		if settings[name] == nil && name != SettingNetwork {
 			problems = append(problems, name+": unknown setting")
 		}
 	}
-	rep := &syncproto.Reported{DesiredVersion: m.Version, Applied: len(problems) == 0, Settings: done,
+	prevNetwork, hadNetwork := cur.Settings[SettingNetwork]
+	// What is in force stays recorded when a change is refused or fails,
+	// so that a later version without the setting still restores the
+	// appliance's own.
+	keep := func() {
+		if hadNetwork {
+			done[SettingNetwork] = prevNetwork
+		}
+	}
+	next, problem := c.desiredNetwork(m.Settings, hadNetwork)
+	if problem != "" {
+		problems = append(problems, problem)
+		keep()
+	}
+	if next == nil {
+		if v, ok := m.Settings[SettingNetwork]; ok && problem == "" {
+			done[SettingNetwork] = v // in force already
+		}
+		return c.finishDesired(ctx, m.Version, done, problems)
+	}
+	// A network change takes up to its check's timeout: it runs beside
+	// the link, and the report follows its result.
+	c.cmds.Go(func() {
+		res, err := c.network.Apply(ctx, *next)
+		switch {
+		case err != nil && res.Outcome == "":
+			problems = append(problems, "network: "+err.Error())
+			keep()
+		case res.Outcome != network.OutcomeApplied:
+			problems = append(problems, fmt.Sprintf("network: %s: %s", res.Outcome, res.Reason))
+			keep()
+		default:
+			if v, ok := m.Settings[SettingNetwork]; ok {
+				done[SettingNetwork] = v
+			}
+		}
+		if err := c.finishDesired(ctx, m.Version, done, problems); err != nil {
+			c.fail("apply desired", err)
+		}
+	})
+	return nil
+}
+
+// finishDesired records desired version as applied with the settings
+// done, and reports it with the problems, unless a newer version was
+// recorded meanwhile.
+func (c *Client) finishDesired(ctx context.Context, version int64, done map[string]string, problems []string) error {
+	c.desiredMu.Lock()
+	defer c.desiredMu.Unlock()
+	if v, ok := done[SettingNetwork]; ok {
+		// Reported upstream without its passwords.
+		if s, err := network.DecodeChange([]byte(v), c.network.Settings()); err == nil {
+			b, _ := json.Marshal(s.Redacted())
+			done[SettingNetwork] = string(b)
+		}
+	}
+	rep := &syncproto.Reported{DesiredVersion: version, Applied: len(problems) == 0, Settings: done,
 		Error: strings.Join(problems, "; ")}
+	stale := false
 	err := c.st.Update(ctx, func(tx *bbolt.Tx) error {
-		data, err := json.Marshal(applied{Version: m.Version, Settings: done})
+		cur, err := readDesired(tx)
+		if err != nil {
+			return err
+		}
+		if stale = cur.Version >= version; stale {
+			return nil
+		}
+		data, err := json.Marshal(applied{Version: version, Settings: done})
 		if err != nil {
 			return err
 		}
@@ -128,10 +197,41 @@ func (c *Client) applyDesired(ctx context.Context, m *syncproto.Desired) error {
 		return c.outbox.append(tx, rep)
 	})
 	if err != nil {
-		return fmt.Errorf("store desired version %d: %w", m.Version, err)
+		return fmt.Errorf("store desired version %d: %w", version, err)
 	}
-	c.log.Info("desired configuration applied", "version", m.Version, "applied", rep.Applied, "problems", rep.Error)
+	if stale {
+		c.log.Info("desired configuration superseded before its network change finished", "version", version)
+		return nil
+	}
+	c.log.Info("desired configuration applied", "version", version, "applied", rep.Applied, "problems", rep.Error)
 	return nil
+}
+
+// desiredNetwork returns the network settings desired calls for when they
+// differ from those in force, or why it cannot have them. When desired
+// stops setting them (had: the version before did), the appliance's own
+// return; when neither did, the local API's changes stay.
+func (c *Client) desiredNetwork(desired map[string]string, had bool) (next *network.Settings, problem string) {
+	v, set := desired[SettingNetwork]
+	switch {
+	case c.network == nil && set:
+		return nil, "network: the appliance does not manage its network (network.driver is none)"
+	case c.network == nil, !set && !had:
+		return nil, ""
+	}
+	cur := c.network.Settings()
+	want := c.localNet.Normalize()
+	if set {
+		s, err := network.DecodeChange([]byte(v), cur)
+		if err != nil {
+			return nil, "network: " + strings.ReplaceAll(network.Problems(err), "\n", "; ")
+		}
+		want = s
+	}
+	if want == cur {
+		return nil, ""
+	}
+	return &want, ""
 }
 
 // effective is the value of setting name under the desired settings

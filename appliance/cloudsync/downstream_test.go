@@ -1,6 +1,7 @@
 package cloudsync
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/cloudsync/synctest"
+	"github.com/constellation-ev/constellation/appliance/network"
 	"github.com/constellation-ev/constellation/syncproto"
 )
 
@@ -294,5 +296,62 @@ func TestDesiredHeartbeatReachesConnectedChargers(t *testing.T) {
 	desired(3, map[string]string{})
 	if got := sets(4); len(got) != 4 || !slices.Contains(got, "CP16 HeartbeatInterval=300") {
 		t.Errorf("set %v: want the appliance's own 300 s back, and nothing for version 2", got)
+	}
+}
+
+// TestDesiredNetwork: the desired "network" setting changes the access
+// point safely and is reported without its password; a bad one is
+// refused by its field; one whose check fails is rolled back and reported
+// so; a desired configuration that stops setting it returns the
+// appliance's own.
+func TestDesiredNetwork(t *testing.T) {
+	broker := synctest.Broker(t)
+	local := network.DefaultSettings()
+	local.AP.SSID, local.AP.Password = "Local-SSID", "local-passphrase"
+	sim, err := network.NewSim(network.Options{Initial: local, CheckTimeout: 2 * time.Second, CheckInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	simCtx, stopSim := context.WithCancel(context.Background())
+	simDone := make(chan error, 1)
+	go func() { simDone <- sim.Run(simCtx) }()
+	defer func() { stopSim(); <-simDone }()
+	e := newEnv(t, broker, func(o *Options) { o.Network, o.LocalNetwork = sim, local })
+	site := e.opts.Site
+	sub := e.subscribe(t, broker)
+	e.run(t)
+	desired := func(v int64, settings map[string]string) *syncproto.Reported {
+		t.Helper()
+		synctest.PublishMessage(t, broker, site, &syncproto.Desired{Header: header(site, t0), Version: v, Settings: settings}, true)
+		return reported(sub.Wait(t, fmt.Sprintf("the report of desired version %d", v), hasReported(v)), v)
+	}
+
+	rep := desired(1, map[string]string{SettingNetwork: `{"ap":{"enabled":true,"ssid":"Cloud-SSID","password":"cloud-passphrase"},"uplinks":{"ethernet":{"enabled":true}}}`})
+	if !rep.Applied || !strings.Contains(rep.Settings[SettingNetwork], `"ssid":"Cloud-SSID"`) || strings.Contains(rep.Settings[SettingNetwork], "cloud-passphrase") {
+		t.Fatalf("reported %+v", rep)
+	}
+	if s := sim.Settings(); s.AP.SSID != "Cloud-SSID" || s.AP.Password != "cloud-passphrase" {
+		t.Fatalf("settings in force %+v", s.Redacted())
+	}
+
+	rep = desired(2, map[string]string{SettingNetwork: `{"ap":{"enabled":true,"ssid":"` + strings.Repeat("x", 40) + `"}}`})
+	if rep.Applied || !strings.Contains(rep.Error, "network: ap.ssid") || sim.Settings().AP.SSID != "Cloud-SSID" {
+		t.Fatalf("a bad network: reported %+v, in force %q", rep, sim.Settings().AP.SSID)
+	}
+
+	sim.FailAP(func(ap network.APConfig) string {
+		if ap.Channel == 11 {
+			return "channel 11 refused"
+		}
+		return ""
+	})
+	rep = desired(3, map[string]string{SettingNetwork: `{"ap":{"enabled":true,"ssid":"Cloud-SSID","band":"bg","channel":11},"uplinks":{"ethernet":{"enabled":true}}}`})
+	if rep.Applied || !strings.Contains(rep.Error, "network: rolled-back") || sim.Settings().AP.Channel == 11 {
+		t.Fatalf("a failing change: reported %+v, in force %+v", rep, sim.Settings().AP)
+	}
+
+	rep = desired(4, map[string]string{})
+	if !rep.Applied || sim.Settings().AP.SSID != "Local-SSID" {
+		t.Fatalf("back to the appliance's own: reported %+v, in force %q", rep, sim.Settings().AP.SSID)
 	}
 }

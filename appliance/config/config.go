@@ -395,7 +395,7 @@ func (c Config) Validate() error {
 	switch c.Network.Driver {
 	case NetworkManager, NetworkSim:
 		if err := c.Network.Settings().Validate(); err != nil {
-			errs = append(errs, prefixed("network", errors.New(strings.ReplaceAll(err.Error(), network.ErrInvalid.Error()+": ", ""))))
+			errs = append(errs, prefixed("network", errors.New(network.Problems(err))))
 		}
 		if c.Network.CheckTimeout.Duration < time.Second {
 			errs = append(errs, fmt.Errorf("network.check_timeout: %v is below 1s", c.Network.CheckTimeout.Duration))

@@ -342,6 +342,47 @@ func checkPassphrase(p Secret) error {
 
 func isNotPrintable(r rune) bool { return r < 0x20 || r > 0x7e }
 
+// DecodeChange decodes new settings from JSON (the local API's body, the
+// cloud's desired "network" setting) against those in force, cur: unknown
+// fields are refused, a password left empty keeps cur's (a client sends
+// back what it was shown, without passwords), defaults are filled in, and
+// the result is validated.
+func DecodeChange(data []byte, cur Settings) (Settings, error) {
+	var s Settings
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return Settings{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if dec.More() {
+		return Settings{}, fmt.Errorf("%w: data after the settings object", ErrInvalid)
+	}
+	if s.AP.Password == "" {
+		s.AP.Password = cur.AP.Password
+	}
+	if s.Uplinks.WiFi.Password == "" {
+		s.Uplinks.WiFi.Password = cur.Uplinks.WiFi.Password
+	}
+	s = s.Normalize()
+	if err := s.Validate(); err != nil {
+		return Settings{}, err
+	}
+	return s, nil
+}
+
+// Redacted returns s without its passwords, to show or report.
+func (s Settings) Redacted() Settings {
+	s.AP.Password = ""
+	s.Uplinks.WiFi.Password = ""
+	return s
+}
+
+// Problems is a settings error as its fields' problems, one a line,
+// without the package's prefix.
+func Problems(err error) string {
+	return strings.ReplaceAll(err.Error(), ErrInvalid.Error()+": ", "")
+}
+
 // DecodeSettings decodes settings from JSON (the cloud's desired
 // configuration or the local UI), refusing unknown fields, fills in the
 // defaults and validates them.

@@ -140,12 +140,15 @@ func nextID() string { return strconv.FormatUint(idBase+idCounter.Add(1), 36) }
 
 // Conn is one OCPP-J connection, either end.
 type Conn struct {
-	id      string
-	version ocppj.Version
-	ws      *websocket.Conn
-	cfg     *Config
-	cache   *dedupCache
-	obs     Observer // may be nil
+	// handshake orders the server's connections by when their upgrade
+	// was answered: of two connections of a charger, the later one wins.
+	handshake uint64
+	id        string
+	version   ocppj.Version
+	ws        *websocket.Conn
+	cfg       *Config
+	cache     *dedupCache
+	obs       Observer // may be nil
 
 	ctx    context.Context // handlers' context, cancelled on close
 	cancel context.CancelFunc

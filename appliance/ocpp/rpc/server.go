@@ -63,6 +63,9 @@ type Server struct {
 	caches  map[string]*dedupCache
 	closing bool
 	wg      sync.WaitGroup
+	// handshakes numbers the upgrades in the order they are answered (see
+	// Conn.handshake).
+	handshakes uint64
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -193,6 +196,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(offered) > 0 {
 		hdr = http.Header{"Sec-Websocket-Protocol": {string(v)}}
 	}
+	// Numbered before the 101 goes out: a charger that reconnects after
+	// its first handshake was answered gets a higher number even if the
+	// first request's goroutine registers later.
+	s.mu.Lock()
+	s.handshakes++
+	handshake := s.handshakes
+	s.mu.Unlock()
 	ws, err := s.upgrader.Upgrade(w, r, hdr)
 	if err != nil {
 		log.Warn("websocket upgrade failed", "charger", id, "err", err)
@@ -206,12 +216,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.caches[id] = cache
 	}
 	c := newConn(ws, id, v, &s.cfg, cache)
+	c.handshake = handshake
 	if s.closing {
 		s.mu.Unlock()
 		c.closeWith(websocket.CloseGoingAway, "server shutting down", ErrShutdown)
 		return
 	}
 	old := s.conns[id]
+	if old != nil && old.handshake > handshake {
+		// A later connection of the charger is registered already: this
+		// one is the old one.
+		s.mu.Unlock()
+		c.closeWith(websocket.ClosePolicyViolation, "replaced by new connection", ErrReplaced)
+		return
+	}
 	s.conns[id] = c
 	var oldGone chan struct{}
 	if old != nil {
