@@ -144,6 +144,16 @@ const (
 	// result (started, stopped, refused, failed), Detail the token, the
 	// reason, the connector and the transaction.
 	EventTap = "tap"
+	// EventNetwork: the appliance's network changed; Code is the uplink's
+	// connectivity (full, limited, portal, none, unknown), Detail the
+	// access point's state and SSID, the uplink's kind and interface,
+	// whether NetworkManager answers, and the number of devices on the
+	// access point.
+	EventNetwork = "network"
+	// EventAPClient: a device joined (Code "joined") or left ("left") the
+	// chargers' access point; Detail its MAC, IP, hostname and the
+	// chargers connected from it.
+	EventAPClient = "ap_client"
 )
 
 // Event is something that happened at a charger or at the appliance

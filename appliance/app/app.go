@@ -241,6 +241,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 		// The network is kept as configured until the appliance stops;
 		// NetworkManager missing or restarting is reported, never fatal.
 		background.Go(func() { logEnd(log, "network", netCtl.Run(syncCtx)) })
+		if syncer != nil {
+			background.Go(func() {
+				netCtl.reportNetwork(syncCtx, syncer.Record, cfg.Network.ReportEvery.Duration, log.With("area", "network"))
+			})
+		}
 	}
 	if pusher != nil {
 		background.Go(func() {

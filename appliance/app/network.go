@@ -5,14 +5,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/constellation-ev/constellation/appliance/api"
 	"github.com/constellation-ev/constellation/appliance/config"
 	"github.com/constellation-ev/constellation/appliance/firewall"
+	"github.com/constellation-ev/constellation/appliance/leases"
 	"github.com/constellation-ev/constellation/appliance/network"
 	"github.com/constellation-ev/constellation/appliance/network/nm"
 	"github.com/constellation-ev/constellation/appliance/ocpp/csms"
+	"github.com/constellation-ev/constellation/syncproto"
 )
 
 // networkManager is the configured network control:
@@ -92,4 +97,70 @@ func FirewallRules(cfg config.Config) (string, error) {
 		ports = append(ports, uint16(p))
 	}
 	return firewall.Rules(firewall.Config{Interface: ap.Interface, Address: addr, CSMSPorts: ports})
+}
+
+// reportNetwork tells the cloud, through record, of every change of the
+// network's state (a "network" event) and of every device that joins or
+// leaves the access point ("ap_client" events), looking every interval,
+// until ctx ends. After a restart the current state is told again.
+func (n *networkControl) reportNetwork(ctx context.Context, record func(context.Context, syncproto.Message) error, every time.Duration, log *slog.Logger) {
+	var last string
+	known := map[string]leases.Lease{} // by MAC
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		st := n.Status(ctx)
+		clients, err := n.Clients(ctx)
+		if err != nil {
+			log.Warn("network report: reading the leases", "err", err)
+		}
+		now := time.Now()
+		var events []*syncproto.Event
+		summary := syncproto.Attributes{"reachable": strconv.FormatBool(st.Reachable), "ap": string(st.AP.State), "ssid": st.AP.SSID,
+			"uplink": string(st.Uplink.Kind), "interface": st.Uplink.Interface, "clients": strconv.Itoa(len(clients.Leases))}
+		if key := fmt.Sprint(st.Uplink.Connectivity, summary); key != last {
+			events = append(events, &syncproto.Event{Event: syncproto.EventNetwork, At: now, Code: string(st.Uplink.Connectivity), Detail: summary})
+			last = key
+		}
+		seen := map[string]bool{}
+		for _, l := range clients.Leases {
+			seen[l.MAC] = true
+			if old, ok := known[l.MAC]; ok && old.IP == l.IP && slices.Equal(old.Chargers, l.Chargers) {
+				continue
+			}
+			known[l.MAC] = l
+			events = append(events, clientEvent(l, "joined", now))
+		}
+		for mac, l := range known {
+			if !seen[mac] {
+				delete(known, mac)
+				events = append(events, clientEvent(l, "left", now))
+			}
+		}
+		for _, ev := range events {
+			if err := record(ctx, ev); err != nil {
+				log.Warn("network report not queued", "event", ev.Event, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func clientEvent(l leases.Lease, code string, at time.Time) *syncproto.Event {
+	chargers := make([]string, len(l.Chargers))
+	for i, c := range l.Chargers {
+		chargers[i] = string(c)
+	}
+	d := syncproto.Attributes{"mac": l.MAC, "ip": l.IP.String()}
+	if l.Hostname != "" {
+		d["hostname"] = l.Hostname
+	}
+	if len(chargers) > 0 {
+		d["chargers"] = strings.Join(chargers, ",")
+	}
+	return &syncproto.Event{Event: syncproto.EventAPClient, At: at, Code: code, Detail: d}
 }

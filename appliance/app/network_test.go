@@ -7,12 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/constellation-ev/constellation/appliance/api"
 	"github.com/constellation-ev/constellation/appliance/app"
+	"github.com/constellation-ev/constellation/appliance/cloudsync/synctest"
 	"github.com/constellation-ev/constellation/appliance/config"
 	"github.com/constellation-ev/constellation/appliance/internal/testlog"
 	"github.com/constellation-ev/constellation/appliance/network"
+	"github.com/constellation-ev/constellation/syncproto"
 )
 
 // TestNetworkThroughTheAPI: with the simulated network, the API shows
@@ -85,4 +88,43 @@ func TestFirewallRules(t *testing.T) {
 	if _, err := app.FirewallRules(cfg); err == nil || !strings.Contains(err.Error(), `ocpp listener "nowhere"`) {
 		t.Errorf("a bad listener: %v", err)
 	}
+}
+
+// TestNetworkReportedToTheCloud: the network's state and the access
+// point's devices, with the charger connected from each, reach the cloud
+// as events.
+func TestNetworkReportedToTheCloud(t *testing.T) {
+	broker := synctest.Broker(t)
+	site := synctest.Site(t)
+	pwFile := filepath.Join(t.TempDir(), "mqtt-password")
+	leasesFile := filepath.Join(t.TempDir(), "dnsmasq-wlan0.leases")
+	for path, data := range map[string]string{pwFile: "s3cret-mqtt-password\n", leasesFile: "0 02:00:00:aa:bb:cc 127.0.0.1 wallbox *\n"} {
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub := synctest.Subscribe(t, broker, syncproto.Prefix+site+"/up/+")
+	a := startAppliance(t, func(c *config.Config) {
+		c.Sync = config.Sync{Enabled: true, Broker: broker, Site: site, PasswordFile: pwFile,
+			ReadingsBatch: config.Duration{Duration: time.Minute}, OutboxMaxEntries: 1000, OutboxMaxBytes: 1 << 20}
+		c.Network.Driver = config.NetworkSim
+		c.Network.AP.SSID, c.Network.AP.Password = "Depot-7", "secret-ap-password"
+		c.Network.LeasesFile = leasesFile
+		c.Network.ReportEvery = config.Duration{Duration: 50 * time.Millisecond}
+	})
+	dialRaw(t, a, "CP-WIFI").call("BootNotification", boot)
+	sub.Wait(t, "the network and its charger", func(ms []synctest.Message) bool {
+		var network, client bool
+		for _, m := range ms {
+			ev, ok := m.Msg.(*syncproto.Event)
+			switch {
+			case !ok:
+			case ev.Event == syncproto.EventNetwork:
+				network = network || ev.Code == "full" && ev.Detail["ssid"] == "Depot-7" && ev.Detail["ap"] == "up"
+			case ev.Event == syncproto.EventAPClient:
+				client = client || ev.Code == "joined" && ev.Detail["mac"] == "02:00:00:aa:bb:cc" && ev.Detail["chargers"] == "CP-WIFI"
+			}
+		}
+		return network && client
+	})
 }

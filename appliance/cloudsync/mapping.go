@@ -2,6 +2,8 @@ package cloudsync
 
 import (
 	"cmp"
+	"context"
+	"fmt"
 	"math/big"
 	"strconv"
 	"strings"
@@ -29,6 +31,17 @@ func (c *Client) OnChange(tx *bbolt.Tx, ch charging.Change) error {
 		if err := c.outbox.append(tx, m); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// Record queues m for the cloud, durably, for what the appliance reports
+// outside the charging domain (its network). It returns once m is
+// committed to the outbox.
+func (c *Client) Record(ctx context.Context, m syncproto.Message) error {
+	err := c.st.Update(ctx, func(tx *bbolt.Tx) error { return c.outbox.append(tx, m) })
+	if err != nil {
+		return fmt.Errorf("cloudsync: record %s: %w", m.Kind(), err)
 	}
 	return nil
 }

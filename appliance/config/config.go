@@ -63,6 +63,9 @@ type Network struct {
 	// LeasesFile is the access point's dnsmasq leases file; empty: the
 	// one NetworkManager keeps for ap.interface.
 	LeasesFile string `toml:"leases_file"`
+	// ReportEvery is how often the network's state and the access point's
+	// clients are compared with what the cloud was last told.
+	ReportEvery Duration `toml:"report_every"`
 }
 
 // Network drivers.
@@ -217,7 +220,7 @@ func Default() Config {
 			OutboxMaxBytes:   cloudsync.DefaultMaxBytes,
 		},
 		Network: Network{Driver: NetworkNone, AP: network.DefaultSettings().AP, Uplinks: network.DefaultSettings().Uplinks,
-			CheckTimeout: Duration{30 * time.Second}},
+			CheckTimeout: Duration{30 * time.Second}, ReportEvery: Duration{30 * time.Second}},
 		RFID:   rfid.Defaults(),
 		LCD:    lcd.Defaults(),
 		Screen: screen.Defaults(),
@@ -399,6 +402,9 @@ func (c Config) Validate() error {
 		}
 		if c.Network.CheckTimeout.Duration < time.Second {
 			errs = append(errs, fmt.Errorf("network.check_timeout: %v is below 1s", c.Network.CheckTimeout.Duration))
+		}
+		if c.Network.ReportEvery.Duration <= 0 {
+			errs = append(errs, fmt.Errorf("network.report_every: %v is not positive", c.Network.ReportEvery.Duration))
 		}
 	case NetworkNone:
 	default:
