@@ -17,6 +17,7 @@ import (
 	"github.com/constellation-ev/constellation/appliance/network"
 	"github.com/constellation-ev/constellation/appliance/network/nm"
 	"github.com/constellation-ev/constellation/appliance/ocpp/csms"
+	"github.com/constellation-ev/constellation/appliance/screen"
 	"github.com/constellation-ev/constellation/syncproto"
 )
 
@@ -61,16 +62,24 @@ func (n *networkControl) Clients(context.Context) (api.Clients, error) {
 	return api.ReadClients(n.leases, n.central.ChargerAddresses())
 }
 
-// ssid is the access point's name for the display, when it is up.
-func (n *networkControl) ssid() string {
+// forDisplay returns what the display's idle screens show of the network:
+// the access point's SSID when it is up and the uplink; nil without one.
+func (n *networkControl) forDisplay() func() (string, screen.Uplink) {
 	if n == nil {
-		return ""
+		return nil
 	}
-	st := n.Status(context.Background())
-	if st.AP.State != network.APUp {
-		return ""
+	return func() (string, screen.Uplink) {
+		st := n.Status(context.Background())
+		ssid := ""
+		if st.AP.State == network.APUp {
+			ssid = st.AP.SSID
+		}
+		uplink := screen.Uplink(st.Uplink.Kind)
+		if uplink == "" || st.Uplink.Connectivity != network.ConnectivityFull {
+			uplink = screen.UplinkNone
+		}
+		return ssid, uplink
 	}
-	return st.AP.SSID
 }
 
 // FirewallRules is the nftables ruleset that confines the access point of

@@ -75,7 +75,7 @@ func newStationParts(cfg config.Config, domain station.Domain, sync *cloudsync.C
 		}
 	}
 	p.station, err = station.New(station.Options{Domain: domain, Screen: p.screen, SiteName: cfg.Station.SiteName,
-		SSID: net.ssid, Cloud: cloud, PlugWait: cfg.Screen.PlugInTime, Logger: log.With("area", "station")})
+		Network: net.forDisplay(), Cloud: cloud, PlugWait: cfg.Screen.PlugInTime, Logger: log.With("area", "station")})
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,9 @@ type Idle struct {
 	Free, InUse, Total int
 	// Cloud is the state of the link to the cloud.
 	Cloud CloudLink
+	// Uplink is how the appliance reaches the internet; empty when the
+	// appliance does not manage its network (no screen).
+	Uplink Uplink
 	// ClockUnsynced hides the time until the clock has been synchronised
 	// (a Raspberry Pi has no real-time clock).
 	ClockUnsynced bool
@@ -32,6 +35,18 @@ const (
 	CloudConnected CloudLink = "connected"
 	// CloudOffline: the link is down; charging goes on.
 	CloudOffline CloudLink = "offline"
+)
+
+// Uplink is the connection the appliance reaches the internet through.
+type Uplink string
+
+// Uplinks.
+const (
+	UplinkEthernet Uplink = "ethernet"
+	UplinkWiFi     Uplink = "wifi"
+	UplinkCellular Uplink = "cellular"
+	// UplinkNone: no uplink, or one that does not reach the internet.
+	UplinkNone Uplink = "none"
 )
 
 // Event is something the display tells the driver about, for a while:

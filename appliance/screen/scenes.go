@@ -30,6 +30,8 @@ func Scenes() []Scene {
 	none.Free, none.InUse, none.Total = 0, 0, 0
 	offline, disabled, unsynced := idle, idle, idle
 	offline.Cloud, disabled.Cloud, unsynced.ClockUnsynced = CloudOffline, CloudDisabled, true
+	ethernet, cellular, noUplink := idle, idle, idle
+	ethernet.Uplink, cellular.Uplink, noUplink.Uplink = UplinkEthernet, UplinkCellular, UplinkNone
 	started := time.Date(2025, 7, 14, 8, 47, 15, 0, time.UTC)
 	return []Scene{
 		{"idle-site", idle.showSite},
@@ -39,6 +41,9 @@ func Scenes() []Scene {
 		{"idle-wifi-short", short.showWiFi},
 		{"idle-chargers", idle.showChargers},
 		{"idle-chargers-none", none.showChargers},
+		{"idle-uplink-ethernet", ethernet.showUplink},
+		{"idle-uplink-cellular", cellular.showUplink},
+		{"idle-uplink-none", noUplink.showUplink},
 		{"idle-cloud-connected", idle.showCloud},
 		{"idle-cloud-offline", offline.showCloud},
 		{"idle-cloud-disabled", disabled.showCloud},

@@ -15,6 +15,9 @@ type texts struct {
 	of                    string // "%d of %d": free chargers of all
 	noChargers            string
 
+	internet string // the uplink screen's title
+	uplinks  map[Uplink]string
+
 	cloudLink   string
 	cloud       map[CloudLink]string
 	offlineNote string
@@ -38,7 +41,11 @@ var languages = map[string]*texts{
 		defaultSite: "EV charging", wifi: "Wi-Fi", tapCard: "Tap your card",
 		chargers: "Chargers", free: "Free", inUse: "In use", of: "%d of %d",
 		noChargers: "No charger connected",
-		cloudLink:  "Cloud link",
+		internet:   "Internet via",
+		uplinks: map[Uplink]string{
+			UplinkEthernet: "Ethernet", UplinkWiFi: "Wi-Fi", UplinkCellular: "Mobile network", UplinkNone: "No connection",
+		},
+		cloudLink: "Cloud link",
 		cloud: map[CloudLink]string{
 			CloudConnected: "Connected", CloudOffline: "Offline", CloudDisabled: "Disabled",
 		},
@@ -59,7 +66,11 @@ var languages = map[string]*texts{
 		defaultSite: "Punto de recarga", wifi: "Wi-Fi", tapCard: "Acerque tarjeta",
 		chargers: "Cargadores", free: "Libres", inUse: "En uso", of: "%d de %d",
 		noChargers: "Ningún cargador conectado",
-		cloudLink:  "Enlace a la nube",
+		internet:   "Internet por",
+		uplinks: map[Uplink]string{
+			UplinkEthernet: "Ethernet", UplinkWiFi: "Wi-Fi", UplinkCellular: "Red móvil", UplinkNone: "Sin conexión",
+		},
+		cloudLink: "Enlace a la nube",
 		cloud: map[CloudLink]string{
 			CloudConnected: "Conectado", CloudOffline: "Sin conexión", CloudDisabled: "Desactivado",
 		},

@@ -10,7 +10,8 @@ import (
 // render picks the first that fits.
 
 // idleScreens are the screens idle rotates through: the Wi-Fi's only when
-// it has a name, the cloud link's only when the appliance syncs. The time
+// it has a name, the uplink's only when the appliance manages its
+// network, the cloud link's only when the appliance syncs. The time
 // comes last.
 func idleScreens(idle Idle) []func(env) []layout {
 	screens := []func(env) []layout{idle.showSite}
@@ -18,6 +19,9 @@ func idleScreens(idle Idle) []func(env) []layout {
 		screens = append(screens, idle.showWiFi)
 	}
 	screens = append(screens, idle.showChargers)
+	if idle.Uplink != "" {
+		screens = append(screens, idle.showUplink)
+	}
 	if idle.Cloud != CloudDisabled {
 		screens = append(screens, idle.showCloud)
 	}
@@ -44,6 +48,14 @@ func (i Idle) showChargers(e env) []layout {
 	}
 	short := layout{pair{e.t.free, fmt.Sprintf(e.t.of, i.Free, i.Total)}, pair{e.t.inUse, strconv.Itoa(i.InUse)}}
 	return []layout{append(layout{text(e.t.chargers)}, short...), short}
+}
+
+func (i Idle) showUplink(e env) []layout {
+	name, ok := e.t.uplinks[i.Uplink]
+	if !ok {
+		name = string(i.Uplink) // another NetworkManager type: a VPN, a bridge
+	}
+	return []layout{{text(e.t.internet), text(name)}}
 }
 
 func (i Idle) showCloud(e env) []layout {

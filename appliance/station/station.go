@@ -66,9 +66,10 @@ type Options struct {
 	Screen Screen
 	// SiteName is shown on the idle screens.
 	SiteName string
-	// SSID reports the chargers' access point for the idle screens; nil
-	// or "": none shown.
-	SSID func() string
+	// Network reports the chargers' access point (its SSID, "" when it is
+	// not up) and the uplink for the idle screens; nil: the appliance does
+	// not manage its network.
+	Network func() (ssid string, uplink screen.Uplink)
 	// Cloud reports the cloud link for the idle screens; nil: disabled.
 	Cloud func() screen.CloudLink
 	// PlugWait is how long a tap waits for the driver's plug (default
@@ -390,8 +391,8 @@ func (s *Station) faults(chargers []charging.Charger, names map[connectorKey]str
 // car) and in use (one charging), of those connected.
 func (s *Station) idle(chargers []charging.Charger, txs []charging.Transaction) screen.Idle {
 	idle := screen.Idle{Site: s.opts.SiteName, Cloud: s.opts.Cloud()}
-	if s.opts.SSID != nil {
-		idle.SSID = s.opts.SSID()
+	if s.opts.Network != nil {
+		idle.SSID, idle.Uplink = s.opts.Network()
 	}
 	for _, c := range chargers {
 		if !c.Connected {

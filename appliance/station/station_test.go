@@ -286,8 +286,9 @@ func TestIdleAndFaults(t *testing.T) {
 	if _, _, err := e.svc.StartTransaction(context.Background(), charging.StartRequest{ChargerID: "CP2", ConnectorID: 1, IDTag: "GOOD", Timestamp: t0}); err != nil {
 		t.Fatal(err)
 	}
+	e.st.opts.Network = func() (string, screen.Uplink) { return "Depot-AP", screen.UplinkCellular }
 	e.refresh()
-	if want := (screen.Idle{Site: "Depot", Free: 1, InUse: 1, Total: 2}); e.shown.idle != want {
+	if want := (screen.Idle{Site: "Depot", SSID: "Depot-AP", Uplink: screen.UplinkCellular, Free: 1, InUse: 1, Total: 2}); e.shown.idle != want {
 		t.Errorf("idle %+v, want %+v", e.shown.idle, want)
 	}
 	e.take()
