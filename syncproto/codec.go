@@ -57,6 +57,10 @@ var deflaters = sync.Pool{New: func() any {
 	return w
 }}
 
+// inflaters keeps decompressors for reuse: each holds tens of kilobytes
+// of window and tables, which a new one per message would allocate.
+var inflaters = sync.Pool{New: func() any { return flate.NewReader(bytes.NewReader(nil)) }}
+
 // parseVersion reads "major.minor" and refuses another major.
 func parseVersion(v string) (major, minor int, err error) {
 	a, b, ok := strings.Cut(v, ".")
@@ -149,9 +153,13 @@ func inflate(payload []byte) ([]byte, error) {
 	case payload[0] != deflated:
 		return nil, invalid("payload", "starts with byte 0x%02x: neither JSON nor deflated JSON", payload[0])
 	}
-	r := flate.NewReader(bytes.NewReader(payload[1:]))
-	defer r.Close()
-	data, err := io.ReadAll(io.LimitReader(r, MaxDecoded+1))
+	var data []byte
+	r := inflaters.Get().(io.ReadCloser)
+	err := r.(flate.Resetter).Reset(bytes.NewReader(payload[1:]), nil)
+	if err == nil {
+		data, err = io.ReadAll(io.LimitReader(r, MaxDecoded+1))
+	}
+	inflaters.Put(r) // Reset clears what this read left, an error included
 	switch {
 	case err != nil:
 		return nil, invalid("payload", "bad deflate data: %v", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -68,6 +69,66 @@ func FuzzParseTopic(f *testing.F) {
 		}
 		if ValidateSiteID(site) != nil || strings.ContainsAny(site, "/+#") || k.Direction() == "" || Topic(site, k) != topic {
 			t.Fatalf("ParseTopic(%q) = %q, %q", topic, site, k)
+		}
+	})
+}
+
+// genericSample reads a sample row the general way (encoding/json
+// throughout), what Sample.UnmarshalJSON's direct reading must agree with.
+func genericSample(data []byte) (Sample, error) {
+	var row []json.RawMessage
+	if err := json.Unmarshal(data, &row); err != nil || len(row) == 0 {
+		return Sample{}, errors.New("not a row")
+	}
+	var ms int64
+	if err := json.Unmarshal(row[0], &ms); err != nil {
+		return Sample{}, err
+	}
+	values := make([]string, len(row)-1)
+	for i, raw := range row[1:] {
+		if err := json.Unmarshal(raw, &values[i]); err != nil {
+			return Sample{}, err
+		}
+	}
+	var s Sample
+	return s, s.set(ms, values)
+}
+
+// FuzzSampleJSON: a sample row reads as encoding/json reads it (the same
+// values, or an error for both), and a sample writes what encoding/json
+// writes for its row.
+func FuzzSampleJSON(f *testing.F) {
+	for _, s := range []string{`[0,"1031","7412.5"]`, `[15000,"",""]`, `[0]`, `[]`, `null`, `[-1,"x"]`, `[1e3,"x"]`, `[1.5,"x"]`,
+		`[0, "x"]`, `[0,"a\"b"]`, `[0,"é"]`, `[0,5]`, `[99999999999999999999,"x"]`, `[00,"x"]`, `[0,"<&>"]`, `[0,"\u0001"]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) {
+			return // encoding/json hands UnmarshalJSON valid JSON only
+		}
+		var got Sample
+		gotErr := got.UnmarshalJSON(data)
+		want, wantErr := genericSample(data)
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("%s: error %v, encoding/json's %v", data, gotErr, wantErr)
+		}
+		if gotErr != nil {
+			return
+		}
+		if got.Offset != want.Offset || !slices.Equal(got.Values, want.Values) {
+			t.Fatalf("%s: read %+v, encoding/json reads %+v", data, got, want)
+		}
+		out, err := json.Marshal(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := []any{got.Offset.Milliseconds()}
+		for _, v := range got.Values {
+			row = append(row, v)
+		}
+		ref, _ := json.Marshal(row)
+		if !bytes.Equal(out, ref) {
+			t.Fatalf("%+v writes %s, encoding/json %s", got, out, ref)
 		}
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -47,16 +49,50 @@ type Sample struct {
 
 // MarshalJSON writes s as [offsetMs, "v1", "v2", ...].
 func (s Sample) MarshalJSON() ([]byte, error) {
-	row := make([]any, 0, 1+len(s.Values))
-	row = append(row, s.Offset.Milliseconds())
+	n := 24
 	for _, v := range s.Values {
-		row = append(row, v)
+		n += len(v) + 3
 	}
-	return json.Marshal(row)
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	b = strconv.AppendInt(b, s.Offset.Milliseconds(), 10)
+	for _, v := range s.Values {
+		b = append(b, ',')
+		if !plainJSON(v) {
+			q, err := json.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, q...)
+			continue
+		}
+		b = append(b, '"')
+		b = append(b, v...)
+		b = append(b, '"')
+	}
+	return append(b, ']'), nil
 }
 
-// UnmarshalJSON reads [offsetMs, "v1", ...].
+// plainJSON reports whether encoding/json writes v as itself in quotes:
+// printable ASCII that it neither escapes nor HTML-escapes. Meter
+// values are.
+func plainJSON(v string) bool {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
+}
+
+// UnmarshalJSON reads [offsetMs, "v1", ...]. The usual row (an integer
+// and plain strings, no spaces) is read directly; anything else goes
+// through encoding/json, which also words the errors.
 func (s *Sample) UnmarshalJSON(data []byte) error {
+	if ms, values, ok := scanSample(data); ok {
+		return s.set(ms, values)
+	}
 	var row []json.RawMessage
 	if err := json.Unmarshal(data, &row); err != nil {
 		return err
@@ -68,17 +104,64 @@ func (s *Sample) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(row[0], &ms); err != nil {
 		return fmt.Errorf("sample offset: %w", err)
 	}
+	values := make([]string, len(row)-1)
+	for i, raw := range row[1:] {
+		if err := json.Unmarshal(raw, &values[i]); err != nil {
+			return fmt.Errorf("sample value %d: %w", i, err)
+		}
+	}
+	return s.set(ms, values)
+}
+
+// set checks the offset and sets the sample.
+func (s *Sample) set(ms int64, values []string) error {
 	if ms < 0 || ms > int64(maxSampleSpan/time.Millisecond) {
 		return fmt.Errorf("sample offset %d ms out of range", ms)
 	}
 	s.Offset = time.Duration(ms) * time.Millisecond
-	s.Values = make([]string, len(row)-1)
-	for i, raw := range row[1:] {
-		if err := json.Unmarshal(raw, &s.Values[i]); err != nil {
-			return fmt.Errorf("sample value %d: %w", i, err)
-		}
-	}
+	s.Values = values
 	return nil
+}
+
+// scanSample reads a row of the shape MarshalJSON writes for plain
+// values: [digits,"plain",...] with no spaces. ok is false for anything
+// else, which the caller leaves to encoding/json.
+func scanSample(data []byte) (ms int64, values []string, ok bool) {
+	if len(data) < 3 || data[0] != '[' || data[len(data)-1] != ']' {
+		return 0, nil, false
+	}
+	body := data[1 : len(data)-1]
+	i := 0
+	for i < len(body) && body[i] >= '0' && body[i] <= '9' {
+		i++
+	}
+	if i == 0 || (i > 1 && body[0] == '0') {
+		return 0, nil, false
+	}
+	ms, err := strconv.ParseInt(string(body[:i]), 10, 64)
+	if err != nil {
+		return 0, nil, false
+	}
+	n := bytes.Count(body[i:], []byte{','})
+	values = make([]string, 0, n)
+	for rest := body[i:]; len(rest) > 0; {
+		if len(rest) < 3 || rest[0] != ',' || rest[1] != '"' {
+			return 0, nil, false
+		}
+		end := bytes.IndexByte(rest[2:], '"')
+		if end < 0 {
+			return 0, nil, false
+		}
+		v := rest[2 : 2+end]
+		for _, c := range v {
+			if c < 0x20 || c >= 0x7f || c == '\\' {
+				return 0, nil, false
+			}
+		}
+		values = append(values, string(v))
+		rest = rest[2+end+1:]
+	}
+	return ms, values, true
 }
 
 // Limits of a Readings batch.
@@ -174,17 +257,16 @@ func (r *Readings) Validate() error {
 	}
 	var last time.Duration
 	for i, s := range r.Samples {
-		field := fmt.Sprintf("s[%d]", i)
 		switch {
 		case len(s.Values) != len(r.Columns):
-			return invalid(field, "%d values for %d columns", len(s.Values), len(r.Columns))
+			return invalid(fmt.Sprintf("s[%d]", i), "%d values for %d columns", len(s.Values), len(r.Columns))
 		case s.Offset < last:
-			return invalid(field, "offset %v before the previous sample's %v", s.Offset, last)
+			return invalid(fmt.Sprintf("s[%d]", i), "offset %v before the previous sample's %v", s.Offset, last)
 		}
 		last = s.Offset
 		for j, v := range s.Values {
-			if len(v) > maxValueLen || bytes.ContainsFunc([]byte(v), isControl) {
-				return invalid(fmt.Sprintf("%s[%d]", field, j+1), "not a value of at most %d printable characters", maxValueLen)
+			if len(v) > maxValueLen || strings.ContainsFunc(v, isControl) {
+				return invalid(fmt.Sprintf("s[%d][%d]", i, j+1), "not a value of at most %d printable characters", maxValueLen)
 			}
 		}
 	}

@@ -140,8 +140,9 @@ func (s *Store) applySet(ctx context.Context, tx *sql.Tx, ms []syncproto.Message
 
 // recordSet is the applied records of a batch, gathered by table.
 type recordSet struct {
-	events   []any // rows of eventColumns
-	readings []any // rows of readingColumns
+	events []any // rows of eventColumns
+	// series of each Readings record, in order
+	series [][]series
 	// Transactions by (site, id): the highest revision, the first of
 	// equal ones (a later one of the same revision does not replace it).
 	txs     map[txKey]*syncproto.Transaction
@@ -173,7 +174,6 @@ type connectorRow struct {
 // Columns of the multi-row statements.
 const (
 	eventColumns     = 7
-	readingColumns   = 12
 	txColumns        = 12
 	chargerColumns   = 10
 	connectorColumns = 7
@@ -185,11 +185,7 @@ func (rs *recordSet) add(m syncproto.Message) error {
 	case *syncproto.Event:
 		rs.events = append(rs.events, site, m.Key, m.Event, m.Charger, ms(m.At), m.Code, mustJSON(m.Detail))
 	case *syncproto.Readings:
-		for _, r := range m.Rows() {
-			c := r.Column
-			rs.readings = append(rs.readings, site, m.Charger, m.Connector, m.TransactionID, ms(r.Time),
-				c.Measurand, c.Phase, c.Unit, c.Context, c.Location, c.Format, r.Value)
-		}
+		rs.series = append(rs.series, seriesOf(site, m))
 	case *syncproto.Transaction:
 		k := txKey{site, m.ID}
 		if rs.txs == nil {
@@ -237,11 +233,9 @@ func (s *Store) applyFrequent(ctx context.Context, tx *sql.Tx, rs *recordSet) er
 	if err != nil {
 		return fmt.Errorf("events: %w", err)
 	}
-	// Readings are inserted or ignored by their natural key, so a resend
-	// merged differently adds nothing twice.
-	err = s.execRows(ctx, tx, `INSERT INTO readings (site, charger, connector, tx, at, measurand, phase, unit, context, location, format, value) VALUES `,
-		readingColumns, ` ON CONFLICT DO NOTHING`, rs.readings)
-	if err != nil {
+	// A reading already stored under its natural key is left out, so a
+	// resend merged differently adds nothing twice.
+	if err := s.applySeries(ctx, tx, rs.series); err != nil {
 		return fmt.Errorf("readings: %w", err)
 	}
 	args := make([]any, 0, len(rs.txOrder)*txColumns)
@@ -415,6 +409,15 @@ func NewGroupCommit(b Batcher) *GroupCommit { return &GroupCommit{b: b} }
 // other callers. When ctx ends first, it returns ctx's error; the record
 // may be applied or not then (a resend is applied once either way).
 func (g *GroupCommit) Apply(ctx context.Context, m syncproto.Message) (bool, error) {
+	return g.Enqueue(ctx, m)()
+}
+
+// Enqueue queues m for the next batch and returns at once with the wait
+// for its outcome (Apply's). Records enqueued one after the other are
+// applied in that order, in one batch or in batches that commit in
+// turn, so one caller may have several records in flight and still
+// have them applied as if one by one.
+func (g *GroupCommit) Enqueue(ctx context.Context, m syncproto.Message) (wait func() (bool, error)) {
 	p := &pendingRecord{ctx: ctx, m: m, done: make(chan ApplyResult, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, p)
@@ -424,11 +427,13 @@ func (g *GroupCommit) Apply(ctx context.Context, m syncproto.Message) (bool, err
 	if start {
 		go g.write()
 	}
-	select {
-	case r := <-p.done:
-		return r.Applied, r.Err
-	case <-ctx.Done():
-		return false, fmt.Errorf("fleet: apply %s: %w", m.Kind(), ctx.Err())
+	return func() (bool, error) {
+		select {
+		case r := <-p.done:
+			return r.Applied, r.Err
+		case <-ctx.Done():
+			return false, fmt.Errorf("fleet: apply %s: %w", m.Kind(), ctx.Err())
+		}
 	}
 }
 

@@ -12,8 +12,10 @@
 // Applying upstream records is idempotent: every keyed record is applied
 // once per (site, key) (table applied_keys, in the same SQL transaction
 // as its effect), a transaction record never replaces one of a higher
-// revision, and readings are inserted or ignored by their natural key, so
-// batches merged differently on a resend add nothing twice.
+// revision, and a reading is stored once per natural key (site, charger,
+// connector, session, time, column), its first value staying, so batches
+// merged differently on a resend add nothing twice. Readings are stored
+// as series, a row per column of a record (readings.go).
 //
 // Secrets (site passwords, enrollment tokens) are stored as SHA-256
 // hashes: they are 256-bit random values, so a slow password hash would

@@ -125,28 +125,6 @@ func (s *Store) Transactions(ctx context.Context, f TxFilter, withReadings bool)
 	return out, nil
 }
 
-// Readings returns the readings of site's transaction tx, in time order.
-func (s *Store) Readings(ctx context.Context, site string, tx int64) ([]Reading, error) {
-	rows, err := s.query(ctx, s.db, `SELECT at, measurand, phase, unit, context, location, format, value FROM readings
-		WHERE site = ? AND tx = ? ORDER BY at, measurand, phase, unit, context, location, format`, site, tx)
-	if err != nil {
-		return nil, fmt.Errorf("fleet: readings of %s/%d: %w", site, tx, err)
-	}
-	defer rows.Close()
-	out := []Reading{}
-	for rows.Next() {
-		var r Reading
-		var at int64
-		c := &r.Column
-		if err := rows.Scan(&at, &c.Measurand, &c.Phase, &c.Unit, &c.Context, &c.Location, &c.Format, &r.Value); err != nil {
-			return nil, fmt.Errorf("fleet: readings of %s/%d: %w", site, tx, err)
-		}
-		r.Time = fromMS(at)
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
 // EventCount counts site's events (for tests and the site view).
 func (s *Store) EventCount(ctx context.Context, site string) (int64, error) {
 	var n int64

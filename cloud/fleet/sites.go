@@ -93,7 +93,7 @@ func (s *Store) Site(ctx context.Context, id string) (Site, error) {
 	err = s.queryRow(ctx, s.db, `SELECT
 		(SELECT COUNT(*) FROM chargers WHERE site = ?),
 		(SELECT COUNT(*) FROM transactions WHERE site = ?),
-		(SELECT COUNT(*) FROM readings WHERE site = ?)`, id, id, id).Scan(&st.Chargers, &st.Transactions, &st.Readings)
+		(SELECT CAST(COALESCE(SUM(value_count), 0) AS BIGINT) FROM reading_groups WHERE site = ?)`, id, id, id).Scan(&st.Chargers, &st.Transactions, &st.Readings)
 	if err != nil {
 		return Site{}, fmt.Errorf("fleet: site %q counts: %w", id, err)
 	}

@@ -78,10 +78,10 @@ type Engine struct {
 
 // Engines returns SQLite (a file in a temp dir) and, when EnvPostgres is
 // set, PostgreSQL in a schema of its own, dropped when the test ends.
-func Engines(t *testing.T) map[string]func(t *testing.T) Engine {
+func Engines(t testing.TB) map[string]func(t testing.TB) Engine {
 	t.Helper()
-	out := map[string]func(t *testing.T) Engine{
-		fleet.SQLite: func(t *testing.T) Engine {
+	out := map[string]func(t testing.TB) Engine{
+		fleet.SQLite: func(t testing.TB) Engine {
 			return Engine{Driver: fleet.SQLite, DSN: filepath.Join(t.TempDir(), "watchtower.db")}
 		},
 	}
@@ -90,7 +90,7 @@ func Engines(t *testing.T) map[string]func(t *testing.T) Engine {
 		t.Logf("%s is not set: the PostgreSQL variant is skipped (run with %s=postgres://postgres@127.0.0.1:5432/test?sslmode=disable)", EnvPostgres, EnvPostgres)
 		return out
 	}
-	out[fleet.Postgres] = func(t *testing.T) Engine { return Engine{Driver: fleet.Postgres, DSN: PostgresSchema(t, pg)} }
+	out[fleet.Postgres] = func(t testing.TB) Engine { return Engine{Driver: fleet.Postgres, DSN: PostgresSchema(t, pg)} }
 	return out
 }
 
@@ -99,7 +99,7 @@ func Engines(t *testing.T) map[string]func(t *testing.T) Engine {
 func PostgresSchema(t testing.TB, base string) string { return fleettest.Schema(t, base) }
 
 // Open opens a store on e.
-func (e Engine) Open(t *testing.T, clock fleet.Clock, log *slog.Logger) *fleet.Store {
+func (e Engine) Open(t testing.TB, clock fleet.Clock, log *slog.Logger) *fleet.Store {
 	t.Helper()
 	s, err := fleet.Open(context.Background(), fleet.Options{Driver: e.Driver, DSN: e.DSN, Clock: clock, Logger: log})
 	if err != nil {
