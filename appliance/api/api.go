@@ -199,24 +199,33 @@ func (s *Server) routes() {
 	for _, rt := range routeTable {
 		s.mux.Handle(rt.pattern, s.wrap(func(w http.ResponseWriter, r *http.Request) error { return rt.handler(s, w, r) }))
 	}
-	s.mux.HandleFunc("GET /station", serveStationPage)
+	s.mux.HandleFunc("GET /station", servePage(stationPage))
+	s.mux.HandleFunc("GET /network", servePage(networkPage))
 	s.mux.Handle("GET /metrics", s.wrap(func(w http.ResponseWriter, r *http.Request) error { return s.metrics(w, r) }))
 }
 
-//go:embed web/station.html
-var stationPage []byte
-
-// serveStationPage serves the station page: the display as it shows now,
-// the devices' state, the last taps, and a form that taps a card on the
-// simulated reader. It only reads the JSON API; nothing is rendered from
+// The local pages: the station (the display as it shows now, the
+// devices, the last taps, a form that taps a card on the simulated
+// reader) and the network (its state, the settings form, the access
+// point's devices). They only use the JSON API; nothing is rendered from
 // input on the server.
-func serveStationPage(w http.ResponseWriter, _ *http.Request) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	_, _ = w.Write(stationPage)
+var (
+	//go:embed web/station.html
+	stationPage []byte
+	//go:embed web/network.html
+	networkPage []byte
+)
+
+// servePage serves an embedded page, kept to the appliance's own API.
+func servePage(page []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		_, _ = w.Write(page)
+	}
 }
 
 // ServeHTTP routes r. Unknown paths are answered 404 and known paths with

@@ -74,19 +74,21 @@ func TestStation(t *testing.T) {
 	e.get(t, "/api/v1/taps?since=1").wantError(t, http.StatusBadRequest, "unknown query parameter")
 }
 
-// TestStationPage: the page is served with a policy that keeps it to the
-// appliance's own API.
+// TestStationPage: the pages are served with a policy that keeps them to
+// the appliance's own API.
 func TestStationPage(t *testing.T) {
 	e := newEnv(t)
-	res, err := http.Get(e.srv.URL + "/station")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") ||
-		!strings.Contains(res.Header.Get("Content-Security-Policy"), "connect-src 'self'") || !strings.Contains(string(body), "/api/v1/station/tap") {
-		t.Errorf("GET /station: %s %v", res.Status, res.Header)
+	for page, uses := range map[string]string{"/station": "/api/v1/station/tap", "/network": "/api/v1/network/clients"} {
+		res, err := http.Get(e.srv.URL + page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(res.Header.Get("Content-Security-Policy"), "connect-src 'self'") || !strings.Contains(string(body), uses) {
+			t.Errorf("GET %s: %s %v", page, res.Status, res.Header)
+		}
 	}
 }
 

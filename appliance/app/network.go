@@ -38,6 +38,15 @@ var (
 func newNetworkManager(cfg config.Config, log *slog.Logger) (networkManager, error) {
 	opts := network.Options{Initial: cfg.Network.Settings(), DataDir: cfg.DataDir,
 		CheckTimeout: cfg.Network.CheckTimeout.Duration, Logger: log.With("area", "network")}
+	if cfg.Sync.Enabled {
+		// "The uplink reaches the cloud": the broker answers, rather than
+		// NetworkManager's idea of the internet.
+		u, err := syncproto.ParseBrokerURL(cfg.Sync.Broker, cfg.Sync.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		opts.Probe = brokerProbe(u.Host)
+	}
 	switch cfg.Network.Driver {
 	case config.NetworkManager:
 		return network.NewController(nm.NewBackend(nm.Options{Logger: opts.Logger}), opts)
@@ -45,6 +54,21 @@ func newNetworkManager(cfg config.Config, log *slog.Logger) (networkManager, err
 		return network.NewSim(opts)
 	}
 	return nil, nil
+}
+
+// brokerProbe checks that a TCP connection to the broker at hostport
+// opens within 5 s.
+func brokerProbe(hostport string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", hostport)
+		if err != nil {
+			return fmt.Errorf("broker %s: %w", hostport, err)
+		}
+		return conn.Close()
+	}
 }
 
 // networkControl is the network manager with the access point's clients:

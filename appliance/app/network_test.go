@@ -1,7 +1,9 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -127,4 +129,20 @@ func TestNetworkReportedToTheCloud(t *testing.T) {
 		}
 		return network && client
 	})
+}
+
+// TestBrokerProbe: the uplink check reaches the broker, or says why not.
+func TestBrokerProbe(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := app.BrokerProbe(addr)(context.Background()); err != nil {
+		t.Errorf("listening broker: %v", err)
+	}
+	ln.Close()
+	if err := app.BrokerProbe(addr)(context.Background()); err == nil || !strings.Contains(err.Error(), "broker "+addr) {
+		t.Errorf("closed broker: %v", err)
+	}
 }

@@ -1,0 +1,4 @@
+package app
+
+// BrokerProbe is brokerProbe, for the tests.
+var BrokerProbe = brokerProbe
