@@ -129,21 +129,22 @@ func (c *Client) applyDesired(ctx context.Context, m *syncproto.Desired) error {
 			done[SettingNetwork] = prevNetwork
 		}
 	}
-	next, problem := c.desiredNetwork(m.Settings, hadNetwork)
+	_, setNetwork := m.Settings[SettingNetwork]
+	want, change, problem := c.desiredNetwork(m.Settings, hadNetwork)
 	if problem != "" {
 		problems = append(problems, problem)
 		keep()
 	}
-	if next == nil {
-		if v, ok := m.Settings[SettingNetwork]; ok && problem == "" {
-			done[SettingNetwork] = v // in force already
+	if !change {
+		if setNetwork && problem == "" {
+			done[SettingNetwork] = redactedJSON(want) // in force already
 		}
 		return c.finishDesired(ctx, m.Version, done, problems)
 	}
 	// A network change takes up to its check's timeout: it runs beside
 	// the link, and the report follows its result.
 	c.cmds.Go(func() {
-		res, err := c.network.Apply(ctx, *next)
+		res, err := c.network.Apply(ctx, want)
 		switch {
 		case err != nil && res.Outcome == "":
 			problems = append(problems, "network: "+err.Error())
@@ -151,10 +152,8 @@ func (c *Client) applyDesired(ctx context.Context, m *syncproto.Desired) error {
 		case res.Outcome != network.OutcomeApplied:
 			problems = append(problems, fmt.Sprintf("network: %s: %s", res.Outcome, res.Reason))
 			keep()
-		default:
-			if v, ok := m.Settings[SettingNetwork]; ok {
-				done[SettingNetwork] = v
-			}
+		case setNetwork:
+			done[SettingNetwork] = redactedJSON(want)
 		}
 		if err := c.finishDesired(ctx, m.Version, done, problems); err != nil {
 			c.fail("apply desired", err)
@@ -163,19 +162,19 @@ func (c *Client) applyDesired(ctx context.Context, m *syncproto.Desired) error {
 	return nil
 }
 
+// redactedJSON is network settings as reported upstream: without their
+// passwords.
+func redactedJSON(s network.Settings) string {
+	b, _ := json.Marshal(s.Redacted()) // plain data: Marshal cannot fail
+	return string(b)
+}
+
 // finishDesired records desired version as applied with the settings
 // done, and reports it with the problems, unless a newer version was
 // recorded meanwhile.
 func (c *Client) finishDesired(ctx context.Context, version int64, done map[string]string, problems []string) error {
 	c.desiredMu.Lock()
 	defer c.desiredMu.Unlock()
-	if v, ok := done[SettingNetwork]; ok {
-		// Reported upstream without its passwords.
-		if s, err := network.DecodeChange([]byte(v), c.network.Settings()); err == nil {
-			b, _ := json.Marshal(s.Redacted())
-			done[SettingNetwork] = string(b)
-		}
-	}
 	rep := &syncproto.Reported{DesiredVersion: version, Applied: len(problems) == 0, Settings: done,
 		Error: strings.Join(problems, "; ")}
 	stale := false
@@ -207,31 +206,28 @@ func (c *Client) finishDesired(ctx context.Context, version int64, done map[stri
 	return nil
 }
 
-// desiredNetwork returns the network settings desired calls for when they
-// differ from those in force, or why it cannot have them. When desired
-// stops setting them (had: the version before did), the appliance's own
-// return; when neither did, the local API's changes stay.
-func (c *Client) desiredNetwork(desired map[string]string, had bool) (next *network.Settings, problem string) {
+// desiredNetwork returns the network settings desired calls for, whether
+// they differ from those in force (change), or why it cannot have them.
+// When desired stops setting them (had: the version before did), the
+// appliance's own return; when neither did, the local API's changes stay.
+func (c *Client) desiredNetwork(desired map[string]string, had bool) (want network.Settings, change bool, problem string) {
 	v, set := desired[SettingNetwork]
 	switch {
 	case c.network == nil && set:
-		return nil, "network: the appliance does not manage its network (network.driver is none)"
+		return want, false, "network: the appliance does not manage its network (network.driver is none)"
 	case c.network == nil, !set && !had:
-		return nil, ""
+		return want, false, ""
 	}
 	cur := c.network.Settings()
-	want := c.localNet.Normalize()
+	want = c.localNet.Normalize()
 	if set {
 		s, err := network.DecodeChange([]byte(v), cur)
 		if err != nil {
-			return nil, "network: " + strings.ReplaceAll(network.Problems(err), "\n", "; ")
+			return want, false, "network: " + strings.ReplaceAll(network.Problems(err), "\n", "; ")
 		}
 		want = s
 	}
-	if want == cur {
-		return nil, ""
-	}
-	return &want, ""
+	return want, want != cur, ""
 }
 
 // effective is the value of setting name under the desired settings
