@@ -26,6 +26,7 @@ import (
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/cloudsync"
 	"github.com/constellation-ev/constellation/appliance/config"
+	"github.com/constellation-ev/constellation/appliance/internal/sdnotify"
 	"github.com/constellation-ev/constellation/appliance/locallist"
 	"github.com/constellation-ev/constellation/appliance/ocpp/csms"
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
@@ -259,6 +260,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 	if ready != nil {
 		ready(addrs)
 	}
+	// Under systemd (Type=notify): READY now, and watchdog pings only
+	// while the CSMS serves, so a hung appliance is restarted.
+	notifier := sdnotify.FromEnv()
+	if err := notifier.Notify("READY=1"); err != nil {
+		log.Warn("telling systemd the appliance is ready", "err", err)
+	}
+	background.Go(func() { notifier.Ping(syncCtx, func() bool { return up.Load() && central.Ready() }, log) })
 
 	select {
 	case <-ctx.Done():
@@ -267,6 +275,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 		log.Error("server failed; shutting down", "err", err)
 	}
 	up.Store(false)
+	if err := notifier.Notify("STOPPING=1"); err != nil {
+		log.Warn("telling systemd the appliance stops", "err", err)
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	// Stop taking new HTTP requests first, then let the CSMS finish the

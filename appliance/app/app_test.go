@@ -1,8 +1,11 @@
 package app_test
 
 import (
+	"net"
 	"net/http"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -32,5 +35,47 @@ func TestShutdownClosesChargersGoingAway(t *testing.T) {
 	}
 	if _, err := http.Get(a.api + "/healthz"); err == nil {
 		t.Error("API still answering after shutdown")
+	}
+}
+
+// TestSystemdNotify: under systemd the appliance says READY=1 once it
+// serves, pings the watchdog while healthy, and says STOPPING=1 when it
+// stops.
+func TestSystemdNotify(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	t.Setenv("NOTIFY_SOCKET", path)
+	t.Setenv("WATCHDOG_USEC", "100000")
+	t.Setenv("WATCHDOG_PID", "")
+	a := startAppliance(t, nil)
+	next := func() string {
+		t.Helper()
+		buf := make([]byte, 64)
+		if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("no notification: %v", err)
+		}
+		return string(buf[:n])
+	}
+	if s := next(); s != "READY=1" {
+		t.Fatalf("first %q, want READY=1", s)
+	}
+	if s := next(); s != "WATCHDOG=1" {
+		t.Fatalf("then %q, want WATCHDOG=1", s)
+	}
+	if err := a.stop(); err != nil {
+		t.Fatal(err)
+	}
+	for s := next(); s != "STOPPING=1"; s = next() {
+		if s != "WATCHDOG=1" {
+			t.Fatalf("got %q, want STOPPING=1", s)
+		}
 	}
 }
