@@ -5,6 +5,7 @@
 //	constellation-appliance [flags]           run
 //	constellation-appliance hash-password     a charger password's hash, from standard input
 //	constellation-appliance firewall [flags]  the access point's nftables ruleset
+//	constellation-appliance first-boot [flags] apply the installer's constellation.toml (docs/install.md)
 package main
 
 import (
@@ -16,11 +17,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"os/user"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/constellation-ev/constellation/appliance/app"
 	"github.com/constellation-ev/constellation/appliance/config"
+	"github.com/constellation-ev/constellation/appliance/firstboot"
 	"github.com/constellation-ev/constellation/appliance/ocpp/security"
 )
 
@@ -35,6 +39,13 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "firewall" {
 		if err := printFirewall(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "firewall:", err)
+			os.Exit(2)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "first-boot" {
+		if err := firstBoot(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "first-boot:", err)
 			os.Exit(2)
 		}
 		return
@@ -69,6 +80,93 @@ func printFirewall(args []string) error {
 	}
 	fmt.Print(rules)
 	return nil
+}
+
+// firstBoot applies the installer's settings file on the boot partition
+// and prints what it did, never a secret.
+func firstBoot(args []string) error {
+	fs := flag.NewFlagSet("first-boot", flag.ContinueOnError)
+	boot := fs.String("boot", "/boot/firmware/constellation.toml", "the installer's settings file")
+	cfgFile := fs.String("config", "/etc/constellation/appliance.toml", "the appliance configuration to write")
+	dataDir := fs.String("data-dir", "/var/lib/constellation", "the data partition's state directory (secrets go here)")
+	base := fs.String("base", "", "the image's default configuration (TOML) to start from; empty: built-in defaults")
+	keys := fs.String("authorized-keys", "", "the admin user's authorized_keys file (needed with ssh_authorized_keys)")
+	keysOwner := fs.String("authorized-keys-owner", "", "user owning the authorized_keys file and its directory")
+	serviceUser := fs.String("service-user", "", "the appliance's user: owns the files in --data-dir, its group reads --config")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	opts := firstboot.Options{BootFile: *boot, ConfigFile: *cfgFile, DataDir: *dataDir, AuthorizedKeys: *keys}
+	if *base != "" {
+		b, err := os.ReadFile(*base)
+		if err != nil {
+			return fmt.Errorf("base configuration: %w", err)
+		}
+		opts.Base = string(b)
+	}
+	for _, o := range []struct {
+		name string
+		dst  **firstboot.Owner
+	}{{*keysOwner, &opts.KeysOwner}, {*serviceUser, &opts.ServiceOwner}} {
+		if o.name == "" {
+			continue
+		}
+		owner, err := lookupOwner(o.name)
+		if err != nil {
+			return err
+		}
+		*o.dst = &owner
+	}
+	res, err := firstboot.Apply(opts)
+	if errors.Is(err, firstboot.ErrNoSettings) {
+		// TODO(issue 7): open the setup access point and the setup page.
+		fmt.Printf("no settings file %s: set the appliance up through its setup page\n", *boot)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if res.AlreadyApplied {
+		fmt.Printf("%s already applied; nothing to do\n", *boot)
+		return nil
+	}
+	fmt.Printf("configuration written: %s\n", res.ConfigFile)
+	fmt.Printf("access point: %s\n", res.APSSID)
+	if res.APPasswordFile != "" {
+		fmt.Printf("access point password generated: %s\n", res.APPasswordFile)
+	}
+	fmt.Printf("cloud sync: %v\n", res.SyncEnabled)
+	if res.EnrollTokenFile != "" {
+		fmt.Printf("enrollment token moved to %s\n", res.EnrollTokenFile)
+	}
+	if *keys != "" {
+		fmt.Printf("SSH keys added to %s: %d\n", *keys, res.KeysAdded)
+	}
+	if res.TimeZone != "" {
+		fmt.Printf("time zone to set: %s (timedatectl set-timezone %s)\n", res.TimeZone, res.TimeZone)
+	}
+	fmt.Printf("secrets removed from %s\n", *boot)
+	return nil
+}
+
+// lookupOwner returns the user's numeric ids and primary group.
+func lookupOwner(name string) (firstboot.Owner, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return firstboot.Owner{}, err // "user: unknown user NAME"
+	}
+	uid, err := strconv.Atoi(u.Uid)
+	if err != nil {
+		return firstboot.Owner{}, fmt.Errorf("user %s: uid %q: %w", name, u.Uid, err)
+	}
+	gid, err := strconv.Atoi(u.Gid)
+	if err != nil {
+		return firstboot.Owner{}, fmt.Errorf("user %s: gid %q: %w", name, u.Gid, err)
+	}
+	return firstboot.Owner{UID: uid, GID: gid}, nil
 }
 
 // hashPassword reads one charger password from standard input and prints

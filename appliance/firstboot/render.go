@@ -1,0 +1,125 @@
+package firstboot
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/constellation-ev/constellation/appliance/config"
+)
+
+// render returns the appliance configuration: opts.Base with the
+// installer's values put in, and the access point's name.
+func render(opts Options, s Settings, apPassword, enrollTokenFile string) ([]byte, string, error) {
+	// A generic map keeps every key of the base, including ones this
+	// package does not know about.
+	base := map[string]any{}
+	if _, err := toml.Decode(opts.Base, &base); err != nil {
+		return nil, "", fmt.Errorf("firstboot: base configuration: %w", err)
+	}
+	set := func(key string, v any) error {
+		if err := setKey(base, key, v); err != nil {
+			return fmt.Errorf("firstboot: base configuration: %w", err)
+		}
+		return nil
+	}
+	ssid := s.AccessPoint.SSID
+	if ssid == "" {
+		if v, ok := getKey(base, "network.ap.ssid").(string); ok && v != "" {
+			ssid = v
+		} else {
+			suffix, err := generate(4)
+			if err != nil {
+				return nil, "", err
+			}
+			ssid = "Constellation-" + strings.ToUpper(suffix)
+		}
+	}
+	values := []struct {
+		key string
+		v   any
+	}{
+		{"data_dir", opts.DataDir},
+		{"network.driver", config.NetworkManager},
+		{"network.ap.ssid", ssid},
+		{"network.ap.password", apPassword},
+	}
+	add := func(key string, v any) {
+		values = append(values, struct {
+			key string
+			v   any
+		}{key, v})
+	}
+	if s.SiteName != "" {
+		add("station.site_name", s.SiteName)
+	}
+	if s.Display.Language != "" {
+		add("screen.language", s.Display.Language)
+	}
+	if w := s.Uplink.WiFi; w != (WiFi{}) {
+		add("network.uplinks.wifi.enabled", true)
+		add("network.uplinks.wifi.ssid", w.SSID)
+		add("network.uplinks.wifi.password", w.Password)
+	}
+	if s.SyncEnabled() {
+		add("sync.enabled", true)
+		add("sync.broker", s.Cloud.Broker)
+		add("sync.site", s.Cloud.Site)
+		add("sync.password_file", filepath.Join(opts.DataDir, MQTTPasswordName))
+		if s.Cloud.URL != "" {
+			add("sync.enroll_url", s.Cloud.URL)
+		}
+		if enrollTokenFile != "" {
+			add("sync.enroll_token_file", enrollTokenFile)
+		}
+	}
+	for _, kv := range values {
+		if err := set(kv.key, kv.v); err != nil {
+			return nil, "", err
+		}
+	}
+	var buf bytes.Buffer
+	buf.WriteString("# Written by constellation-appliance first-boot from the image's defaults and the\n" +
+		"# installer's constellation.toml. Keys: docs/configuration.md. Holds the Wi-Fi\n" +
+		"# passwords: keep it root:constellation, mode 0640.\n\n")
+	if err := toml.NewEncoder(&buf).Encode(base); err != nil {
+		return nil, "", fmt.Errorf("firstboot: encode configuration: %w", err)
+	}
+	return buf.Bytes(), ssid, nil
+}
+
+// setKey sets a dotted key in a decoded TOML document, making the tables
+// on its way.
+func setKey(doc map[string]any, key string, v any) error {
+	parts := strings.Split(key, ".")
+	for i, p := range parts[:len(parts)-1] {
+		next, ok := doc[p]
+		if !ok {
+			next = map[string]any{}
+			doc[p] = next
+		}
+		table, ok := next.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s is not a table", strings.Join(parts[:i+1], "."))
+		}
+		doc = table
+	}
+	doc[parts[len(parts)-1]] = v
+	return nil
+}
+
+// getKey returns a dotted key's value in a decoded TOML document, or nil.
+func getKey(doc map[string]any, key string) any {
+	var v any = doc
+	for _, p := range strings.Split(key, ".") {
+		table, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = table[p]
+	}
+	return v
+}
