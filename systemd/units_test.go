@@ -58,6 +58,9 @@ func TestApplianceUnit(t *testing.T) {
 	if f := unit(t, "constellation-firewall.service"); !slices.Contains(f["Before"], "NetworkManager.service network-pre.target") {
 		t.Errorf("the firewall is loaded before NetworkManager: Before=%q", f["Before"])
 	}
+	if f := unit(t, "constellation-firstboot.service"); !slices.Contains(f["Before"], "constellation-firewall.service constellation-appliance.service") {
+		t.Errorf("first boot runs before the firewall and the appliance: Before=%q", f["Before"])
+	}
 }
 
 // TestUnitsVerify: systemd-analyze (CONSTELLATION_SYSTEMD_ANALYZE, set by
@@ -88,7 +91,7 @@ func TestUnitsVerify(t *testing.T) {
 		}
 	}
 	units, err := filepath.Glob("*.service")
-	if err != nil || len(units) != 3 {
+	if err != nil || len(units) != 4 {
 		t.Fatalf("units %v, %v", units, err)
 	}
 	args := []string{"verify", "--root=" + root, "--man=no"}
