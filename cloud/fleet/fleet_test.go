@@ -384,3 +384,34 @@ func TestRebindOnlyForPostgres(t *testing.T) {
 		}
 	})
 }
+
+// TestSitesCountLikeSite: the list of sites gives each one the counts it
+// has on its own: chargers, sessions, readings.
+func TestSitesCountLikeSite(t *testing.T) {
+	forEngines(t, func(t *testing.T, s *fleet.Store, _ *cloudtest.Clock) {
+		for _, id := range []string{"a", "b", "empty"} {
+			_, err := s.CreateSite(ctx, id, "")
+			must(t, err)
+		}
+		for i, site := range []string{"a", "a", "b"} {
+			apply(t, s, &syncproto.ChargerStatus{Header: hdr(site, fmt.Sprintf("s%d", i)), Charger: fmt.Sprintf("CP%d", i), Connected: true})
+			apply(t, s, &syncproto.Transaction{Header: hdr(site, fmt.Sprintf("t%d", i)), Event: syncproto.TxStarted, Rev: 1, ID: int64(i + 1),
+				Charger: fmt.Sprintf("CP%d", i), Connector: 1, IDTag: "T", Start: t0})
+		}
+		sites, err := s.Sites(ctx)
+		must(t, err)
+		if len(sites) != 3 {
+			t.Fatalf("sites %+v", sites)
+		}
+		for _, listed := range sites {
+			one, err := s.Site(ctx, listed.ID)
+			must(t, err)
+			if listed.Chargers != one.Chargers || listed.Transactions != one.Transactions || listed.Readings != one.Readings {
+				t.Errorf("%s: listed %+v, alone %+v", listed.ID, listed, one)
+			}
+		}
+		if sites[0].Chargers != 2 || sites[0].Transactions != 2 || sites[1].Chargers != 1 || sites[2].Chargers != 0 {
+			t.Errorf("counts: %+v", sites)
+		}
+	})
+}

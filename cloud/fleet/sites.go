@@ -70,39 +70,39 @@ func (s *Store) CreateSite(ctx context.Context, id, name string) (Site, error) {
 	return s.Site(ctx, id)
 }
 
-const siteColumns = `id, name, password_hash <> '', revoked, created_at, online, last_seen, boot, bd_seq, software, backlog, desired_applied, auth_applied, auth_version`
+// siteQuery selects sites with their counts: chargers, sessions and
+// readings stored.
+const siteQuery = `SELECT id, name, password_hash <> '', revoked, created_at, online, last_seen, boot, bd_seq, software,
+	backlog, desired_applied, auth_applied, auth_version, COALESCE(c.n, 0), COALESCE(t.n, 0), COALESCE(r.n, 0)
+	FROM sites
+	LEFT JOIN (SELECT site, COUNT(*) AS n FROM chargers GROUP BY site) c ON c.site = sites.id
+	LEFT JOIN (SELECT site, COUNT(*) AS n FROM transactions GROUP BY site) t ON t.site = sites.id
+	LEFT JOIN (SELECT site, CAST(SUM(value_count) AS BIGINT) AS n FROM reading_groups GROUP BY site) r ON r.site = sites.id`
 
 func scanSite(sc interface{ Scan(...any) error }) (Site, error) {
 	var st Site
 	var created, seen int64
 	err := sc.Scan(&st.ID, &st.Name, &st.Enrolled, &st.Revoked, &created, &st.Online, &seen, &st.Boot, &st.BdSeq,
-		&st.Software, &st.Backlog, &st.DesiredApplied, &st.AuthApplied, &st.AuthVersion)
+		&st.Software, &st.Backlog, &st.DesiredApplied, &st.AuthApplied, &st.AuthVersion, &st.Chargers, &st.Transactions, &st.Readings)
 	st.CreatedAt, st.LastSeen = fromMS(created), fromMS(seen)
 	return st, err
 }
 
 // Site returns a site with its counts.
 func (s *Store) Site(ctx context.Context, id string) (Site, error) {
-	st, err := scanSite(s.queryRow(ctx, s.db, `SELECT `+siteColumns+` FROM sites WHERE id = ?`, id))
+	st, err := scanSite(s.queryRow(ctx, s.db, siteQuery+` WHERE sites.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Site{}, fmt.Errorf("fleet: site %q: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return Site{}, fmt.Errorf("fleet: site %q: %w", id, err)
 	}
-	err = s.queryRow(ctx, s.db, `SELECT
-		(SELECT COUNT(*) FROM chargers WHERE site = ?),
-		(SELECT COUNT(*) FROM transactions WHERE site = ?),
-		(SELECT CAST(COALESCE(SUM(value_count), 0) AS BIGINT) FROM reading_groups WHERE site = ?)`, id, id, id).Scan(&st.Chargers, &st.Transactions, &st.Readings)
-	if err != nil {
-		return Site{}, fmt.Errorf("fleet: site %q counts: %w", id, err)
-	}
 	return st, nil
 }
 
-// Sites lists every site, by id.
+// Sites lists every site with its counts, by id.
 func (s *Store) Sites(ctx context.Context) ([]Site, error) {
-	rows, err := s.query(ctx, s.db, `SELECT `+siteColumns+` FROM sites ORDER BY id`)
+	rows, err := s.query(ctx, s.db, siteQuery+` ORDER BY sites.id`)
 	if err != nil {
 		return nil, fmt.Errorf("fleet: sites: %w", err)
 	}
