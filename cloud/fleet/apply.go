@@ -2,10 +2,8 @@ package fleet
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/constellation-ev/constellation/syncproto"
@@ -30,7 +28,10 @@ type ApplyResult struct {
 // ApplyBatch applies records as Apply does, in one SQL transaction and a
 // few statements: one per table rather than several per record, and one
 // commit for them all (one WAL append on SQLite, one fsync on
-// PostgreSQL), which is what ingest's throughput hangs on. Each record
+// PostgreSQL), which is what ingest's throughput hangs on. On
+// PostgreSQL the statements also go in two pipelines (txQueue; three
+// when readings overlap what is stored), so a batch costs two round
+// trips, not one per statement. Each record
 // keeps its own outcome, in the order of ms, and the effect is the one
 // of applying them one after the other: a key that appears twice is
 // applied once (its first time), a transaction keeps its highest
@@ -53,9 +54,9 @@ func (s *Store) ApplyBatch(ctx context.Context, ms []syncproto.Message) []ApplyR
 			batch[j] = ms[i]
 		}
 		var applied []bool
-		err := s.inTx(ctx, func(tx *sql.Tx) error {
+		err := s.inQueue(ctx, func(q *txQueue) error {
 			var err error
-			applied, err = s.applySet(ctx, tx, batch)
+			applied, err = s.applySet(ctx, q, batch)
 			return err
 		})
 		if err == nil {
@@ -68,8 +69,8 @@ func (s *Store) ApplyBatch(ctx context.Context, ms []syncproto.Message) []ApplyR
 	}
 	for _, i := range todo {
 		m := ms[i]
-		err := s.inTx(ctx, func(tx *sql.Tx) error {
-			applied, err := s.applySet(ctx, tx, []syncproto.Message{m})
+		err := s.inQueue(ctx, func(q *txQueue) error {
+			applied, err := s.applySet(ctx, q, []syncproto.Message{m})
 			if err == nil {
 				out[i].Applied = applied[0]
 			}
@@ -86,31 +87,46 @@ func (s *Store) ApplyBatch(ctx context.Context, ms []syncproto.Message) []ApplyR
 // siteKey identifies a record: its idempotency key is unique per site.
 type siteKey struct{ site, key string }
 
-// applySet applies keyed records in tx, as if one after the other, and
-// reports which took effect (their key was new). Records of the
-// frequent kinds go into one multi-row statement per table; what
-// several of them write to one row is reduced first to what the latest
-// (status) or the highest revision (transaction) would leave, which is
-// also what a multi-row upsert needs: PostgreSQL refuses one that
-// touches a row twice.
-func (s *Store) applySet(ctx context.Context, tx *sql.Tx, ms []syncproto.Message) ([]bool, error) {
+// applySet queues in q what applying keyed records one after the other
+// writes, and reports which took effect (their key was new); q's commit
+// writes it. Records of the frequent kinds go into one multi-row
+// statement per table; what several of them write to one row is reduced
+// first to what the latest (status) or the highest revision
+// (transaction) would leave, which is also what a multi-row upsert
+// needs: PostgreSQL refuses one that touches a row twice.
+//
+// It flushes q once, for the keys that are new and the state of the
+// reading groups, and once more only when readings may overlap what is
+// stored (applySeries); the rest goes with the commit.
+func (s *Store) applySet(ctx context.Context, q *txQueue, ms []syncproto.Message) ([]bool, error) {
 	applied := make([]bool, len(ms))
 	// A key seen earlier in the batch is not applied again.
 	first := make(map[siteKey]int, len(ms))
 	var keyArgs []any
+	// The series of each Readings record, in order: their groups are
+	// locked with the keys' round trip, before it is known which records
+	// are new. A group locked for a record that turns out to be a resend
+	// costs that lock, and changes nothing.
+	seriesOfRecord := make([][]series, len(ms))
+	var allSeries [][]series
 	now := s.now()
 	for i, m := range ms {
 		h := m.Head()
 		k := siteKey{h.Site, h.Key}
-		if _, dup := first[k]; !dup {
-			first[k] = i
-			keyArgs = append(keyArgs, h.Site, h.Key, string(m.Kind()), now)
+		if _, dup := first[k]; dup {
+			continue
+		}
+		first[k] = i
+		keyArgs = append(keyArgs, h.Site, h.Key, string(m.Kind()), now)
+		if r, ok := m.(*syncproto.Readings); ok {
+			seriesOfRecord[i] = seriesOf(h.Site, r)
+			allSeries = append(allSeries, seriesOfRecord[i])
 		}
 	}
-	err := s.queryRows(ctx, tx, `INSERT INTO applied_keys (site, key, kind, applied_at) VALUES `, 4,
-		` ON CONFLICT (site, key) DO NOTHING RETURNING site, key`, keyArgs, func(rows *sql.Rows) error {
+	q.insertRows("keys", `INSERT INTO applied_keys (site, key, kind, applied_at)`, 4,
+		` ON CONFLICT (site, key) DO NOTHING RETURNING site, key`, keyArgs, func(row scanner) error {
 			var k siteKey
-			if err := rows.Scan(&k.site, &k.key); err != nil {
+			if err := row.Scan(&k.site, &k.key); err != nil {
 				return err
 			}
 			if i, ok := first[k]; ok {
@@ -118,31 +134,34 @@ func (s *Store) applySet(ctx context.Context, tx *sql.Tx, ms []syncproto.Message
 			}
 			return nil
 		})
-	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
+	groups := s.lockGroups(q, allSeries)
+	if err := q.flush(ctx); err != nil {
+		return nil, err
 	}
-	var set recordSet
+	set := recordSet{groups: groups}
 	for i, m := range ms {
 		if !applied[i] {
 			continue
 		}
-		if err := set.add(m); err != nil {
+		if err := set.add(m, seriesOfRecord[i]); err != nil {
 			return nil, err
 		}
 	}
 	for _, m := range set.rare {
-		if err := s.applyRare(ctx, tx, m); err != nil {
+		if err := s.applyRare(q, m); err != nil {
 			return nil, fmt.Errorf("%s %s: %w", m.Kind(), m.Head().Key, err)
 		}
 	}
-	return applied, s.applyFrequent(ctx, tx, &set)
+	return applied, s.applyFrequent(ctx, q, &set)
 }
 
 // recordSet is the applied records of a batch, gathered by table.
 type recordSet struct {
 	events []any // rows of eventColumns
-	// series of each Readings record, in order
+	// series of each Readings record, in order, and the state of their
+	// groups (lockGroups)
 	series [][]series
+	groups *lockedGroups
 	// Transactions by (site, id): the highest revision, the first of
 	// equal ones (a later one of the same revision does not replace it).
 	txs     map[txKey]*syncproto.Transaction
@@ -179,13 +198,14 @@ const (
 	connectorColumns = 7
 )
 
-func (rs *recordSet) add(m syncproto.Message) error {
+// add gathers an applied record; sr is a Readings record's series.
+func (rs *recordSet) add(m syncproto.Message, sr []series) error {
 	site := m.Head().Site
 	switch m := m.(type) {
 	case *syncproto.Event:
 		rs.events = append(rs.events, site, m.Key, m.Event, m.Charger, ms(m.At), m.Code, mustJSON(m.Detail))
 	case *syncproto.Readings:
-		rs.series = append(rs.series, seriesOf(site, m))
+		rs.series = append(rs.series, sr)
 	case *syncproto.Transaction:
 		k := txKey{site, m.ID}
 		if rs.txs == nil {
@@ -225,17 +245,14 @@ func (rs *recordSet) add(m syncproto.Message) error {
 	return nil
 }
 
-// applyFrequent writes the set's events, readings, transactions and
+// applyFrequent queues the set's events, readings, transactions and
 // statuses.
-func (s *Store) applyFrequent(ctx context.Context, tx *sql.Tx, rs *recordSet) error {
-	err := s.execRows(ctx, tx, `INSERT INTO events (site, key, event, charger, at, code, detail) VALUES `, eventColumns,
-		` ON CONFLICT (site, key) DO NOTHING`, rs.events)
-	if err != nil {
-		return fmt.Errorf("events: %w", err)
-	}
+func (s *Store) applyFrequent(ctx context.Context, q *txQueue, rs *recordSet) error {
+	q.insertRows("events", `INSERT INTO events (site, key, event, charger, at, code, detail)`, eventColumns,
+		` ON CONFLICT (site, key) DO NOTHING`, rs.events, nil)
 	// A reading already stored under its natural key is left out, so a
 	// resend merged differently adds nothing twice.
-	if err := s.applySeries(ctx, tx, rs.series); err != nil {
+	if err := s.applySeries(ctx, q, rs.series, rs.groups); err != nil {
 		return fmt.Errorf("readings: %w", err)
 	}
 	args := make([]any, 0, len(rs.txOrder)*txColumns)
@@ -245,14 +262,11 @@ func (s *Store) applyFrequent(ctx context.Context, tx *sql.Tx, rs *recordSet) er
 			m.MeterStartWh, m.MeterStopWh, mustJSON(m))
 	}
 	// A transaction keeps the record of its highest revision.
-	err = s.execRows(ctx, tx, `INSERT INTO transactions (site, id, rev, event, charger, connector, id_tag, start_at, stop_at, meter_start_wh, meter_stop_wh, record) VALUES `,
+	q.insertRows("transactions", `INSERT INTO transactions (site, id, rev, event, charger, connector, id_tag, start_at, stop_at, meter_start_wh, meter_stop_wh, record)`,
 		txColumns, ` ON CONFLICT (site, id) DO UPDATE SET rev = excluded.rev, event = excluded.event, charger = excluded.charger,
 		connector = excluded.connector, id_tag = excluded.id_tag, start_at = excluded.start_at, stop_at = excluded.stop_at,
 		meter_start_wh = excluded.meter_start_wh, meter_stop_wh = excluded.meter_stop_wh, record = excluded.record
-		WHERE excluded.rev > transactions.rev`, args)
-	if err != nil {
-		return fmt.Errorf("transactions: %w", err)
-	}
+		WHERE excluded.rev > transactions.rev`, args, nil)
 	// A charger and each connector keep their latest status, by the
 	// record's time: records arrive in any order once replicas share the
 	// stream (of equal times, the last applied wins).
@@ -261,102 +275,45 @@ func (s *Store) applyFrequent(ctx context.Context, tx *sql.Tx, rs *recordSet) er
 		m := rs.chargers[k]
 		args = append(args, m.Site, m.Charger, m.Connected, m.Protocol, m.Vendor, m.Model, m.Serial, m.Firmware, ms(m.LastSeen), ms(m.Time))
 	}
-	err = s.execRows(ctx, tx, `INSERT INTO chargers (site, id, connected, protocol, vendor, model, serial, firmware, last_seen, updated_at) VALUES `,
+	q.insertRows("chargers", `INSERT INTO chargers (site, id, connected, protocol, vendor, model, serial, firmware, last_seen, updated_at)`,
 		chargerColumns, ` ON CONFLICT (site, id) DO UPDATE SET connected = excluded.connected, protocol = excluded.protocol, vendor = excluded.vendor,
 		model = excluded.model, serial = excluded.serial, firmware = excluded.firmware, last_seen = excluded.last_seen, updated_at = excluded.updated_at
-		WHERE excluded.updated_at >= chargers.updated_at`, args)
-	if err != nil {
-		return fmt.Errorf("chargers: %w", err)
-	}
+		WHERE excluded.updated_at >= chargers.updated_at`, args, nil)
 	args = make([]any, 0, len(rs.connectorOrder)*connectorColumns)
 	for _, k := range rs.connectorOrder {
 		r := rs.connectors[k]
 		args = append(args, r.site, r.charger, r.c.ID, r.c.Status, r.c.ErrorCode, r.c.Info, ms(r.c.Time))
 	}
-	err = s.execRows(ctx, tx, `INSERT INTO connectors (site, charger, id, status, error_code, info, at) VALUES `, connectorColumns,
+	q.insertRows("connectors", `INSERT INTO connectors (site, charger, id, status, error_code, info, at)`, connectorColumns,
 		` ON CONFLICT (site, charger, id) DO UPDATE SET status = excluded.status, error_code = excluded.error_code, info = excluded.info, at = excluded.at
-		WHERE excluded.at >= connectors.at`, args)
-	if err != nil {
-		return fmt.Errorf("connectors: %w", err)
-	}
+		WHERE excluded.at >= connectors.at`, args, nil)
 	return nil
 }
 
-// applyRare applies a record of the kinds that come seldom (a report on
+// applyRare queues a record of the kinds that come seldom (a report on
 // desired configuration, a charger's configuration, a command's result),
 // one statement each.
-func (s *Store) applyRare(ctx context.Context, tx *sql.Tx, m syncproto.Message) error {
+func (s *Store) applyRare(q *txQueue, m syncproto.Message) error {
 	site := m.Head().Site
 	switch m := m.(type) {
 	case *syncproto.Reported:
-		_, err := s.exec(ctx, tx, `INSERT INTO reported (site, desired_version, applied, error, settings, at) VALUES (?, ?, ?, ?, ?, ?)
+		q.exec("reported", `INSERT INTO reported (site, desired_version, applied, error, settings, at) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (site) DO UPDATE SET desired_version = excluded.desired_version, applied = excluded.applied,
 			error = excluded.error, settings = excluded.settings, at = excluded.at
-			WHERE excluded.desired_version >= reported.desired_version`,
+			WHERE excluded.desired_version >= reported.desired_version`, nil,
 			site, m.DesiredVersion, m.Applied, m.Error, mustJSON(m.Settings), ms(m.Time))
-		return err
+		return nil
 	case *syncproto.ChargerConfig:
-		_, err := s.exec(ctx, tx, `INSERT INTO charger_config (site, charger, configuration, at) VALUES (?, ?, ?, ?)
+		q.exec("charger configuration", `INSERT INTO charger_config (site, charger, configuration, at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (site, charger) DO UPDATE SET configuration = excluded.configuration, at = excluded.at
-			WHERE excluded.at >= charger_config.at`,
+			WHERE excluded.at >= charger_config.at`, nil,
 			site, m.Charger, mustJSON(m.Configuration), ms(m.Time))
-		return err
+		return nil
 	case *syncproto.CommandResult:
-		return s.applyResult(ctx, tx, m)
+		s.applyResult(q, m)
+		return nil
 	}
 	return fmt.Errorf("%w: %s is not a rare record", syncproto.ErrInvalid, m.Kind())
-}
-
-// execRows runs head, the rows of args (cols values each) as VALUES, and
-// tail, in statements of at most maxParams parameters; no rows, no
-// statement.
-func (s *Store) execRows(ctx context.Context, tx querier, head string, cols int, tail string, args []any) error {
-	return s.eachChunk(head, cols, tail, args, func(q string, chunk []any) error {
-		_, err := s.exec(ctx, tx, q, chunk...)
-		return err
-	})
-}
-
-// queryRows is execRows for statements that return rows (RETURNING),
-// handing each to scan.
-func (s *Store) queryRows(ctx context.Context, tx querier, head string, cols int, tail string, args []any, scan func(*sql.Rows) error) error {
-	return s.eachChunk(head, cols, tail, args, func(q string, chunk []any) error {
-		rows, err := s.query(ctx, tx, q, chunk...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			if err := scan(rows); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
-	})
-}
-
-// eachChunk cuts args into statements of at most maxParams parameters.
-func (s *Store) eachChunk(head string, cols int, tail string, args []any, fn func(q string, chunk []any) error) error {
-	per := maxParams / cols * cols
-	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
-	for len(args) > 0 {
-		chunk := args[:min(len(args), per)]
-		args = args[len(chunk):]
-		var q strings.Builder
-		q.Grow(len(head) + len(tail) + len(chunk)/cols*(len(row)+1))
-		q.WriteString(head)
-		for i := range len(chunk) / cols {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString(row)
-		}
-		q.WriteString(tail)
-		if err := fn(q.String(), chunk); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // mustJSON encodes a value of the store's own types, which always encode.

@@ -148,15 +148,11 @@ func (s *Store) ExpireCommands(ctx context.Context) (int64, error) {
 // applyResult records the appliance's answer to one of its site's
 // commands: the appliance's word is final, so it replaces a status the
 // cloud set (queued, sent, expired) but not an earlier answer.
-func (s *Store) applyResult(ctx context.Context, tx *sql.Tx, m *syncproto.CommandResult) error {
-	res, err := s.exec(ctx, tx, `UPDATE commands SET status = ?, action = ?, reply = ?, error = ?, updated_at = ?
-		WHERE id = ? AND site = ? AND status IN (?, ?, ?)`,
-		m.Status, m.Action, string(m.Reply), m.Error, s.now(), m.CommandID, m.Site, CommandQueued, CommandSent, syncproto.CommandExpired)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		s.log.Warn("command result for no open command of the site", "site", m.Site, "command", m.CommandID, "status", m.Status)
-	}
-	return nil
+func (s *Store) applyResult(q *txQueue, m *syncproto.CommandResult) {
+	q.exec("command result", `UPDATE commands SET status = ?, action = ?, reply = ?, error = ?, updated_at = ?
+		WHERE id = ? AND site = ? AND status IN (?, ?, ?)`, func(n int64) {
+		if n == 0 {
+			s.log.Warn("command result for no open command of the site", "site", m.Site, "command", m.CommandID, "status", m.Status)
+		}
+	}, m.Status, m.Action, string(m.Reply), m.Error, s.now(), m.CommandID, m.Site, CommandQueued, CommandSent, syncproto.CommandExpired)
 }

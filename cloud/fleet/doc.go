@@ -7,7 +7,10 @@
 // One schema, in embedded versioned migrations, runs on SQLite (the
 // default, pure Go) and PostgreSQL through database/sql; queries are
 // written once with '?' placeholders and rebound for PostgreSQL, and the
-// few dialect differences live in dialect.go.
+// few dialect differences live in dialect.go and txqueue.go: applying a
+// batch of records queues its statements, which PostgreSQL receives as
+// pipelines (two round trips a batch) and multi-row inserts as one array
+// per column, and SQLite runs one by one and as VALUES.
 //
 // Applying upstream records is idempotent: every keyed record is applied
 // once per (site, key) (table applied_keys, in the same SQL transaction

@@ -3,9 +3,9 @@ package fleet
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -136,119 +136,193 @@ const (
 	seriesColumns = 14
 )
 
-// applySeries writes the series of a batch's Readings records (one
+// lockedGroups is the reading groups of a batch, in the order they are
+// locked, and their rows once the lock's statement ran.
+type lockedGroups struct {
+	keys  []readingGroup
+	state map[readingGroup]*groupState
+}
+
+// lockGroups queues the statement that locks the groups of records,
+// creating the missing ones, and returns them, their state read once
+// the statement ran. The upsert locks each row (PostgreSQL) until the
+// transaction ends, always in the groups' order, so replicas writing
+// one group's series take turns, each seeing what the one before it
+// committed.
+func (s *Store) lockGroups(q *txQueue, records [][]series) *lockedGroups {
+	lg := &lockedGroups{state: make(map[readingGroup]*groupState)}
+	for _, rec := range records {
+		if len(rec) > 0 && lg.state[rec[0].group] == nil {
+			lg.state[rec[0].group] = &groupState{}
+			lg.keys = append(lg.keys, rec[0].group)
+		}
+	}
+	slices.SortFunc(lg.keys, compareGroups)
+	args := make([]any, 0, len(lg.keys)*groupColumns)
+	for _, k := range lg.keys {
+		args = append(args, k.site, k.charger, k.connector, k.tx, 0, 0, 0)
+	}
+	q.insertRows("reading groups", `INSERT INTO reading_groups (site, charger, connector, tx, last_at, series_count, value_count)`, groupColumns,
+		` ON CONFLICT (site, charger, connector, tx) DO UPDATE SET series_count = reading_groups.series_count
+		RETURNING site, charger, connector, tx, last_at, series_count, value_count`, args, func(row scanner) error {
+			var k readingGroup
+			var g groupState
+			if err := row.Scan(&k.site, &k.charger, &k.connector, &k.tx, &g.lastAt, &g.series, &g.values); err != nil {
+				return err
+			}
+			if p := lg.state[k]; p != nil {
+				*p = g
+			}
+			return nil
+		})
+	return lg
+}
+
+// overlaps reports whether rec, of group g, starts at or before the
+// group's latest value: only then may it repeat a reading stored (or
+// written before it in the batch).
+func (g *groupState) overlaps(rec []series) bool {
+	if g.series == 0 {
+		return false
+	}
+	first := rec[0].times[0]
+	for _, r := range rec[1:] {
+		first = min(first, r.times[0])
+	}
+	return first <= g.lastAt
+}
+
+// wrote moves g past the series r, written after its series so far.
+func (g *groupState) wrote(r *series) {
+	if last := r.times[len(r.times)-1]; g.series == 0 || last > g.lastAt {
+		g.lastAt = last
+	}
+	g.series++
+	g.values += int64(len(r.times))
+	g.changed = true
+}
+
+// applySeries queues the series of a batch's Readings records (one
 // slice per record, in the order they were applied), each without the
-// values stored before it.
-func (s *Store) applySeries(ctx context.Context, tx *sql.Tx, records [][]series) error {
+// values stored before it, and the new state of their groups, locked
+// by lockGroups.
+func (s *Store) applySeries(ctx context.Context, q *txQueue, records [][]series, groups *lockedGroups) error {
 	if len(records) == 0 {
 		return nil
 	}
-	keys, groups, err := s.lockGroups(ctx, tx, records)
+	stored, err := s.storedTimes(ctx, q, records, groups)
 	if err != nil {
-		return fmt.Errorf("groups: %w", err)
+		return err
 	}
 	var args []any
 	var written []*series
-	for _, rec := range records {
+	for ri, rec := range records {
 		if len(rec) == 0 {
 			continue
 		}
 		// A record overlaps what is stored when it starts before its
 		// group's latest value; its own series (distinct columns) never
 		// overlap each other.
-		g := groups[rec[0].group]
-		overlaps := g.series > 0
-		if overlaps {
-			first := rec[0].times[0]
-			for _, r := range rec[1:] {
-				first = min(first, r.times[0])
-			}
-			overlaps = first <= g.lastAt
+		g := groups.state[rec[0].group]
+		overlaps := g.overlaps(rec)
+		if overlaps && stored[ri] == nil {
+			return fmt.Errorf("record %d of the batch overlaps its group's readings, which were not looked up", ri)
 		}
-		lastAt := g.lastAt
 		for i := range rec {
 			r := &rec[i]
 			if overlaps {
-				if err := s.dropStored(ctx, tx, r, written); err != nil {
-					return err
-				}
+				dropTaken(r, stored[ri][i], written)
 				if len(r.times) == 0 {
 					continue
 				}
 			}
-			last := r.times[len(r.times)-1]
 			c := r.col
 			args = append(args, r.group.site, r.group.tx, r.group.charger, r.group.connector, g.series,
-				c.Measurand, c.Phase, c.Unit, c.Context, c.Location, c.Format, r.times[0], last, encodeSamples(r))
+				c.Measurand, c.Phase, c.Unit, c.Context, c.Location, c.Format, r.times[0], r.times[len(r.times)-1], encodeSamples(r))
 			written = append(written, r)
-			if g.series == 0 || last > lastAt {
-				lastAt = last
-			}
-			g.series++
-			g.values += int64(len(r.times))
-			g.changed = true
+			g.wrote(r)
 		}
-		g.lastAt = lastAt
 	}
-	err = s.execRows(ctx, tx, `INSERT INTO reading_series (site, tx, charger, connector, seq, measurand, phase, unit, context, location, format, first_at, last_at, samples) VALUES `,
-		seriesColumns, ``, args)
-	if err != nil {
-		return fmt.Errorf("series: %w", err)
-	}
-	args = args[:0]
-	for _, k := range keys {
-		if g := groups[k]; g.changed {
+	q.insertRows("series", `INSERT INTO reading_series (site, tx, charger, connector, seq, measurand, phase, unit, context, location, format, first_at, last_at, samples)`,
+		seriesColumns, ``, args, nil)
+	args = args[:0:0]
+	for _, k := range groups.keys {
+		if g := groups.state[k]; g.changed {
 			args = append(args, k.site, k.charger, k.connector, k.tx, g.lastAt, g.series, g.values)
 		}
 	}
-	err = s.execRows(ctx, tx, `INSERT INTO reading_groups (site, charger, connector, tx, last_at, series_count, value_count) VALUES `, groupColumns,
+	q.insertRows("reading groups", `INSERT INTO reading_groups (site, charger, connector, tx, last_at, series_count, value_count)`, groupColumns,
 		` ON CONFLICT (site, charger, connector, tx) DO UPDATE SET last_at = excluded.last_at, series_count = excluded.series_count,
-		value_count = excluded.value_count`, args)
-	if err != nil {
-		return fmt.Errorf("groups: %w", err)
-	}
+		value_count = excluded.value_count`, args, nil)
 	return nil
 }
 
-// lockGroups returns the groups of records, in order, with their rows,
-// creating the missing ones. The upsert locks each row (PostgreSQL)
-// until tx ends, always in that order, so replicas writing one group's
-// series take turns, each seeing what the one before it committed.
-func (s *Store) lockGroups(ctx context.Context, tx *sql.Tx, records [][]series) ([]readingGroup, map[readingGroup]*groupState, error) {
-	groups := make(map[readingGroup]*groupState)
-	keys := make([]readingGroup, 0, len(records))
-	for _, rec := range records {
-		if len(rec) > 0 && groups[rec[0].group] == nil {
-			groups[rec[0].group] = &groupState{}
-			keys = append(keys, rec[0].group)
+// storedTimes looks up, in one flush of q, the times stored of every
+// series of the records that may overlap what is stored: stored[r][i]
+// is the times of records[r][i], nil for a record not looked up.
+//
+// Which records overlap is known exactly only in order, each after the
+// values dropped from the ones before it; the records looked up are
+// those that would overlap were nothing dropped, a superset: dropping
+// values only lowers a group's latest time and its count of series.
+// Nothing of the batch is written to reading_series before its series
+// are, so what is read here is what a look-up at each record would read.
+func (s *Store) storedTimes(ctx context.Context, q *txQueue, records [][]series, groups *lockedGroups) ([][]map[int64]bool, error) {
+	est := make(map[readingGroup]groupState, len(groups.state))
+	for k, g := range groups.state {
+		est[k] = *g
+	}
+	stored := make([][]map[int64]bool, len(records))
+	lookups := 0
+	for ri, rec := range records {
+		if len(rec) == 0 {
+			continue
 		}
-	}
-	slices.SortFunc(keys, compareGroups)
-	args := make([]any, 0, len(keys)*groupColumns)
-	for _, k := range keys {
-		args = append(args, k.site, k.charger, k.connector, k.tx, 0, 0, 0)
-	}
-	err := s.queryRows(ctx, tx, `INSERT INTO reading_groups (site, charger, connector, tx, last_at, series_count, value_count) VALUES `, groupColumns,
-		` ON CONFLICT (site, charger, connector, tx) DO UPDATE SET series_count = reading_groups.series_count
-		RETURNING site, charger, connector, tx, last_at, series_count, value_count`, args, func(rows *sql.Rows) error {
-			var k readingGroup
-			var g groupState
-			if err := rows.Scan(&k.site, &k.charger, &k.connector, &k.tx, &g.lastAt, &g.series, &g.values); err != nil {
-				return err
+		g := est[rec[0].group]
+		if g.overlaps(rec) {
+			stored[ri] = make([]map[int64]bool, len(rec))
+			for i := range rec {
+				stored[ri][i] = map[int64]bool{}
+				queueStored(q, &rec[i], stored[ri][i])
+				lookups++
 			}
-			if p := groups[k]; p != nil {
-				*p = g
-			}
-			return nil
-		})
-	return keys, groups, err
+		}
+		for i := range rec {
+			g.wrote(&rec[i])
+		}
+		est[rec[0].group] = g
+	}
+	if lookups == 0 {
+		return stored, nil
+	}
+	return stored, q.flush(ctx)
 }
 
-// dropStored removes from r the values whose key is stored already, in
-// the database or in the series written before it in this batch.
-func (s *Store) dropStored(ctx context.Context, tx *sql.Tx, r *series, written []*series) error {
+// queueStored queues the look-up of the times stored in r's group and
+// column between r's first and last time, added to taken.
+func queueStored(q *txQueue, r *series, taken map[int64]bool) {
 	first, last := r.times[0], r.times[len(r.times)-1]
-	taken := map[int64]bool{}
+	c := r.col
+	q.query("stored series", `SELECT first_at, samples FROM reading_series
+		WHERE site = ? AND tx = ? AND charger = ? AND connector = ? AND measurand = ? AND phase = ? AND unit = ? AND context = ?
+		AND location = ? AND format = ? AND last_at >= ? AND first_at <= ?`, func(row scanner) error {
+		var at int64
+		var samples string
+		if err := row.Scan(&at, &samples); err != nil {
+			return err
+		}
+		return decodeSamples(at, samples, func(at int64, _ string) { taken[at] = true })
+	}, r.group.site, r.group.tx, r.group.charger, r.group.connector, c.Measurand, c.Phase, c.Unit, c.Context, c.Location, c.Format, first, last)
+}
+
+// dropTaken removes from r the values whose key is stored already: in
+// the database (stored, its times there) or in the series written
+// before it in this batch.
+func dropTaken(r *series, stored map[int64]bool, written []*series) {
+	taken := maps.Clone(stored)
+	if taken == nil {
+		taken = map[int64]bool{}
+	}
 	for _, w := range written {
 		if w.group == r.group && w.col == r.col {
 			for _, at := range w.times {
@@ -256,31 +330,7 @@ func (s *Store) dropStored(ctx context.Context, tx *sql.Tx, r *series, written [
 			}
 		}
 	}
-	c := r.col
-	rows, err := s.query(ctx, tx, `SELECT first_at, samples FROM reading_series
-		WHERE site = ? AND tx = ? AND charger = ? AND connector = ? AND measurand = ? AND phase = ? AND unit = ? AND context = ?
-		AND location = ? AND format = ? AND last_at >= ? AND first_at <= ?`,
-		r.group.site, r.group.tx, r.group.charger, r.group.connector, c.Measurand, c.Phase, c.Unit, c.Context, c.Location, c.Format, first, last)
-	if err != nil {
-		return fmt.Errorf("stored series: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var at int64
-		var samples string
-		if err := rows.Scan(&at, &samples); err != nil {
-			return fmt.Errorf("stored series: %w", err)
-		}
-		err := decodeSamples(at, samples, func(at int64, _ string) { taken[at] = true })
-		if err != nil {
-			return fmt.Errorf("stored series: %w", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("stored series: %w", err)
-	}
 	r.keep(taken)
-	return nil
 }
 
 // encodeSamples writes a series' values as stored: a JSON array of

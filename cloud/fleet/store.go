@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
@@ -60,6 +61,9 @@ type Store struct {
 	d     dialect
 	clock Clock
 	log   *slog.Logger
+	// flushes counts the flushes of write transactions' statements
+	// (txQueue): round trips on PostgreSQL, which tests bound.
+	flushes atomic.Int64
 }
 
 //go:embed migrations/*.sql
