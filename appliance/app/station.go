@@ -2,13 +2,20 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/constellation-ev/constellation/appliance/api"
 	"github.com/constellation-ev/constellation/appliance/cloudsync"
 	"github.com/constellation-ev/constellation/appliance/config"
+	"github.com/constellation-ev/constellation/appliance/firstboot"
+	"github.com/constellation-ev/constellation/appliance/internal/clock"
 	"github.com/constellation-ev/constellation/appliance/lcd"
 	"github.com/constellation-ev/constellation/appliance/rfid"
 	"github.com/constellation-ev/constellation/appliance/screen"
@@ -75,7 +82,8 @@ func newStationParts(cfg config.Config, domain station.Domain, sync *cloudsync.C
 		}
 	}
 	p.station, err = station.New(station.Options{Domain: domain, Screen: p.screen, SiteName: cfg.Station.SiteName,
-		Network: net.forDisplay(), Cloud: cloud, PlugWait: cfg.Screen.PlugInTime, Logger: log.With("area", "station")})
+		Network: net.forDisplay(), WiFiPassword: generatedAPPassword(cfg, log), Cloud: cloud,
+		ClockSynced: func() bool { return clock.Synced(clock.TimesyncdSynchronized) }, PlugWait: cfg.Screen.PlugInTime, Logger: log.With("area", "station")})
 	if err != nil {
 		return nil, err
 	}
@@ -129,4 +137,22 @@ func (p *stationParts) TapCard(uid []byte) error {
 		return fmt.Errorf("tap: %w", err)
 	}
 	return nil
+}
+
+// generatedAPPassword is the access point's password if first boot
+// generated it (firstboot.APPasswordName in the data directory holds it)
+// and the configuration still uses it; "" otherwise.
+func generatedAPPassword(cfg config.Config, log *slog.Logger) string {
+	b, err := os.ReadFile(filepath.Join(cfg.DataDir, firstboot.APPasswordName))
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			log.Warn("generated access point password unreadable: not shown", "err", err)
+		}
+		return ""
+	}
+	pw := strings.TrimSpace(string(b))
+	if pw == "" || pw != string(cfg.Network.AP.Password) {
+		return ""
+	}
+	return pw
 }

@@ -15,10 +15,13 @@ import (
 	"time"
 
 	"github.com/constellation-ev/constellation/appliance/api"
+	"github.com/constellation-ev/constellation/appliance/app"
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/cloudsync/synctest"
 	"github.com/constellation-ev/constellation/appliance/config"
+	"github.com/constellation-ev/constellation/appliance/firstboot"
 	"github.com/constellation-ev/constellation/appliance/internal/testlog"
+	"github.com/constellation-ev/constellation/appliance/network"
 	"github.com/constellation-ev/constellation/appliance/ocpp/ocppj"
 	"github.com/constellation-ev/constellation/tools/chargesim/sim"
 )
@@ -166,4 +169,26 @@ func request(t *testing.T, method, url, body string, want int) []byte {
 		t.Fatalf("%s %s %s: %s %s, want %d (%v)", method, url, body, resp.Status, b, want, err)
 	}
 	return b
+}
+
+// The display shows the access point's password only when first boot
+// generated it and the configuration still uses it.
+func TestGeneratedAPPassword(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Network.AP.Password = network.Secret("k7m2q9xw4hfp3ncr")
+	log := slog.New(slog.DiscardHandler)
+	if got := app.GeneratedAPPassword(cfg, log); got != "" {
+		t.Errorf("no generated password file: got %q", got)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.DataDir, firstboot.APPasswordName), []byte("k7m2q9xw4hfp3ncr\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := app.GeneratedAPPassword(cfg, log); got != "k7m2q9xw4hfp3ncr" {
+		t.Errorf("generated and in use: got %q", got)
+	}
+	cfg.Network.AP.Password = "the-installer-changed-it"
+	if got := app.GeneratedAPPassword(cfg, log); got != "" {
+		t.Errorf("replaced by the installer's: got %q", got)
+	}
 }

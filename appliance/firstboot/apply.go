@@ -41,8 +41,8 @@ const generatedLength = 16
 // is typed right the first time.
 const unambiguous = "23456789abcdefghjkmnpqrstuvwxyz"
 
-// ErrNoSettings means the boot partition has no settings file: the
-// appliance must be set up through its setup access point instead.
+// ErrNoSettings means the boot partition has no settings file and the
+// appliance is configured already: there is nothing to apply.
 var ErrNoSettings = errors.New("firstboot: no settings file")
 
 // Options names the files Apply reads and writes.
@@ -69,6 +69,11 @@ type Options struct {
 	// KeysOwner, if set, owns the authorized keys file and its directory
 	// (sshd reads them as the user); nil leaves the writer's.
 	KeysOwner *Owner
+	// Root, if set, is the system whose time zone the settings' time_zone
+	// sets: Root/etc/localtime becomes a link to the zone's file in
+	// Root/usr/share/zoneinfo, and Root/etc/timezone names it. Empty:
+	// the zone is only reported in Result.TimeZone.
+	Root string
 	// Log receives progress (never secrets); nil discards.
 	Log *slog.Logger
 
@@ -96,11 +101,13 @@ type Result struct {
 	APPasswordFile string
 	// KeysAdded counts the SSH keys added to Options.AuthorizedKeys.
 	KeysAdded int
-	// TimeZone is the zone the caller should set (timedatectl
-	// set-timezone); empty: none given.
+	// TimeZone is the zone given; set when Options.Root is. Empty: none given.
 	TimeZone string
 	// SecretsRemoved: the boot partition's file was rewritten without secrets.
 	SecretsRemoved bool
+	// Defaults: there was no settings file; the configuration has the
+	// image's defaults and a generated access point.
+	Defaults bool
 }
 
 // Apply applies the settings file at opts.BootFile. Every file is written
@@ -116,8 +123,16 @@ func Apply(opts Options) (Result, error) {
 		return Result{}, errors.New("firstboot: the boot file, config file and data directory are required")
 	}
 	raw, err := os.ReadFile(opts.BootFile)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Result{}, fmt.Errorf("%w: %s", ErrNoSettings, opts.BootFile)
+	noFile := errors.Is(err, fs.ErrNotExist)
+	if noFile {
+		// The installer wrote nothing: the first boot still needs a
+		// configuration, with the access point's name and password
+		// generated (shown on the display) so that the site can be set up.
+		if _, err := os.Stat(opts.ConfigFile); err == nil {
+			return Result{}, fmt.Errorf("%w: %s", ErrNoSettings, opts.BootFile)
+		}
+		log.Info("no settings file: the configuration gets the defaults and a generated access point", "file", opts.BootFile)
+		raw, err = nil, nil
 	}
 	if err != nil {
 		return Result{}, fmt.Errorf("firstboot: read settings: %w", err)
@@ -177,6 +192,11 @@ func Apply(opts Options) (Result, error) {
 			return Result{}, err
 		}
 	}
+	if s.TimeZone != "" && opts.Root != "" {
+		if err := stageTimeZone(&tx, opts.Root, s.TimeZone); err != nil {
+			return Result{}, err
+		}
+	}
 	cfg, ssid, err := render(opts, s, apPassword, res.EnrollTokenFile)
 	if err != nil {
 		return Result{}, err
@@ -195,8 +215,12 @@ func Apply(opts Options) (Result, error) {
 		return Result{}, err
 	}
 	log.Info("configuration written", "config", opts.ConfigFile, "sync", res.SyncEnabled, "ap_ssid", ssid,
-		"ap_password_generated", res.APPasswordFile != "", "ssh_keys_added", res.KeysAdded)
+		"ap_password_generated", res.APPasswordFile != "", "ssh_keys_added", res.KeysAdded, "time_zone", res.TimeZone)
 
+	if noFile {
+		res.Defaults = true
+		return res, nil
+	}
 	// Last: only now that everything above is durable may the secrets
 	// leave the boot partition.
 	cleaned, err := cleanedSettings(s)

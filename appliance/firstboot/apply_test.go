@@ -384,13 +384,36 @@ func TestAuthorizedKeysMerged(t *testing.T) {
 	}
 }
 
+// Without a settings file, the first boot configures the defaults with a
+// generated access point; later boots find nothing to do.
 func TestNoSettingsFile(t *testing.T) {
 	e := newEnv(t, "")
 	if err := os.Remove(e.opts.BootFile); err != nil {
 		t.Fatal(err)
 	}
+	res, err := Apply(e.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := load(t, e.opts.ConfigFile)
+	pw := read(t, filepath.Join(e.opts.DataDir, APPasswordName))
+	if !res.Defaults || res.SecretsRemoved || res.APPasswordFile == "" || !strings.HasPrefix(res.APSSID, "Constellation-") {
+		t.Errorf("result %+v", res)
+	}
+	if cfg.Network.AP.SSID != res.APSSID || string(cfg.Network.AP.Password)+"\n" != pw || len(pw) != generatedLength+1 {
+		t.Errorf("access point %q/%q, generated password file %q", cfg.Network.AP.SSID, cfg.Network.AP.Password, pw)
+	}
+	if cfg.Sync.Enabled {
+		t.Error("sync enabled without settings")
+	}
+	if _, err := os.Stat(e.opts.BootFile); !os.IsNotExist(err) {
+		t.Errorf("a settings file appeared on the boot partition (%v)", err)
+	}
 	if _, err := Apply(e.opts); !errors.Is(err, ErrNoSettings) {
-		t.Fatalf("err = %v, want ErrNoSettings", err)
+		t.Fatalf("second boot: err = %v, want ErrNoSettings", err)
+	}
+	if again := load(t, e.opts.ConfigFile); again.Network.AP.Password != cfg.Network.AP.Password {
+		t.Error("the second boot changed the access point password")
 	}
 }
 

@@ -52,6 +52,17 @@ func (t *transaction) stage(path string, data []byte, perm fs.FileMode, check fu
 	return nil
 }
 
+// stageSymlink makes a temporary symbolic link to target beside path.
+func (t *transaction) stageSymlink(path, target string) error {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-link")
+	_ = os.Remove(tmp) // left by a crash
+	if err := os.Symlink(target, tmp); err != nil {
+		return fmt.Errorf("firstboot: link %s: %w", path, err)
+	}
+	t.staged = append(t.staged, staged{tmp: tmp, path: path})
+	return nil
+}
+
 // commit renames the staged files into place, in the order staged.
 func (t *transaction) commit() error {
 	for len(t.staged) > 0 {

@@ -11,6 +11,10 @@ import (
 type Idle struct {
 	// Site is the site's name; SSID the access point chargers join.
 	Site, SSID string
+	// WiFiPassword is the access point's password when the appliance
+	// generated it (no default exists, and the installer must read it
+	// somewhere); empty: not shown.
+	WiFiPassword string
 	// Free and InUse count the chargers ready for a car and charging one,
 	// of Total connected to the appliance.
 	Free, InUse, Total int

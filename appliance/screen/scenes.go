@@ -24,6 +24,8 @@ func Scenes() []Scene {
 	longSite.Site = "Aparcamiento Centro Comercial Las Rozas"
 	short := idle
 	short.SSID = "EVSE-7F3A"
+	generated := idle
+	generated.WiFiPassword = "k7m2q9xw4hfp3ncr"
 	noSite := idle
 	noSite.Site, noSite.SSID = "", ""
 	none := idle
@@ -39,6 +41,7 @@ func Scenes() []Scene {
 		{"idle-site-unnamed", noSite.showSite},
 		{"idle-wifi", idle.showWiFi},
 		{"idle-wifi-short", short.showWiFi},
+		{"idle-wifi-generated-password", generated.showWiFiPassword},
 		{"idle-chargers", idle.showChargers},
 		{"idle-chargers-none", none.showChargers},
 		{"idle-uplink-ethernet", ethernet.showUplink},

@@ -10,13 +10,16 @@ import (
 // render picks the first that fits.
 
 // idleScreens are the screens idle rotates through: the Wi-Fi's only when
-// it has a name, the uplink's only when the appliance manages its
+// it has a name (and its password's when it was generated), the uplink's only when the appliance manages its
 // network, the cloud link's only when the appliance syncs. The time
 // comes last.
 func idleScreens(idle Idle) []func(env) []layout {
 	screens := []func(env) []layout{idle.showSite}
 	if idle.SSID != "" {
 		screens = append(screens, idle.showWiFi)
+		if idle.WiFiPassword != "" {
+			screens = append(screens, idle.showWiFiPassword)
+		}
 	}
 	screens = append(screens, idle.showChargers)
 	if idle.Uplink != "" {
@@ -40,6 +43,12 @@ func (i Idle) showSite(e env) []layout {
 // long for one (SSIDs have up to 32 characters).
 func (i Idle) showWiFi(e env) []layout {
 	return []layout{{text(e.t.wifi), text(i.SSID)}, {text(i.SSID)}}
+}
+
+// showWiFiPassword shows the access point's generated password (16
+// characters: one row of the smallest display).
+func (i Idle) showWiFiPassword(e env) []layout {
+	return []layout{{text(e.t.password), text(i.WiFiPassword)}}
 }
 
 func (i Idle) showChargers(e env) []layout {

@@ -70,8 +70,15 @@ type Options struct {
 	// not up) and the uplink for the idle screens; nil: the appliance does
 	// not manage its network.
 	Network func() (ssid string, uplink screen.Uplink)
+	// WiFiPassword is the access point's password when the appliance
+	// generated it: shown with the SSID, as the installer has no other
+	// way to learn it. Empty: the installer chose it; not shown.
+	WiFiPassword string
 	// Cloud reports the cloud link for the idle screens; nil: disabled.
 	Cloud func() screen.CloudLink
+	// ClockSynced reports whether the system clock is synchronised; until
+	// it is, the idle screens do not show the time. nil: always.
+	ClockSynced func() bool
 	// PlugWait is how long a tap waits for the driver's plug (default
 	// DefaultPlugWait).
 	PlugWait time.Duration
@@ -391,8 +398,14 @@ func (s *Station) faults(chargers []charging.Charger, names map[connectorKey]str
 // car) and in use (one charging), of those connected.
 func (s *Station) idle(chargers []charging.Charger, txs []charging.Transaction) screen.Idle {
 	idle := screen.Idle{Site: s.opts.SiteName, Cloud: s.opts.Cloud()}
+	if s.opts.ClockSynced != nil {
+		idle.ClockUnsynced = !s.opts.ClockSynced()
+	}
 	if s.opts.Network != nil {
 		idle.SSID, idle.Uplink = s.opts.Network()
+		if idle.SSID != "" {
+			idle.WiFiPassword = s.opts.WiFiPassword
+		}
 	}
 	for _, c := range chargers {
 		if !c.Connected {

@@ -291,6 +291,24 @@ func TestIdleAndFaults(t *testing.T) {
 	if want := (screen.Idle{Site: "Depot", SSID: "Depot-AP", Uplink: screen.UplinkCellular, Free: 1, InUse: 1, Total: 2}); e.shown.idle != want {
 		t.Errorf("idle %+v, want %+v", e.shown.idle, want)
 	}
+	// A generated access point password is shown with its SSID, and not
+	// while the access point is down.
+	e.st.opts.WiFiPassword = "k7m2q9xw4hfp3ncr"
+	e.refresh()
+	if e.shown.idle.WiFiPassword != "k7m2q9xw4hfp3ncr" {
+		t.Errorf("idle %+v: the generated password is not shown", e.shown.idle)
+	}
+	e.st.opts.Network = func() (string, screen.Uplink) { return "", screen.UplinkCellular }
+	e.refresh()
+	if e.shown.idle.WiFiPassword != "" {
+		t.Errorf("idle %+v: a password shown for an access point that is down", e.shown.idle)
+	}
+	// Until the clock is synchronised the time is not shown.
+	e.st.opts.ClockSynced = func() bool { return false }
+	e.refresh()
+	if !e.shown.idle.ClockUnsynced {
+		t.Errorf("idle %+v: want the clock marked unsynchronised", e.shown.idle)
+	}
 	e.take()
 	if err := e.svc.UpdateConnectorStatus(context.Background(), charging.StatusUpdate{ChargerID: "CP1", ConnectorID: 1, Status: charging.StatusFaulted, ErrorCode: "GroundFailure"}); err != nil {
 		t.Fatal(err)

@@ -93,13 +93,14 @@ func firstBoot(args []string) error {
 	keys := fs.String("authorized-keys", "", "the admin user's authorized_keys file (needed with ssh_authorized_keys)")
 	keysOwner := fs.String("authorized-keys-owner", "", "user owning the authorized_keys file and its directory")
 	serviceUser := fs.String("service-user", "", "the appliance's user: owns the files in --data-dir, its group reads --config")
+	root := fs.String("root", "/", "the system whose time zone time_zone sets (its /etc/localtime and /etc/timezone); empty: leave it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	opts := firstboot.Options{BootFile: *boot, ConfigFile: *cfgFile, DataDir: *dataDir, AuthorizedKeys: *keys}
+	opts := firstboot.Options{BootFile: *boot, ConfigFile: *cfgFile, DataDir: *dataDir, AuthorizedKeys: *keys, Root: *root}
 	if *base != "" {
 		b, err := os.ReadFile(*base)
 		if err != nil {
@@ -122,8 +123,7 @@ func firstBoot(args []string) error {
 	}
 	res, err := firstboot.Apply(opts)
 	if errors.Is(err, firstboot.ErrNoSettings) {
-		// TODO(issue 7): open the setup access point and the setup page.
-		fmt.Printf("no settings file %s: set the appliance up through its setup page\n", *boot)
+		fmt.Printf("no settings file %s and %s exists: nothing to do\n", *boot, *cfgFile)
 		return nil
 	}
 	if err != nil {
@@ -132,6 +132,9 @@ func firstBoot(args []string) error {
 	if res.AlreadyApplied {
 		fmt.Printf("%s already applied; nothing to do\n", *boot)
 		return nil
+	}
+	if res.Defaults {
+		fmt.Printf("no settings file %s: the defaults apply\n", *boot)
 	}
 	fmt.Printf("configuration written: %s\n", res.ConfigFile)
 	fmt.Printf("access point: %s\n", res.APSSID)
@@ -146,9 +149,11 @@ func firstBoot(args []string) error {
 		fmt.Printf("SSH keys added to %s: %d\n", *keys, res.KeysAdded)
 	}
 	if res.TimeZone != "" {
-		fmt.Printf("time zone to set: %s (timedatectl set-timezone %s)\n", res.TimeZone, res.TimeZone)
+		fmt.Printf("time zone: %s\n", res.TimeZone)
 	}
-	fmt.Printf("secrets removed from %s\n", *boot)
+	if res.SecretsRemoved {
+		fmt.Printf("secrets removed from %s\n", *boot)
+	}
 	return nil
 }
 
