@@ -47,6 +47,24 @@
 // Batched over five minutes and deflated, a session's readings cost about
 // 4 % of the OCPP-J bytes the charger sent for them (TestSessionBytes).
 //
+// # Time
+//
+// A Raspberry Pi has no real-time clock: until NTP has set it, the
+// appliance's clock shows the time saved at its last shutdown, hours or
+// days behind. A message made then is marked with "unsynced":true
+// (Header.Unsynced; left out when false): its "ts" and the times in it
+// that the appliance's clock took (an event's "at", a status's
+// "lastSeen", a connector's "ts" when the charger gave none) may be
+// behind. The charger's own times (a session's start and stop, readings)
+// are never marked nor changed:
+//
+//	{"v":"1.0","site":"depot-7","key":"3f2a9c-1044","ts":"2026-12-01T06:12:00Z","unsynced":true,
+//	 "event":"diagnostics","charger":"CP1","at":"2026-12-01T06:12:00Z","code":"Uploaded"}
+//
+// Once the clock is set, the appliance corrects the records it still
+// has queued and sends them unmarked, under the same keys; a record
+// sent before stays marked (the cloud applies a key once).
+//
 // # Versions
 //
 // Header.Version is "major.minor". A reader accepts every minor version of

@@ -20,11 +20,20 @@ type Header struct {
 	// from its outbox, so a record keeps its key across retries, restarts
 	// and reconnects.
 	Key string `json:"key,omitempty"`
-	// Time is when the sender made the message. Unsynced marks a time
-	// taken before the sender's clock was synchronised (a Pi has no
-	// real-time clock): order by Key and sequence, not by it.
-	Time     time.Time `json:"ts"`
-	Unsynced bool      `json:"unsynced,omitempty"`
+	// Time is when the sender made the message.
+	Time time.Time `json:"ts"`
+	// Unsynced marks a message made before the sender's clock was
+	// synchronised (a Pi has no real-time clock): Time, and every time
+	// in the message that the appliance's clock took rather than a
+	// charger's (an Event's At, a ChargerStatus's LastSeen and its
+	// connectors' times when the charger gave none), may be hours or
+	// days behind; order by Key and sequence, not by them. A charger's
+	// own times (a transaction's start and stop, readings) are as the
+	// charger sent them, never marked. The appliance corrects the
+	// records still queued when its clock is set and sends them
+	// unmarked; a record sent before stays marked at the cloud (see
+	// docs/sync.md). Omitted when false.
+	Unsynced bool `json:"unsynced,omitempty"`
 }
 
 // Head returns the header; it makes every message type a [Message].

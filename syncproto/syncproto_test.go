@@ -41,6 +41,8 @@ func examples() []Message {
 			Start: t0, MeterStartWh: 100000, Stop: t0.Add(time.Hour), MeterStopWh: int64Ptr(107400), StopReason: "Local", Offline: true, SeqNoGaps: 1},
 		readings,
 		&Event{Header: header("s1-6"), Event: EventSecurity, Charger: "CP1", At: t0, Code: "ResetOrReboot", Detail: Attributes{"techInfo": "watchdog"}},
+		&Event{Header: Header{Site: site, Key: "s1-10", Time: t0.AddDate(0, 0, -3), Unsynced: true}, Event: EventDiagnostics, Charger: "CP1",
+			At: t0.AddDate(0, 0, -3), Code: "Uploaded"},
 		&Reported{Header: header("s1-7"), DesiredVersion: 4, Applied: true, Settings: map[string]string{"heartbeatInterval": "300"}},
 		&ChargerConfig{Header: header("s1-8"), Charger: "CP1", Configuration: map[string]ConfigValue{
 			"HeartbeatInterval": {Value: "300"}, "OCPPCommCtrlr/NetworkProfileConnectionAttempts": {Value: "3", Readonly: true}}},
@@ -135,6 +137,42 @@ func TestCompatibility(t *testing.T) {
 		_, err := Decode(topic, []byte(`{"v":`+v+`,`+base+`}`))
 		if !errors.Is(err, want) {
 			t.Errorf("version %s: %v, want %v", v, err, want)
+		}
+	}
+}
+
+// TestUnsyncedMark: a message made before the clock was synchronised
+// says so with "unsynced":true, a synchronised one says nothing, and a
+// reader that does not know the mark reads the rest.
+func TestUnsyncedMark(t *testing.T) {
+	const topic = "cst/v1/depot-7/up/event"
+	for _, unsynced := range []bool{false, true} {
+		m := &Event{Header: Header{Site: site, Key: "s1-11", Time: t0, Unsynced: unsynced}, Event: EventBoot, Charger: "CP1", At: t0}
+		_, payload, err := Encode(site, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bytes.Contains(payload, []byte(`"unsynced":true`)); got != unsynced || bytes.Contains(payload, []byte(`"unsynced":false`)) {
+			t.Errorf("unsynced %v: payload %s", unsynced, payload)
+		}
+		got, err := Decode(topic, payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, m) {
+			t.Errorf("unsynced %v: decoded %+v, want %+v", unsynced, got, m)
+		}
+		// A reader without the field (another implementation, or one
+		// before it) ignores it, as it ignores every unknown field.
+		var old struct {
+			Version string    `json:"v"`
+			Key     string    `json:"key"`
+			Time    time.Time `json:"ts"`
+			Event   string    `json:"event"`
+			At      time.Time `json:"at"`
+		}
+		if err := json.Unmarshal(payload, &old); err != nil || old.Key != "s1-11" || !old.At.Equal(t0) || old.Event != EventBoot {
+			t.Errorf("unsynced %v: a reader without the mark read %+v, %v", unsynced, old, err)
 		}
 	}
 }

@@ -6,11 +6,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"time"
 	"unicode/utf8"
 
 	"go.etcd.io/bbolt"
 
+	"github.com/constellation-ev/constellation/appliance/internal/clock"
 	"github.com/constellation-ev/constellation/appliance/store"
 )
 
@@ -82,12 +82,17 @@ func (s *Service) TransactionEvent(ctx context.Context, ev TransactionEvent) (Tr
 		}
 		auth = &a
 	}
-	a := eventApply{ev: ev, auth: auth, now: s.clock.Now(), sum: eventHash(ev)}
+	a := eventApply{ev: ev, auth: auth, now: s.stamp(), sum: eventHash(ev)}
 	err := s.applyChanges(ctx, "transaction event", ev.ChargerID, func(tx *bbolt.Tx) ([]Change, error) {
 		return a.run(tx)
 	})
 	if err != nil {
 		return TransactionEventResult{}, err
+	}
+	for _, c := range a.changes {
+		if t, ok := c.Record.(Transaction); ok && c.Kind == ChangeTransactionStart {
+			s.notePending(bkTransactions, t.ID, a.now)
+		}
 	}
 	for _, n := range a.notes {
 		args := append([]any{"charger", ev.ChargerID, "chargerTransaction", ev.ChargerTxID, "seqNo", ev.SeqNo,
@@ -102,7 +107,7 @@ func (s *Service) TransactionEvent(ctx context.Context, ev TransactionEvent) (Tr
 type eventApply struct {
 	ev   TransactionEvent
 	auth *Authorization // the cache's answer to ev.IDToken, nil: none
-	now  time.Time
+	now  clock.Stamp
 	sum  []byte // eventHash(ev)
 
 	// per run
@@ -217,7 +222,7 @@ func (a *eventApply) duplicate(old []byte) {
 func (a *eventApply) newTransaction() Transaction {
 	ev := a.ev
 	t := Transaction{ChargerTxID: ev.ChargerTxID, ChargerID: ev.ChargerID, Protocol: ev.Protocol,
-		StartTime: ev.Timestamp, ReservationID: ev.ReservationID, RecordedAt: a.now}
+		StartTime: ev.Timestamp, ReservationID: ev.ReservationID, RecordedAt: a.now.Time, RecordedAtUnsynced: a.now.Unsynced}
 	wh, at, ok := startMeter(ev.Readings)
 	if ok {
 		t.MeterStartWh = wh

@@ -71,9 +71,14 @@ type Change struct {
 
 // Config configures a Service.
 type Config struct {
-	Clock  Clock        // nil: SystemClock
-	Logger *slog.Logger // nil: discard
-	Policy PolicyConfig
+	Clock Clock // nil: SystemClock
+	// ClockSync, if set, stamps the times the appliance records of its
+	// own (a transaction's RecordedAt, a tap's At) and marks those taken
+	// before the clock was synchronised; CorrectTimes corrects them.
+	// nil: the clock is taken as synchronised.
+	ClockSync ClockSync
+	Logger    *slog.Logger // nil: discard
+	Policy    PolicyConfig
 	// HeartbeatInterval is given to chargers at boot (default 300s).
 	HeartbeatInterval time.Duration
 	// OnChange, if set, is called inside the same bbolt transaction as every
@@ -89,9 +94,10 @@ type Config struct {
 // Service is the version-neutral charging domain used by the OCPP adapters
 // and the local API. It is safe for concurrent use.
 type Service struct {
-	st    Store
-	clock Clock
-	log   *slog.Logger
+	st        Store
+	clock     Clock
+	clockSync ClockSync // nil: the clock is taken as synchronised
+	log       *slog.Logger
 	// policy and interval may be changed at runtime (the cloud's desired
 	// configuration); readers load them on every call.
 	policy   atomic.Pointer[PolicyConfig]
@@ -109,6 +115,12 @@ type Service struct {
 	tokens      map[string]IDToken
 	listVersion int64
 	listChanged chan struct{}
+
+	// pending are the records this run stored before the clock was
+	// synchronised, for CorrectTimes; pendNotify is signalled at each.
+	pendMu     sync.Mutex
+	pending    []pendingTime
+	pendNotify chan struct{}
 }
 
 // live is a charger's connection state, kept in memory only.
@@ -143,6 +155,8 @@ func NewService(ctx context.Context, st Store, cfg Config) (*Service, error) {
 	s := &Service{
 		st:          st,
 		clock:       cmp.Or[Clock](cfg.Clock, SystemClock{}),
+		clockSync:   cfg.ClockSync,
+		pendNotify:  make(chan struct{}, 1),
 		log:         cfg.Logger,
 		onChange:    cfg.OnChange,
 		tokens:      make(map[string]IDToken),
@@ -447,11 +461,15 @@ func (s *Service) StartTransaction(ctx context.Context, r StartRequest) (Transac
 	if err != nil {
 		return Transaction{}, Authorization{}, err
 	}
-	now := s.clock.Now()
+	now := s.stamp()
 	protocol := s.protocolOf(r.ChargerID, r.Protocol)
 	key := idemKey("start", r.ChargerID, r.ConnectorID, r.IDTag, r.Timestamp.UnixNano(), r.MeterStartWh)
-	var t Transaction
+	var (
+		t       Transaction
+		created bool
+	)
 	err = s.apply(ctx, ChangeTransactionStart, r.ChargerID, func(tx *bbolt.Tx) (any, error) {
+		created = false
 		if v := tx.Bucket(bkTxKeys).Get(key); v != nil {
 			var err error
 			t, err = getTransaction(tx, v)
@@ -463,17 +481,21 @@ func (s *Service) StartTransaction(ctx context.Context, r StartRequest) (Transac
 		}
 		t = Transaction{ChargerID: r.ChargerID, Protocol: protocol, ConnectorID: r.ConnectorID, IDTag: r.IDTag,
 			StartTime: r.Timestamp, MeterStartWh: r.MeterStartWh, ReservationID: r.ReservationID,
-			Authorization: status, RecordedAt: now}
+			Authorization: status, RecordedAt: now.Time, RecordedAtUnsynced: now.Unsynced}
 		if err := insertTransaction(tx, &t); err != nil {
 			return nil, err
 		}
 		if err := tx.Bucket(bkTxKeys).Put(key, store.U64(uint64(t.ID))); err != nil {
 			return nil, err
 		}
+		created = true
 		return t, useReservation(tx, r.ChargerID, r.ReservationID)
 	})
 	if err != nil {
 		return Transaction{}, Authorization{}, err
+	}
+	if created {
+		s.notePending(bkTransactions, t.ID, now)
 	}
 	auth.Status = t.Authorization
 	return t, auth, nil
@@ -603,19 +625,23 @@ func (s *Service) StopTransaction(ctx context.Context, r StopRequest) (Transacti
 		}
 		auth = &a
 	}
-	now := s.clock.Now()
+	now := s.stamp()
 	protocol := s.protocolOf(r.ChargerID, "")
 	orphanKey := idemKey("orphan", r.ChargerID, r.TransactionID)
-	var t Transaction
+	var (
+		t       Transaction
+		created bool
+	)
 	err := s.applyChanges(ctx, string(ChangeTransactionStop), r.ChargerID, func(tx *bbolt.Tx) ([]Change, error) {
 		var err error
 		t, err = findStopTarget(tx, r, orphanKey)
 		if err != nil {
 			return nil, err
 		}
-		if t.ID == 0 { // orphan, first time
+		created = t.ID == 0
+		if created { // orphan, first time
 			t = Transaction{ChargerTxID: strconv.FormatInt(r.TransactionID, 10), ChargerID: r.ChargerID, Protocol: protocol,
-				IDTag: r.IDTag, Orphan: true, RecordedAt: now}
+				IDTag: r.IDTag, Orphan: true, RecordedAt: now.Time, RecordedAtUnsynced: now.Unsynced}
 			if wh, at, ok := startMeter(r.Readings); ok {
 				t.MeterStartWh, t.StartTime = wh, at
 			}
@@ -641,6 +667,9 @@ func (s *Service) StopTransaction(ctx context.Context, r StopRequest) (Transacti
 	})
 	if err != nil {
 		return Transaction{}, nil, err
+	}
+	if created {
+		s.notePending(bkTransactions, t.ID, now)
 	}
 	return t, auth, nil
 }

@@ -30,9 +30,13 @@ const (
 // Tap is a card tapped on the appliance's own reader and what came of it.
 type Tap struct {
 	// ID is assigned by RecordTap: taps are numbered in the order recorded.
-	ID    int64     `json:"id"`
-	At    time.Time `json:"at"`
-	Token string    `json:"token"`
+	ID int64     `json:"id"`
+	At time.Time `json:"at"`
+	// AtUnsynced: At was taken before the appliance's clock was
+	// synchronised and may be behind; corrected as a transaction's
+	// RecordedAt is (see [Transaction]).
+	AtUnsynced bool   `json:"atUnsynced,omitempty"`
+	Token      string `json:"token"`
 	// Result is what came of the tap; Reason details a refusal or a
 	// failure (unknown, blocked, expired, invalid, no_free_connector,
 	// no_plug, rejected, or the error).
@@ -56,9 +60,13 @@ func (s *Service) RecordTap(ctx context.Context, t Tap) (Tap, error) {
 	if err := validateText("reason", t.Reason, 255, false); err != nil {
 		return Tap{}, err
 	}
+	// The tap's time is the caller's (the same clock's, moments ago):
+	// the stamp now says whether it was synchronised, and corrects it.
+	now := s.stamp()
 	if t.At.IsZero() {
-		t.At = s.clock.Now()
+		t.At = now.Time
 	}
+	t.AtUnsynced = now.Unsynced
 	err := s.apply(ctx, ChangeTap, t.ChargerID, func(tx *bbolt.Tx) (any, error) {
 		b := tx.Bucket(bkTaps)
 		seq, err := b.NextSequence()
@@ -71,6 +79,7 @@ func (s *Service) RecordTap(ctx context.Context, t Tap) (Tap, error) {
 	if err != nil {
 		return Tap{}, fmt.Errorf("charging: record tap: %w", err)
 	}
+	s.notePending(bkTaps, t.ID, now)
 	return t, nil
 }
 

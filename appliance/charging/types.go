@@ -192,6 +192,11 @@ type Transaction struct {
 	Authorization AuthStatus `json:"authorization"`
 	// RecordedAt is when the appliance stored the start.
 	RecordedAt time.Time `json:"recordedAt"`
+	// RecordedAtUnsynced: RecordedAt was taken before the appliance's
+	// clock was synchronised and may be behind. The run of the appliance
+	// that recorded it corrects it, and clears the mark, once the clock is
+	// synchronised; a session recorded by an earlier run stays marked.
+	RecordedAtUnsynced bool `json:"recordedAtUnsynced,omitempty"`
 }
 
 // Active reports whether the transaction has not stopped.

@@ -123,7 +123,12 @@ type Options struct {
 	// DefaultReconnectMax).
 	ReconnectMin, ReconnectMax time.Duration
 	Clock                      charging.Clock // nil: the system clock
-	Logger                     *slog.Logger   // nil: discard
+	// ClockSync, if set, stamps the records (and tells whether the clock
+	// is synchronised) instead of Clock: records queued before the clock
+	// is synchronised are marked, and corrected if still queued when it
+	// is. nil: the clock is taken as synchronised.
+	ClockSync ClockSync
+	Logger    *slog.Logger // nil: discard
 }
 
 // Client keeps the appliance's outbox, syncs it to the cloud over MQTT
@@ -238,7 +243,7 @@ func New(ctx context.Context, st Store, opts Options) (*Client, error) {
 		}
 	}
 	c.outbox, err = openOutbox(ctx, st, opts.Site, cmp.Or(opts.MaxEntries, DefaultMaxEntries),
-		cmp.Or(opts.MaxBytes, DefaultMaxBytes), c.clock, c.log)
+		cmp.Or(opts.MaxBytes, DefaultMaxBytes), c.clock, opts.ClockSync, c.log)
 	if err != nil {
 		return nil, fmt.Errorf("cloudsync: %w", err)
 	}
@@ -276,6 +281,11 @@ func (c *Client) Run(ctx context.Context, d Domain, x Executor) error {
 		c.mu.Unlock()
 	}()
 	c.domain, c.exec = d, x
+	// Records queued before the clock was synchronised are corrected
+	// whether or not the link is up.
+	var correcting sync.WaitGroup
+	defer correcting.Wait()
+	correcting.Go(func() { c.outbox.correctTimes(ctx) })
 	if err := c.restoreDesired(); err != nil {
 		return fmt.Errorf("cloudsync: %w", err)
 	}
@@ -368,7 +378,7 @@ func (c *Client) connectPacket(cp *paho.Connect, _ *url.URL) (*paho.Connect, err
 		return nil, fmt.Errorf("store bdSeq: %w", err)
 	}
 	topic, payload, err := syncproto.Encode(c.site, &syncproto.Death{
-		Header: syncproto.Header{Site: c.site, Time: c.clock.Now()}, Boot: c.boot, BdSeq: seq})
+		Header: c.header(), Boot: c.boot, BdSeq: seq})
 	if err != nil {
 		return nil, err
 	}
@@ -376,6 +386,13 @@ func (c *Client) connectPacket(cp *paho.Connect, _ *url.URL) (*paho.Connect, err
 	cp.WillProperties = &paho.WillProperties{}
 	c.bdSeq.Store(seq)
 	return cp, nil
+}
+
+// header is the header of a message that is not queued (birth, death):
+// the site and the time now, marked while the clock is unsynchronised.
+func (c *Client) header() syncproto.Header {
+	st := c.outbox.stamp()
+	return syncproto.Header{Site: c.site, Time: st.Time, Unsynced: st.Unsynced}
 }
 
 // startSession runs a link session until the returned function stops it
@@ -439,7 +456,7 @@ func (c *Client) announce(ctx context.Context, cm *autopaho.ConnectionManager) e
 	}
 	seq := c.bdSeq.Load()
 	topic, payload, err := syncproto.Encode(c.site, &syncproto.Birth{
-		Header: syncproto.Header{Site: c.site, Time: c.clock.Now()}, Boot: c.boot, BdSeq: seq, Software: c.software,
+		Header: c.header(), Boot: c.boot, BdSeq: seq, Software: c.software,
 		DesiredVersion: desired, AuthListVersion: auth, Backlog: int(counts.Count)})
 	if err != nil {
 		return err
@@ -494,6 +511,9 @@ type Status struct {
 	// and when it happened.
 	LastError   string    `json:"lastError,omitempty"`
 	LastErrorAt time.Time `json:"lastErrorAt,omitzero"`
+	// ClockUnsynced: the appliance's clock has not been synchronised yet,
+	// so records queued now are marked (see docs/sync.md).
+	ClockUnsynced bool `json:"clockUnsynced,omitempty"`
 }
 
 // Dropped counts records the outbox did not send.
@@ -520,7 +540,8 @@ func (c *Client) Status() (Status, error) {
 		Dropped:        Dropped{Readings: counts.DroppedReadings, Other: counts.DroppedOther, Invalid: counts.Invalid},
 		Refused:        c.refused,
 		Enrollment:     c.enrollment,
-		DesiredVersion: desired, AuthListVersion: auth, LastError: c.lastErr, LastErrorAt: c.lastErrAt}, nil
+		DesiredVersion: desired, AuthListVersion: auth, LastError: c.lastErr, LastErrorAt: c.lastErrAt,
+		ClockUnsynced: c.outbox.stamp().Unsynced}, nil
 }
 
 func redacted(u *url.URL) string {

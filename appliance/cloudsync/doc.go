@@ -30,6 +30,15 @@
 // are never dropped (the outbox grows past its limit instead). Drops are
 // logged and counted in [Status].
 //
+// With Options.ClockSync, records queued before the appliance's clock is
+// synchronised (a Pi has no real-time clock) are marked
+// (syncproto.Header.Unsynced), and the stamp's monotonic time is kept
+// beside them (store.BucketSyncUnsynced). Once the clock is synchronised,
+// Run corrects the ones still queued: their appliance times move by the
+// step the clock made, the mark goes, a batch per bbolt transaction. The
+// monotonic times of an earlier run are forgotten when the outbox opens:
+// its records stay marked.
+//
 // # The link
 //
 // One persistent MQTT session (CleanStart false, a week's session expiry)

@@ -193,7 +193,7 @@ func (c *Client) finishDesired(ctx context.Context, version int64, done map[stri
 		if err := tx.Bucket(bkState).Put(keyDesired, data); err != nil {
 			return err
 		}
-		return c.outbox.append(tx, rep)
+		return c.outbox.append(tx, rep, false)
 	})
 	if err != nil {
 		return fmt.Errorf("store desired version %d: %w", version, err)
@@ -438,7 +438,7 @@ func (c *Client) command(ctx context.Context, m *syncproto.Command) error {
 			if err := putCommand(tx, m.ID, commandDone, now); err != nil {
 				return err
 			}
-			return c.outbox.append(tx, &syncproto.CommandResult{CommandID: m.ID, Status: status, Error: msg})
+			return c.outbox.append(tx, &syncproto.CommandResult{CommandID: m.ID, Status: status, Error: msg}, false)
 		}
 		if now.After(m.Deadline) {
 			return finish(syncproto.CommandExpired, "")
@@ -481,7 +481,7 @@ func (c *Client) execute(ctx context.Context, m *syncproto.Command, cmd charging
 		if err := putCommand(tx, m.ID, commandDone, c.clock.Now()); err != nil {
 			return err
 		}
-		return c.outbox.append(tx, res)
+		return c.outbox.append(tx, res, false)
 	})
 	if err != nil {
 		c.log.Error("recording a command's result", "command", m.ID, "err", err)
@@ -522,7 +522,7 @@ func (c *Client) recoverCommands(ctx context.Context) error {
 				return err
 			}
 			err := c.outbox.append(tx, &syncproto.CommandResult{CommandID: id, Status: syncproto.CommandFailed,
-				Error: "interrupted by an appliance restart: the charger may or may not have done it; not retried"})
+				Error: "interrupted by an appliance restart: the charger may or may not have done it; not retried"}, false)
 			if err != nil {
 				return err
 			}

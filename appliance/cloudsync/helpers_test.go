@@ -109,7 +109,7 @@ func (e *env) open(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := charging.NewService(ctx, db, charging.Config{Clock: e.clock, OnChange: c.OnChange,
+	svc, err := charging.NewService(ctx, db, charging.Config{Clock: e.opts.Clock, OnChange: c.OnChange,
 		Policy: charging.PolicyConfig{Default: charging.AuthPolicy{Mode: charging.PolicyOpen}}})
 	if err != nil {
 		t.Fatal(err)

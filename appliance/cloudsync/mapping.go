@@ -27,8 +27,9 @@ func (c *Client) OnChange(tx *bbolt.Tx, ch charging.Change) error {
 	if err != nil {
 		return err
 	}
+	byCharger := chargerTimes(ch)
 	for _, m := range msgs {
-		if err := c.outbox.append(tx, m); err != nil {
+		if err := c.outbox.append(tx, m, byCharger); err != nil {
 			return err
 		}
 	}
@@ -36,10 +37,10 @@ func (c *Client) OnChange(tx *bbolt.Tx, ch charging.Change) error {
 }
 
 // Record queues m for the cloud, durably, for what the appliance reports
-// outside the charging domain (its network). It returns once m is
-// committed to the outbox.
+// outside the charging domain (its network); m's times are the
+// appliance's. It returns once m is committed to the outbox.
 func (c *Client) Record(ctx context.Context, m syncproto.Message) error {
-	err := c.st.Update(ctx, func(tx *bbolt.Tx) error { return c.outbox.append(tx, m) })
+	err := c.st.Update(ctx, func(tx *bbolt.Tx) error { return c.outbox.append(tx, m, false) })
 	if err != nil {
 		return fmt.Errorf("cloudsync: record %s: %w", m.Kind(), err)
 	}

@@ -76,10 +76,12 @@ type outbox struct {
 	site       string
 	id         string // the store id: the first part of every key
 	clock      charging.Clock
+	clockSync  ClockSync // nil: the clock is taken as synchronised
 	log        *slog.Logger
 	maxEntries uint64
 	maxBytes   uint64
 	notify     chan struct{} // signalled when a record is committed
+	unsynced   chan struct{} // signalled when a marked record is committed
 
 	warnMu   sync.Mutex
 	lastWarn time.Time
@@ -112,9 +114,12 @@ func (c counters) put(tx *bbolt.Tx) error {
 }
 
 // openOutbox returns the outbox of st, creating the store id on first use.
-func openOutbox(ctx context.Context, st Store, site string, maxEntries int, maxBytes int64, clock charging.Clock, log *slog.Logger) (*outbox, error) {
-	o := &outbox{st: st, site: site, clock: clock, log: log,
-		maxEntries: uint64(maxEntries), maxBytes: uint64(maxBytes), notify: make(chan struct{}, 1)}
+func openOutbox(ctx context.Context, st Store, site string, maxEntries int, maxBytes int64, clock charging.Clock, cs ClockSync, log *slog.Logger) (*outbox, error) {
+	o := &outbox{st: st, site: site, clock: clock, clockSync: cs, log: log,
+		maxEntries: uint64(maxEntries), maxBytes: uint64(maxBytes), notify: make(chan struct{}, 1), unsynced: make(chan struct{}, 1)}
+	if err := forgetUnsynced(ctx, st); err != nil {
+		return nil, fmt.Errorf("forget an earlier run's unsynchronised records: %w", err)
+	}
 	err := st.View(func(tx *bbolt.Tx) error {
 		o.id = string(tx.Bucket(bkState).Get(keyStoreID))
 		return nil
@@ -144,26 +149,32 @@ func openOutbox(ctx context.Context, st Store, site string, maxEntries int, maxB
 func (o *outbox) key(seq uint64) string { return o.id + "-" + strconv.FormatUint(seq, 10) }
 
 // signal wakes the drain; called once a record is committed.
-func (o *outbox) signal() {
+func (o *outbox) signal() { signal(o.notify) }
+
+// signal wakes the one waiting on ch, if it is not awake already.
+func signal(ch chan struct{}) {
 	select {
-	case o.notify <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
 
 // append queues m in tx: it gets the next sequence, its key and the
-// current time, is validated and stored, and the outbox is kept within
-// its limits. A record that cannot be synced (it does not validate) is
-// counted and logged, never an error: the domain change it describes
-// stands, and the charger must get its answer.
-func (o *outbox) append(tx *bbolt.Tx, m syncproto.Message) error {
+// current time (marked while the clock is unsynchronised), is validated
+// and stored, and the outbox is kept within its limits. byCharger says
+// m carries times the charger gave (see shift). A record that cannot be
+// synced (it does not validate) is counted and logged, never an error:
+// the domain change it describes stands, and the charger must get its
+// answer.
+func (o *outbox) append(tx *bbolt.Tx, m syncproto.Message, byCharger bool) error {
 	b := tx.Bucket(bkOutbox)
 	seq, err := b.NextSequence()
 	if err != nil {
 		return fmt.Errorf("outbox sequence: %w", err)
 	}
+	st := o.stamp()
 	h := m.Head()
-	h.Version, h.Site, h.Key, h.Time = syncproto.Version, o.site, o.key(seq), o.clock.Now()
+	h.Version, h.Site, h.Key, h.Time, h.Unsynced = syncproto.Version, o.site, o.key(seq), st.Time, st.Unsynced
 	c := readCounters(tx)
 	data, err := o.encode(m)
 	if err != nil {
@@ -178,6 +189,12 @@ func (o *outbox) append(tx *bbolt.Tx, m syncproto.Message) error {
 		if err := tx.Bucket(bkDroppable).Put(append([]byte{class}, store.U64(seq)...), nil); err != nil {
 			return err
 		}
+	}
+	if st.Unsynced {
+		if err := noteUnsynced(tx, seq, st, byCharger); err != nil {
+			return err
+		}
+		tx.OnCommit(func() { signal(o.unsynced) })
 	}
 	c.Count++
 	c.Bytes += uint64(len(data))
@@ -283,6 +300,9 @@ func deleteRecord(tx *bbolt.Tx, seq uint64, c *counters) (ok bool, err error) {
 		if err := idx.Delete(append([]byte{class}, key...)); err != nil {
 			return false, err
 		}
+	}
+	if err := tx.Bucket(bkUnsynced).Delete(key); err != nil {
+		return false, err
 	}
 	// The counters never wrap, whatever the file holds.
 	c.Count -= min(c.Count, 1)

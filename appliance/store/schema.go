@@ -73,6 +73,13 @@ const (
 	// BucketTaps (layout 4): U64 tap id (the bucket's sequence) -> a card
 	// tapped on the appliance's reader and what came of it.
 	BucketTaps = "taps"
+	// BucketSyncUnsynced (layout 5): U64 outbox sequence -> what
+	// correcting the times of a record queued before the clock was
+	// synchronised needs: the stamp's monotonic time (U64 nanoseconds)
+	// and a flag byte (see appliance/cloudsync). A monotonic time means
+	// nothing to another process: the sync client empties the bucket when
+	// it starts, and those records stay marked.
+	BucketSyncUnsynced = "sync_unsynced"
 )
 
 // KeyLocalListVersion (in BucketMeta): U64 count of the changes of the
@@ -96,6 +103,9 @@ func Layout() []Migration {
 		}},
 		{Version: 4, Name: "taps on the station's reader", Up: func(tx *bbolt.Tx) error {
 			return createBuckets(tx, BucketTaps)
+		}},
+		{Version: 5, Name: "records queued before the clock was synchronised", Up: func(tx *bbolt.Tx) error {
+			return createBuckets(tx, BucketSyncUnsynced)
 		}},
 	}
 }

@@ -349,6 +349,8 @@ func TestLayoutUpgrade(t *testing.T) {
 	newer := map[int][]string{
 		2: {BucketTxChargerIDs, BucketTxEvents, BucketDeviceModel},
 		3: {BucketSyncOutbox, BucketSyncDroppable, BucketSyncState, BucketSyncTxRevs, BucketSyncCommands},
+		4: {BucketTaps},
+		5: {BucketSyncUnsynced},
 	}
 	for from := 1; from < len(Layout()); from++ {
 		t.Run(fmt.Sprintf("from %d", from), func(t *testing.T) {

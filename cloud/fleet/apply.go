@@ -192,9 +192,9 @@ type connectorRow struct {
 
 // Columns of the multi-row statements.
 const (
-	eventColumns     = 7
+	eventColumns     = 8
 	txColumns        = 12
-	chargerColumns   = 10
+	chargerColumns   = 11
 	connectorColumns = 7
 )
 
@@ -203,7 +203,7 @@ func (rs *recordSet) add(m syncproto.Message, sr []series) error {
 	site := m.Head().Site
 	switch m := m.(type) {
 	case *syncproto.Event:
-		rs.events = append(rs.events, site, m.Key, m.Event, m.Charger, ms(m.At), m.Code, mustJSON(m.Detail))
+		rs.events = append(rs.events, site, m.Key, m.Event, m.Charger, ms(m.At), m.Code, mustJSON(m.Detail), m.Unsynced)
 	case *syncproto.Readings:
 		rs.series = append(rs.series, sr)
 	case *syncproto.Transaction:
@@ -248,7 +248,7 @@ func (rs *recordSet) add(m syncproto.Message, sr []series) error {
 // applyFrequent queues the set's events, readings, transactions and
 // statuses.
 func (s *Store) applyFrequent(ctx context.Context, q *txQueue, rs *recordSet) error {
-	q.insertRows("events", `INSERT INTO events (site, key, event, charger, at, code, detail)`, eventColumns,
+	q.insertRows("events", `INSERT INTO events (site, key, event, charger, at, code, detail, unsynced)`, eventColumns,
 		` ON CONFLICT (site, key) DO NOTHING`, rs.events, nil)
 	// A reading already stored under its natural key is left out, so a
 	// resend merged differently adds nothing twice.
@@ -273,11 +273,12 @@ func (s *Store) applyFrequent(ctx context.Context, q *txQueue, rs *recordSet) er
 	args = make([]any, 0, len(rs.chargerOrder)*chargerColumns)
 	for _, k := range rs.chargerOrder {
 		m := rs.chargers[k]
-		args = append(args, m.Site, m.Charger, m.Connected, m.Protocol, m.Vendor, m.Model, m.Serial, m.Firmware, ms(m.LastSeen), ms(m.Time))
+		args = append(args, m.Site, m.Charger, m.Connected, m.Protocol, m.Vendor, m.Model, m.Serial, m.Firmware, ms(m.LastSeen), ms(m.Time), m.Unsynced)
 	}
-	q.insertRows("chargers", `INSERT INTO chargers (site, id, connected, protocol, vendor, model, serial, firmware, last_seen, updated_at)`,
+	q.insertRows("chargers", `INSERT INTO chargers (site, id, connected, protocol, vendor, model, serial, firmware, last_seen, updated_at, unsynced)`,
 		chargerColumns, ` ON CONFLICT (site, id) DO UPDATE SET connected = excluded.connected, protocol = excluded.protocol, vendor = excluded.vendor,
-		model = excluded.model, serial = excluded.serial, firmware = excluded.firmware, last_seen = excluded.last_seen, updated_at = excluded.updated_at
+		model = excluded.model, serial = excluded.serial, firmware = excluded.firmware, last_seen = excluded.last_seen, updated_at = excluded.updated_at,
+		unsynced = excluded.unsynced
 		WHERE excluded.updated_at >= chargers.updated_at`, args, nil)
 	args = make([]any, 0, len(rs.connectorOrder)*connectorColumns)
 	for _, k := range rs.connectorOrder {

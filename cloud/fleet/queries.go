@@ -11,20 +11,23 @@ import (
 
 // Charger is a charger's latest status.
 type Charger struct {
-	ID         string                `json:"id"`
-	Connected  bool                  `json:"connected"`
-	Protocol   string                `json:"protocol,omitempty"`
-	Vendor     string                `json:"vendor,omitempty"`
-	Model      string                `json:"model,omitempty"`
-	Serial     string                `json:"serial,omitempty"`
-	Firmware   string                `json:"firmware,omitempty"`
-	LastSeen   time.Time             `json:"lastSeen,omitzero"`
+	ID        string    `json:"id"`
+	Connected bool      `json:"connected"`
+	Protocol  string    `json:"protocol,omitempty"`
+	Vendor    string    `json:"vendor,omitempty"`
+	Model     string    `json:"model,omitempty"`
+	Serial    string    `json:"serial,omitempty"`
+	Firmware  string    `json:"firmware,omitempty"`
+	LastSeen  time.Time `json:"lastSeen,omitzero"`
+	// Unsynced: the status was made before the appliance's clock was
+	// synchronised, so LastSeen may be behind (syncproto Header.Unsynced).
+	Unsynced   bool                  `json:"unsynced,omitempty"`
 	Connectors []syncproto.Connector `json:"connectors"`
 }
 
 // Chargers lists site's chargers with their connectors.
 func (s *Store) Chargers(ctx context.Context, site string) ([]Charger, error) {
-	rows, err := s.query(ctx, s.db, `SELECT id, connected, protocol, vendor, model, serial, firmware, last_seen FROM chargers WHERE site = ? ORDER BY id`, site)
+	rows, err := s.query(ctx, s.db, `SELECT id, connected, protocol, vendor, model, serial, firmware, last_seen, unsynced FROM chargers WHERE site = ? ORDER BY id`, site)
 	if err != nil {
 		return nil, fmt.Errorf("fleet: chargers of %s: %w", site, err)
 	}
@@ -33,7 +36,7 @@ func (s *Store) Chargers(ctx context.Context, site string) ([]Charger, error) {
 	for rows.Next() {
 		var c Charger
 		var seen int64
-		if err := rows.Scan(&c.ID, &c.Connected, &c.Protocol, &c.Vendor, &c.Model, &c.Serial, &c.Firmware, &seen); err != nil {
+		if err := rows.Scan(&c.ID, &c.Connected, &c.Protocol, &c.Vendor, &c.Model, &c.Serial, &c.Firmware, &seen, &c.Unsynced); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("fleet: chargers of %s: %w", site, err)
 		}

@@ -1,7 +1,10 @@
 // Package clock is the time source of the station's devices (the RFID
 // reader, the display and the screens): an interface that tells the time
 // and waits, so that tests drive time instead of sleeping on the wall
-// clock (clocktest has the fake).
+// clock (clocktest has the fake). It also watches whether the system
+// clock has been synchronised ([Sync]): a Raspberry Pi has no real-time
+// clock, and the times it takes before NTP has set it are corrected
+// afterwards.
 package clock
 
 import (
@@ -15,13 +18,33 @@ type Clock interface {
 	After(d time.Duration) <-chan time.Time
 }
 
+// Monotonic is a Clock that also reads a monotonic clock, which moves
+// only with the time that passes: setting the wall clock (NTP stepping
+// it) moves the wall time, never the monotonic one.
+type Monotonic interface {
+	Clock
+	// Read returns the wall time and the monotonic time, read together;
+	// monotonic times compare only with others of the same process.
+	Read() (wall time.Time, mono time.Duration)
+}
+
 // System is the wall clock.
 type System struct{}
 
-var _ Clock = System{}
+var _ Monotonic = System{}
 
 // Now returns time.Now().
 func (System) Now() time.Time { return time.Now() }
+
+// processStart is the origin of System's monotonic times.
+var processStart = time.Now()
+
+// Read returns time.Now() and the monotonic time since the process
+// started (time.Time's own monotonic reading, which Sub uses).
+func (System) Read() (time.Time, time.Duration) {
+	now := time.Now()
+	return now, now.Sub(processStart)
+}
 
 // After returns time.After(d).
 func (System) After(d time.Duration) <-chan time.Time { return time.After(d) }

@@ -10,10 +10,13 @@ import (
 	"github.com/constellation-ev/constellation/appliance/internal/clock"
 )
 
-// Clock is a fake clock.Clock. Safe for concurrent use.
+// Clock is a fake clock.Clock and clock.Monotonic: its wall time and its
+// monotonic time move together, except that Step sets the wall clock
+// alone, as NTP does. Safe for concurrent use.
 type Clock struct {
 	mu      sync.Mutex
 	now     time.Time
+	mono    time.Duration // the monotonic clock, which waits are measured on
 	instant bool
 	timers  []timer
 	waits   []time.Duration // After calls not yet taken by NextWait or TakeWaits
@@ -21,11 +24,11 @@ type Clock struct {
 }
 
 type timer struct {
-	at time.Time
+	at time.Duration // on the monotonic clock
 	ch chan time.Time
 }
 
-var _ clock.Clock = (*Clock)(nil)
+var _ clock.Monotonic = (*Clock)(nil)
 
 // New returns a Clock showing t whose waits end when Advance reaches them.
 func New(t time.Time) *Clock {
@@ -48,6 +51,21 @@ func (c *Clock) Now() time.Time {
 	return c.now
 }
 
+// Read returns the fake wall time and the fake monotonic time.
+func (c *Clock) Read() (wall time.Time, mono time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now, c.mono
+}
+
+// Step moves the wall time by d (either way) and leaves the monotonic
+// time and the waits alone: the clock being set, by NTP for instance.
+func (c *Clock) Step(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
 // After returns a channel that receives the fake time once Advance has
 // moved it d forward; at once if d <= 0 or the Clock is instant. Every
 // call is recorded for NextWait and TakeWaits.
@@ -58,11 +76,12 @@ func (c *Clock) After(d time.Duration) <-chan time.Time {
 	switch {
 	case c.instant:
 		c.now = c.now.Add(max(d, 0))
+		c.mono += max(d, 0)
 		ch <- c.now
 	case d <= 0:
 		ch <- c.now
 	default:
-		c.timers = append(c.timers, timer{at: c.now.Add(d), ch: ch})
+		c.timers = append(c.timers, timer{at: c.mono + d, ch: ch})
 	}
 	c.waits = append(c.waits, d)
 	select {
@@ -77,9 +96,10 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+	c.mono += d
 	kept := c.timers[:0]
 	for _, t := range c.timers {
-		if t.at.After(c.now) {
+		if t.at > c.mono {
 			kept = append(kept, t)
 			continue
 		}

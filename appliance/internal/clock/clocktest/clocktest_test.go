@@ -106,3 +106,23 @@ func TestRunUntil(t *testing.T) {
 		t.Error("a done that never holds")
 	}
 }
+
+func TestStepSetsTheWallClockOnly(t *testing.T) {
+	c := New(t0)
+	wait := c.After(time.Second)
+	c.Step(time.Hour)
+	if _, ok := fired(wait); ok {
+		t.Fatal("a wait ended when the wall clock was set")
+	}
+	wall, mono := c.Read()
+	if !wall.Equal(t0.Add(time.Hour)) || mono != 0 {
+		t.Fatalf("after Step: Read = %s, %s; want %s, 0", wall, mono, t0.Add(time.Hour))
+	}
+	c.Advance(time.Second)
+	if _, ok := fired(wait); !ok {
+		t.Fatal("the wait did not end after 1s of monotonic time")
+	}
+	if wall, mono := c.Read(); !wall.Equal(t0.Add(time.Hour+time.Second)) || mono != time.Second {
+		t.Fatalf("after Advance: Read = %s, %s", wall, mono)
+	}
+}
