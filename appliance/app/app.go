@@ -26,6 +26,7 @@ import (
 	"github.com/constellation-ev/constellation/appliance/charging"
 	"github.com/constellation-ev/constellation/appliance/cloudsync"
 	"github.com/constellation-ev/constellation/appliance/config"
+	"github.com/constellation-ev/constellation/appliance/internal/clock"
 	"github.com/constellation-ev/constellation/appliance/internal/sdnotify"
 	"github.com/constellation-ev/constellation/appliance/locallist"
 	"github.com/constellation-ev/constellation/appliance/ocpp/csms"
@@ -45,6 +46,8 @@ const shutdownGrace = 10 * time.Second
 // configured port is 0).
 type Addrs struct {
 	OCPP, OCPPTLS, API string
+	// Setup is the setup page's, in setup mode; empty otherwise.
+	Setup string
 }
 
 // Run runs the appliance until ctx is done. ready, if not nil, receives
@@ -77,8 +80,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 	if err != nil {
 		return err
 	}
+	// A Pi has no real-time clock: until NTP has set it, the times the
+	// appliance records of its own are marked, and corrected once it has.
+	clockSync := clock.NewSync(clock.SyncOptions{Logger: log.With("area", "clock")})
 	if cfg.Sync.Enabled {
 		opts := syncOptions(cfg, log)
+		opts.ClockSync = clockSync
 		if netMgr != nil {
 			opts.Network, opts.LocalNetwork = netMgr, cfg.Network.Settings()
 		}
@@ -88,6 +95,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 		onChange = syncer.OnChange
 	}
 	svc, err := charging.NewService(ctx, db, charging.Config{
+		ClockSync:         clockSync,
 		Logger:            log.With("area", "charging"),
 		Policy:            authPolicy(cfg),
 		HeartbeatInterval: cfg.OCPP.HeartbeatInterval.Duration,
@@ -151,7 +159,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 		netCtl = &networkControl{networkManager: netMgr, leases: cfg.Network.Leases(), central: central}
 		netAPI = netCtl
 	}
-	parts, err := newStationParts(cfg, svc, syncer, netCtl, log)
+	parts, err := newStationParts(cfg, svc, syncer, netCtl, clockSync, log)
 	if err != nil {
 		return err
 	}
@@ -173,13 +181,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 	var (
 		addrs   Addrs
 		servers []*http.Server
-		errc    = make(chan error, 3)
+		errc    = make(chan error, 4)
 	)
-	serve := func(name, addr string, h http.Handler, tlsConf *tls.Config) (string, error) {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return "", fmt.Errorf("%s listener: %w", name, err)
-		}
+	serveOn := func(name string, ln net.Listener, h http.Handler, tlsConf *tls.Config) string {
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConf,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		servers = append(servers, srv)
@@ -195,7 +199,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 			}
 		}()
 		log.Info("listening", "listener", name, "addr", ln.Addr().String())
-		return ln.Addr().String(), nil
+		return ln.Addr().String()
+	}
+	serve := func(name, addr string, h http.Handler, tlsConf *tls.Config) (string, error) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return "", fmt.Errorf("%s listener: %w", name, err)
+		}
+		return serveOn(name, ln, h, tlsConf), nil
 	}
 	closeAll := func() {
 		for _, s := range servers {
@@ -222,12 +233,23 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 		closeAll()
 		return err
 	}
+	if cfg.Setup.Enabled {
+		// Awaiting the site's settings: the setup page, on the access point.
+		page, ln, err := setupPage(ctx, cfg, netMgr, log)
+		if err != nil {
+			closeAll()
+			return err
+		}
+		addrs.Setup = serveOn("setup", ln, page, nil)
+	}
 	// The sync, the local list pusher and the station stop after the CSMS,
 	// so that the sync runs while the last answers to chargers are
 	// committed; what it has not sent stays queued.
 	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSync()
 	var background sync.WaitGroup
+	background.Go(func() { clockSync.Run(syncCtx) })
+	background.Go(func() { svc.CorrectTimes(syncCtx) })
 	if syncer != nil {
 		// Charging goes on without the cloud: a sync that cannot run is
 		// logged, not fatal.

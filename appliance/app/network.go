@@ -107,7 +107,8 @@ func (n *networkControl) forDisplay() func() (string, screen.Uplink) {
 }
 
 // FirewallRules is the nftables ruleset that confines the access point of
-// cfg to the CSMS's listeners, DHCP and DNS (docs/network.md).
+// cfg to the CSMS's listeners, DHCP and DNS, and the setup page in setup
+// mode (docs/network.md).
 func FirewallRules(cfg config.Config) (string, error) {
 	ap := cfg.Network.Settings().AP
 	addr, err := network.ParseAPAddress(ap.Address)
@@ -129,7 +130,15 @@ func FirewallRules(cfg config.Config) (string, error) {
 		}
 		ports = append(ports, uint16(p))
 	}
-	return firewall.Rules(firewall.Config{Interface: ap.Interface, Address: addr, CSMSPorts: ports})
+	fw := firewall.Config{Interface: ap.Interface, Address: addr, CSMSPorts: ports}
+	if cfg.Setup.Enabled {
+		// Open while the appliance awaits its settings; applying them
+		// reloads the ruleset without it (constellation-setup.service).
+		if fw.SetupPort, err = cfg.SetupPort(); err != nil {
+			return "", err
+		}
+	}
+	return firewall.Rules(fw)
 }
 
 // reportNetwork tells the cloud, through record, of every change of the

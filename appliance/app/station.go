@@ -38,7 +38,7 @@ type stationParts struct {
 var _ api.Station = (*stationParts)(nil)
 
 // newStationParts builds the station's parts; sync and net may be nil.
-func newStationParts(cfg config.Config, domain station.Domain, sync *cloudsync.Client, net *networkControl, log *slog.Logger) (*stationParts, error) {
+func newStationParts(cfg config.Config, domain station.Domain, sync *cloudsync.Client, net *networkControl, clockSync *clock.Sync, log *slog.Logger) (*stationParts, error) {
 	p := &stationParts{noLCD: cfg.LCD.Driver == lcd.DriverNone}
 	dev, err := rfid.Open(cfg.RFID, nil) // nil: the wall clock
 	if err != nil {
@@ -82,8 +82,8 @@ func newStationParts(cfg config.Config, domain station.Domain, sync *cloudsync.C
 		}
 	}
 	p.station, err = station.New(station.Options{Domain: domain, Screen: p.screen, SiteName: cfg.Station.SiteName,
-		Network: net.forDisplay(), WiFiPassword: generatedAPPassword(cfg, log), Cloud: cloud,
-		ClockSynced: func() bool { return clock.Synced(clock.TimesyncdSynchronized) }, PlugWait: cfg.Screen.PlugInTime, Logger: log.With("area", "station")})
+		Network: net.forDisplay(), WiFiPassword: generatedAPPassword(cfg, log), SetupPage: setupPageURL(cfg), Cloud: cloud,
+		ClockSynced: clockSync.Synced, PlugWait: cfg.Screen.PlugInTime, Logger: log.With("area", "station")})
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +46,58 @@ type Config struct {
 
 	// Network is the chargers' access point and the uplink.
 	Network Network `toml:"network"`
+
+	// Setup is the setup page, while the appliance awaits its site's settings.
+	Setup Setup `toml:"setup"`
+}
+
+// Setup configures the setup page (docs/install.md): when first boot
+// found no settings file, the appliance serves a form on its access point
+// where the installer enters them; constellation-setup.service applies
+// what it writes (firstboot.SetupFile in the data directory) and turns
+// setup mode off.
+type Setup struct {
+	// Enabled: the appliance awaits its settings and serves the setup page.
+	Enabled bool `toml:"enabled"`
+	// Addr is the setup page's listener; empty: the access point's
+	// address on DefaultSetupPort.
+	Addr string `toml:"addr"`
+}
+
+// DefaultSetupPort is the setup page's port on the access point's
+// address. It is not 80: the appliance has no capability to bind a port
+// below 1024, and the firewall redirects port 80 on the access point to
+// it instead while setup mode is on (appliance/firewall).
+const DefaultSetupPort = 8080
+
+// SetupAddr returns where the setup page listens: setup.addr, else the
+// access point's address on DefaultSetupPort.
+func (c Config) SetupAddr() (string, error) {
+	if c.Setup.Addr != "" {
+		return c.Setup.Addr, nil
+	}
+	p, err := network.ParseAPAddress(c.Network.Settings().AP.Address)
+	if err != nil {
+		return "", fmt.Errorf("network.ap.address: %w", err)
+	}
+	return net.JoinHostPort(p.Addr().String(), strconv.Itoa(DefaultSetupPort)), nil
+}
+
+// SetupPort returns the setup page's TCP port.
+func (c Config) SetupPort() (uint16, error) {
+	addr, err := c.SetupAddr()
+	if err != nil {
+		return 0, err
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, fmt.Errorf("setup.addr: %q: %w", addr, err)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || p == 0 {
+		return 0, fmt.Errorf("setup.addr: %q: want a port from 1 to 65535", addr)
+	}
+	return uint16(p), nil
 }
 
 // Network configures the access point and the uplinks, driven through
@@ -409,6 +463,11 @@ func (c Config) Validate() error {
 	case NetworkNone:
 	default:
 		errs = append(errs, fmt.Errorf("network.driver: %q is not networkmanager, sim or none", c.Network.Driver))
+	}
+	if c.Setup.Enabled || c.Setup.Addr != "" {
+		if _, err := c.SetupPort(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, section := range []struct {
 		name string

@@ -160,6 +160,9 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"bad display", "[lcd]\ndriver = \"oled\"", nil, `lcd.driver: "oled" is not`},
 		{"bad language", "[screen]\nlanguage = \"fr\"", nil, `screen.language: "fr" is not en or es`},
 		{"short event", "[screen]\nevent_time = \"10ms\"", nil, "screen.event_time"},
+		{"setup port", "[setup]\nenabled = true\naddr = \"10.42.0.1:http\"", nil, "setup.addr"},
+		{"setup no port", "[setup]\naddr = \"10.42.0.1\"", nil, "setup.addr"},
+		{"setup port 0", "[setup]\nenabled = true\naddr = \":0\"", nil, "setup.addr"},
 		{"token without password file", syncOn + "enroll_url = \"https://tower\"\nenroll_token_file = \"/boot/token\"", nil, "sync.password_file: required with enroll_token_file"},
 	}
 	for _, tc := range tests {
@@ -170,6 +173,32 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 				t.Fatalf("Load error = %v, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// Setup mode is off unless the file turns it on; the page listens on the
+// access point's address unless setup.addr says otherwise.
+func TestSetup(t *testing.T) {
+	cfg, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Setup.Enabled {
+		t.Error("setup mode on by default")
+	}
+	if addr, err := cfg.SetupAddr(); err != nil || addr != "10.42.0.1:8080" {
+		t.Errorf("default setup address %q, %v", addr, err)
+	}
+	cfg, err = Load([]string{"--config", writeFile(t, "[setup]\nenabled = true\n[network.ap]\naddress = \"192.168.7.1/24\"")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if addr, err := cfg.SetupAddr(); err != nil || !cfg.Setup.Enabled || addr != "192.168.7.1:8080" {
+		t.Errorf("setup %+v at %q, %v", cfg.Setup, addr, err)
+	}
+	cfg.Setup.Addr = "127.0.0.1:9080"
+	if port, err := cfg.SetupPort(); err != nil || port != 9080 {
+		t.Errorf("setup port %d, %v", port, err)
 	}
 }
 

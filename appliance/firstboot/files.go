@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -84,6 +85,84 @@ func (t *transaction) abort() {
 		_ = os.Remove(s.tmp)
 	}
 	t.staged = nil
+}
+
+// WriteFile writes data to path durably: to a temporary file beside it
+// with perm, synced, renamed into place, and the directory synced. A
+// crash leaves the old file or the new one, never a part. The directory
+// is made (0750 before the umask) if missing.
+func WriteFile(path string, data []byte, perm fs.FileMode) error {
+	var t transaction
+	defer t.abort()
+	if err := t.stage(path, data, perm, nil); err != nil {
+		return err
+	}
+	return t.commit()
+}
+
+// removeDurably removes path and syncs its directory.
+func removeDurably(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("firstboot: remove %s: %w", path, err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("firstboot: remove %s: %w", path, err)
+	}
+	return nil
+}
+
+// setAside renames a setup file that cannot be applied to path +
+// RejectedSuffix (replacing an older one), durably.
+func setAside(path string) error {
+	if err := os.Rename(path, path+RejectedSuffix); err != nil {
+		return fmt.Errorf("firstboot: set %s aside: %w", path, err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("firstboot: set %s aside: %w", path, err)
+	}
+	return nil
+}
+
+// readSettings reads a settings file of at most maxSettingsBytes.
+func readSettings(path string) ([]byte, error) {
+	return readRegular(path, maxSettingsBytes)
+}
+
+// readRegular reads the regular file at path, of at most limit bytes,
+// without following a symbolic link: the file is checked before it is
+// opened and again once open (the same file), so a link swapped in
+// between is refused too. A missing file is fs.ErrNotExist.
+func readRegular(path string, limit int64) ([]byte, error) {
+	before, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !before.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file (%v)", path, before.Mode().Type())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	opened, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !os.SameFile(before, opened) {
+		return nil, fmt.Errorf("%s: replaced while being opened", path)
+	}
+	if opened.Size() > limit {
+		return nil, fmt.Errorf("%s: %d bytes, more than %d", path, opened.Size(), limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: more than %d bytes", path, limit)
+	}
+	return data, nil
 }
 
 func syncDir(dir string) error {

@@ -13,7 +13,7 @@ import (
 
 // render returns the appliance configuration: opts.Base with the
 // installer's values put in, and the access point's name.
-func render(opts Options, s Settings, apPassword, enrollTokenFile string) ([]byte, string, error) {
+func render(opts Options, s Settings, apPassword, enrollTokenFile string, from origin) ([]byte, string, error) {
 	// A generic map keeps every key of the base, including ones this
 	// package does not know about.
 	base := map[string]any{}
@@ -46,6 +46,9 @@ func render(opts Options, s Settings, apPassword, enrollTokenFile string) ([]byt
 		{"network.driver", config.NetworkManager},
 		{"network.ap.ssid", ssid},
 		{"network.ap.password", apPassword},
+		// Setup mode only with the defaults: settings from the installer,
+		// the boot partition's or the setup page's, end it.
+		{"setup.enabled", from.defaults},
 	}
 	add := func(key string, v any) {
 		values = append(values, struct {
@@ -82,9 +85,23 @@ func render(opts Options, s Settings, apPassword, enrollTokenFile string) ([]byt
 		}
 	}
 	var buf bytes.Buffer
-	buf.WriteString("# Written by constellation-appliance first-boot from the image's defaults and the\n" +
-		"# installer's constellation.toml. Keys: docs/configuration.md. Holds the Wi-Fi\n" +
-		"# passwords: keep it root:constellation, mode 0640.\n\n")
+	switch {
+	case from.defaults:
+		buf.WriteString("# Written by constellation-appliance first-boot from the image's defaults: there was\n" +
+			"# no settings file, and the appliance awaits its settings from the setup page.\n")
+	case from.setupDigest != "":
+		buf.WriteString("# Written by constellation-appliance first-boot from the image's defaults and the\n" +
+			"# installer's settings from the setup page.\n")
+	default:
+		buf.WriteString("# Written by constellation-appliance first-boot from the image's defaults and the\n" +
+			"# installer's constellation.toml.\n")
+	}
+	buf.WriteString("# Keys: docs/configuration.md. Holds the Wi-Fi passwords: keep it\n" +
+		"# root:constellation, mode 0640.\n")
+	if from.setupDigest != "" {
+		buf.WriteString(setupAppliedMarker + from.setupDigest + "\n")
+	}
+	buf.WriteString("\n")
 	if err := toml.NewEncoder(&buf).Encode(base); err != nil {
 		return nil, "", fmt.Errorf("firstboot: encode configuration: %w", err)
 	}

@@ -3,7 +3,10 @@
 // configuration at first boot: it writes the appliance's TOML
 // configuration, moves the secrets to the data partition, installs the SSH
 // keys, generates the access point's password when none was given, and
-// then removes the secrets from the boot partition.
+// then removes the secrets from the boot partition. Without a settings
+// file it writes the image's defaults in setup mode; the settings the
+// setup page (appliance/setup) then writes to the data partition are
+// applied the same way (Options.Setup), with the same rules (Decode).
 package firstboot
 
 import (

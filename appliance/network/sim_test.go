@@ -189,7 +189,7 @@ func TestStateFile(t *testing.T) {
 	if _, err := e.sim.Apply(context.Background(), next); err != nil {
 		t.Fatal(err)
 	}
-	info, err := os.Stat(filepath.Join(dir, stateFileName))
+	info, err := os.Stat(filepath.Join(dir, StateFileName))
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("state file: %v, %v; want mode 0600", info, err)
 	}
@@ -208,7 +208,7 @@ func TestStateFile(t *testing.T) {
 		pending := next
 		pending.AP.SSID = "Never-Checked"
 		data, _ := json.Marshal(savedState{Version: stateVersion, Good: next, Pending: &pending})
-		if err := os.WriteFile(filepath.Join(dir, stateFileName), data, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, StateFileName), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		sim, err := NewSim(Options{Initial: validSettings(), DataDir: dir})
@@ -226,7 +226,7 @@ func TestStateFile(t *testing.T) {
 	})
 
 	t.Run("corrupt file reported, initial settings used", func(t *testing.T) {
-		if err := os.WriteFile(filepath.Join(dir, stateFileName), []byte("{"), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, StateFileName), []byte("{"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		sim, err := NewSim(Options{Initial: validSettings(), DataDir: dir})

@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 )
 
-// stateFileName is the file under the data dir that keeps the last good
+// StateFileName is the file under the data dir that keeps the last good
 // settings, so a change interrupted by a crash is rolled back at the next
 // start.
-const stateFileName = "network-state.json"
+const StateFileName = "network-state.json"
 
 const stateVersion = 1
 
@@ -35,7 +35,7 @@ func (f stateFile) load() (st savedState, ok bool, err error) {
 	if f.dir == "" {
 		return savedState{}, false, nil
 	}
-	data, err := os.ReadFile(filepath.Join(f.dir, stateFileName))
+	data, err := os.ReadFile(filepath.Join(f.dir, StateFileName))
 	if errors.Is(err, fs.ErrNotExist) {
 		return savedState{}, false, nil
 	}
@@ -43,14 +43,14 @@ func (f stateFile) load() (st savedState, ok bool, err error) {
 		return savedState{}, false, fmt.Errorf("network: read state: %w", err)
 	}
 	if err := json.Unmarshal(data, &st); err != nil {
-		return savedState{}, false, fmt.Errorf("network: decode state %s: %w", stateFileName, err)
+		return savedState{}, false, fmt.Errorf("network: decode state %s: %w", StateFileName, err)
 	}
 	if st.Version != stateVersion {
-		return savedState{}, false, fmt.Errorf("network: state %s has version %d, want %d", stateFileName, st.Version, stateVersion)
+		return savedState{}, false, fmt.Errorf("network: state %s has version %d, want %d", StateFileName, st.Version, stateVersion)
 	}
 	st.Good = st.Good.Normalize()
 	if err := st.Good.Validate(); err != nil {
-		return savedState{}, false, fmt.Errorf("network: state %s: %w", stateFileName, err)
+		return savedState{}, false, fmt.Errorf("network: state %s: %w", StateFileName, err)
 	}
 	return st, true, nil
 }
@@ -69,7 +69,7 @@ func (f stateFile) save(st savedState) error {
 	if err := os.MkdirAll(f.dir, 0o700); err != nil {
 		return fmt.Errorf("network: state dir: %w", err)
 	}
-	tmp, err := os.CreateTemp(f.dir, stateFileName+".*")
+	tmp, err := os.CreateTemp(f.dir, StateFileName+".*")
 	if err != nil {
 		return fmt.Errorf("network: write state: %w", err)
 	}
@@ -89,7 +89,7 @@ func (f stateFile) save(st savedState) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("network: write state: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(f.dir, stateFileName)); err != nil {
+	if err := os.Rename(tmp.Name(), filepath.Join(f.dir, StateFileName)); err != nil {
 		return fmt.Errorf("network: replace state: %w", err)
 	}
 	dir, err := os.Open(f.dir)

@@ -15,6 +15,10 @@ type Idle struct {
 	// generated it (no default exists, and the installer must read it
 	// somewhere); empty: not shown.
 	WiFiPassword string
+	// Setup is where the setup page is ("http://10.42.0.1") while the
+	// appliance awaits its settings (reached through the access point);
+	// empty: not shown.
+	Setup string
 	// Free and InUse count the chargers ready for a car and charging one,
 	// of Total connected to the appliance.
 	Free, InUse, Total int

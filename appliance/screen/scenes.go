@@ -26,6 +26,8 @@ func Scenes() []Scene {
 	short.SSID = "EVSE-7F3A"
 	generated := idle
 	generated.WiFiPassword = "k7m2q9xw4hfp3ncr"
+	setup, setupPort := idle, idle
+	setup.Setup, setupPort.Setup = "http://10.42.0.1", "http://10.42.0.1:8080"
 	noSite := idle
 	noSite.Site, noSite.SSID = "", ""
 	none := idle
@@ -42,6 +44,8 @@ func Scenes() []Scene {
 		{"idle-wifi", idle.showWiFi},
 		{"idle-wifi-short", short.showWiFi},
 		{"idle-wifi-generated-password", generated.showWiFiPassword},
+		{"idle-setup", setup.showSetup},
+		{"idle-setup-port", setupPort.showSetup},
 		{"idle-chargers", idle.showChargers},
 		{"idle-chargers-none", none.showChargers},
 		{"idle-uplink-ethernet", ethernet.showUplink},

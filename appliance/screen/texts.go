@@ -10,6 +10,7 @@ type texts struct {
 	defaultSite string // the site screen's title when the site has no name
 	wifi        string
 	password    string
+	setup       string // the title over the setup page's address
 	tapCard     string
 
 	chargers, free, inUse string
@@ -39,7 +40,7 @@ type texts struct {
 var languages = map[string]*texts{
 	"en": {
 		decimal: ".", dateLayout: "2006-01-02",
-		defaultSite: "EV charging", wifi: "Wi-Fi", password: "Password", tapCard: "Tap your card",
+		defaultSite: "EV charging", wifi: "Wi-Fi", password: "Password", setup: "Setup page", tapCard: "Tap your card",
 		chargers: "Chargers", free: "Free", inUse: "In use", of: "%d of %d",
 		noChargers: "No charger connected",
 		internet:   "Internet via",
@@ -64,7 +65,7 @@ var languages = map[string]*texts{
 	},
 	"es": {
 		decimal: ",", dateLayout: "02/01/2006",
-		defaultSite: "Punto de recarga", wifi: "Wi-Fi", password: "Contraseña", tapCard: "Acerque tarjeta",
+		defaultSite: "Punto de recarga", wifi: "Wi-Fi", password: "Contraseña", setup: "Configuración", tapCard: "Acerque tarjeta",
 		chargers: "Cargadores", free: "Libres", inUse: "En uso", of: "%d de %d",
 		noChargers: "Ningún cargador conectado",
 		internet:   "Internet por",

@@ -20,6 +20,9 @@ func idleScreens(idle Idle) []func(env) []layout {
 		if idle.WiFiPassword != "" {
 			screens = append(screens, idle.showWiFiPassword)
 		}
+		if idle.Setup != "" {
+			screens = append(screens, idle.showSetup)
+		}
 	}
 	screens = append(screens, idle.showChargers)
 	if idle.Uplink != "" {
@@ -49,6 +52,13 @@ func (i Idle) showWiFi(e env) []layout {
 // characters: one row of the smallest display).
 func (i Idle) showWiFiPassword(e env) []layout {
 	return []layout{{text(e.t.password), text(i.WiFiPassword)}}
+}
+
+// showSetup shows where the setup page is: "http://10.42.0.1" fills a
+// 16-column row; a longer address loses its scheme first.
+func (i Idle) showSetup(e env) []layout {
+	bare := strings.TrimPrefix(i.Setup, "http://")
+	return []layout{{text(e.t.setup), text(i.Setup)}, {text(e.t.setup), text(bare)}, {text(bare)}}
 }
 
 func (i Idle) showChargers(e env) []layout {

@@ -74,6 +74,9 @@ type Options struct {
 	// generated it: shown with the SSID, as the installer has no other
 	// way to learn it. Empty: the installer chose it; not shown.
 	WiFiPassword string
+	// SetupPage is where the setup page is ("http://10.42.0.1") while the
+	// appliance awaits its settings; empty: not in setup mode.
+	SetupPage string
 	// Cloud reports the cloud link for the idle screens; nil: disabled.
 	Cloud func() screen.CloudLink
 	// ClockSynced reports whether the system clock is synchronised; until
@@ -405,6 +408,7 @@ func (s *Station) idle(chargers []charging.Charger, txs []charging.Transaction) 
 		idle.SSID, idle.Uplink = s.opts.Network()
 		if idle.SSID != "" {
 			idle.WiFiPassword = s.opts.WiFiPassword
+			idle.Setup = s.opts.SetupPage
 		}
 	}
 	for _, c := range chargers {

@@ -5,7 +5,8 @@
 //	constellation-appliance [flags]           run
 //	constellation-appliance hash-password     a charger password's hash, from standard input
 //	constellation-appliance firewall [flags]  the access point's nftables ruleset
-//	constellation-appliance first-boot [flags] apply the installer's constellation.toml (docs/install.md)
+//	constellation-appliance first-boot [flags] apply the installer's constellation.toml (docs/install.md),
+//	                                           or with --setup the setup page's
 package main
 
 import (
@@ -94,13 +95,14 @@ func firstBoot(args []string) error {
 	keysOwner := fs.String("authorized-keys-owner", "", "user owning the authorized_keys file and its directory")
 	serviceUser := fs.String("service-user", "", "the appliance's user: owns the files in --data-dir, its group reads --config")
 	root := fs.String("root", "/", "the system whose time zone time_zone sets (its /etc/localtime and /etc/timezone); empty: leave it")
+	setup := fs.Bool("setup", false, "--boot is the setup page's file (the data directory's "+firstboot.SetupFile+"): apply it over a configuration in setup mode, then remove it; a file that fails is renamed *"+firstboot.RejectedSuffix)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	opts := firstboot.Options{BootFile: *boot, ConfigFile: *cfgFile, DataDir: *dataDir, AuthorizedKeys: *keys, Root: *root}
+	opts := firstboot.Options{BootFile: *boot, ConfigFile: *cfgFile, DataDir: *dataDir, AuthorizedKeys: *keys, Root: *root, Setup: *setup}
 	if *base != "" {
 		b, err := os.ReadFile(*base)
 		if err != nil {
@@ -122,6 +124,10 @@ func firstBoot(args []string) error {
 		*o.dst = &owner
 	}
 	res, err := firstboot.Apply(opts)
+	if errors.Is(err, firstboot.ErrNoSettings) && *setup {
+		fmt.Printf("no setup file %s: nothing to do\n", *boot)
+		return nil
+	}
 	if errors.Is(err, firstboot.ErrNoSettings) {
 		fmt.Printf("no settings file %s and %s exists: nothing to do\n", *boot, *cfgFile)
 		return nil
@@ -129,12 +135,16 @@ func firstBoot(args []string) error {
 	if err != nil {
 		return err
 	}
+	if res.AlreadyApplied && res.SetupRemoved {
+		fmt.Printf("%s was applied already; removed\n", *boot)
+		return nil
+	}
 	if res.AlreadyApplied {
 		fmt.Printf("%s already applied; nothing to do\n", *boot)
 		return nil
 	}
 	if res.Defaults {
-		fmt.Printf("no settings file %s: the defaults apply\n", *boot)
+		fmt.Printf("no settings file %s: the defaults apply, and the setup page awaits the settings\n", *boot)
 	}
 	fmt.Printf("configuration written: %s\n", res.ConfigFile)
 	fmt.Printf("access point: %s\n", res.APSSID)
@@ -153,6 +163,9 @@ func firstBoot(args []string) error {
 	}
 	if res.SecretsRemoved {
 		fmt.Printf("secrets removed from %s\n", *boot)
+	}
+	if res.SetupRemoved {
+		fmt.Printf("setup file applied and removed: %s\n", *boot)
 	}
 	return nil
 }

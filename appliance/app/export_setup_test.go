@@ -1,0 +1,4 @@
+package app
+
+// SetupPageURL is setupPageURL, for the display's test.
+var SetupPageURL = setupPageURL
