@@ -11,7 +11,7 @@ BENCHTIME ?= 1s
 # make bench OCPPBENCH_FLAGS="-repeat 1" for a shorter load run (the default keeps the best of 3).
 OCPPBENCH_FLAGS ?=
 
-.PHONY: help build test lint run bench fuzz clean
+.PHONY: help build test lint run bench fuzz clean image image-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -49,5 +49,14 @@ fuzz: ## run every fuzz target for FUZZTIME (default 10s)
 	  done; \
 	done
 
+image: ## the Raspberry Pi SD card image, out/image/constellation-*.img.xz (root; see README "The OS image")
+	./image/build.sh out/image
+
+image-test: ## boot the built image in QEMU and check it (first boot, a session, a power cut)
+	@test -e out/image/constellation.img || { echo "no image: run make image first"; exit 1; }
+	$(GO) build -o $(BIN)/ ./tools/chargesim
+	$(GO) test -tags imagetest -count=1 -timeout 60m -v ./image/imagetest -args \
+	  -image $(CURDIR)/out/image/constellation.img -chargesim $(CURDIR)/$(BIN)/chargesim -report $(CURDIR)/out/image/image-test.txt
+
 clean: ## remove build output and dev data
-	rm -rf $(BIN) tmp
+	rm -rf $(BIN) tmp out
