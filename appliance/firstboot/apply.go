@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -55,7 +56,12 @@ const maxSettingsBytes = 1 << 20
 // AppliedMarker is the first line of a settings file whose secrets were
 // moved to the appliance; with it, no secrets left and the configuration
 // present, Apply does nothing.
-const AppliedMarker = "# Applied by constellation-appliance first-boot: the secrets (cloud.enrollment_token, uplink.wifi.password, access_point.password) were moved to the appliance and removed from this file."
+const AppliedMarker = appliedPrefix + "the secrets (cloud.enrollment_token, uplink.wifi.password, access_point.password, chargers' passwords) were moved to the appliance and removed from this file."
+
+// appliedPrefix starts AppliedMarker. A file is taken as marked by it
+// alone, so that one marked by an earlier version, whose line named fewer
+// secrets, stays applied.
+const appliedPrefix = "# Applied by constellation-appliance first-boot: "
 
 // generatedLength fits a 16-column display line; 31^16 is about 2^79.
 const generatedLength = 16
@@ -381,7 +387,7 @@ func apply(opts Options, s Settings, from origin, log *slog.Logger) (Result, err
 		return Result{}, err
 	}
 	log.Info("configuration written", "config", opts.ConfigFile, "sync", res.SyncEnabled, "ap_ssid", ssid,
-		"ap_password_generated", res.APPasswordFile != "", "ssh_keys_added", res.KeysAdded, "time_zone", res.TimeZone,
+		"ap_password_generated", res.APPasswordFile != "", "ssh_keys_added", res.KeysAdded, "chargers", len(s.Chargers), "time_zone", res.TimeZone,
 		"setup_mode", from.defaults)
 	return res, nil
 }
@@ -417,7 +423,7 @@ func (o *Owner) group() *Owner {
 // applied reports whether the settings file was applied before: it has
 // the marker, no secrets, and the configuration exists.
 func applied(raw []byte, s Settings, configFile string) bool {
-	if !bytes.HasPrefix(raw, []byte(AppliedMarker)) || s.HasSecrets() {
+	if !bytes.HasPrefix(raw, []byte(appliedPrefix)) || s.HasSecrets() {
 		return false
 	}
 	_, err := os.Stat(configFile)
@@ -464,7 +470,18 @@ func checkConfig(path string) error {
 func cleanedSettings(s Settings) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteString(AppliedMarker + "\n")
-	buf.WriteString("# To provision the appliance again, put the secrets back or remove the line above.\n\n")
+	buf.WriteString("# To provision the appliance again, put the secrets back or remove the line above.\n")
+	if ids := s.ChargersWithPasswords(); len(ids) > 0 {
+		// Applied again without them, these chargers would be admitted
+		// without a password: say so where it would happen.
+		quoted := make([]string, len(ids))
+		for i, id := range ids {
+			quoted[i] = strconv.Quote(id)
+		}
+		fmt.Fprintf(&buf, "# Chargers whose password was moved too: %s. Applied again without their\n"+
+			"# passwords, they would be admitted without one (security profile 0).\n", strings.Join(quoted, ", "))
+	}
+	buf.WriteString("\n")
 	if err := toml.NewEncoder(&buf).Encode(s.withoutSecrets()); err != nil {
 		return nil, fmt.Errorf("firstboot: encode settings: %w", err)
 	}

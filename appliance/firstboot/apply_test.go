@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -48,6 +49,13 @@ password = "chargers-secret"
 
 [display]
 language = "es"
+
+[[chargers]]
+id = "CP-1"
+password = "cp1-basic-auth-password"
+
+[[chargers]]
+id = "CP-2"
 `
 
 type env struct {
@@ -143,11 +151,16 @@ func TestApplyFullSettings(t *testing.T) {
 		t.Errorf("ap-password written although the installer gave one: %v", err)
 	}
 
+	assertChargers(t, cfg, map[string]string{"CP-1": "cp1-basic-auth-password", "CP-2": ""})
+
 	boot := read(t, e.opts.BootFile)
-	for _, secret := range []string{"tok-123456", "office-wifi-pass", "chargers-secret", "enrollment_token", "password"} {
-		if strings.Contains(strings.SplitN(boot, "\n", 3)[2], secret) {
+	for _, secret := range []string{"tok-123456", "office-wifi-pass", "chargers-secret", "cp1-basic-auth-password", "enrollment_token", "password"} {
+		if strings.Contains(withoutComments(boot), secret) {
 			t.Errorf("boot file still holds %q:\n%s", secret, boot)
 		}
+	}
+	if !strings.Contains(boot, `# Chargers whose password was moved too: "CP-1".`) {
+		t.Errorf("the boot file does not say which chargers' passwords were moved:\n%s", boot)
 	}
 	if !strings.HasPrefix(boot, AppliedMarker+"\n") {
 		t.Errorf("boot file lacks the applied marker:\n%s", boot)
@@ -158,10 +171,22 @@ func TestApplyFullSettings(t *testing.T) {
 	}
 	want, _ := Decode([]byte(fullSettings))
 	if left.SiteName != want.SiteName || left.Cloud.URL != want.Cloud.URL || left.AccessPoint.SSID != want.AccessPoint.SSID ||
-		left.TimeZone != want.TimeZone || len(left.SSHAuthorizedKeys) != 1 || left.HasSecrets() {
+		left.TimeZone != want.TimeZone || len(left.SSHAuthorizedKeys) != 1 || left.HasSecrets() ||
+		!reflect.DeepEqual(left.Chargers, []Charger{{ID: "CP-1"}, {ID: "CP-2"}}) {
 		t.Errorf("rewritten boot file = %+v, want the settings without secrets", left)
 	}
 	assertNoTemps(t, filepath.Dir(e.opts.BootFile), filepath.Dir(e.opts.ConfigFile), e.opts.DataDir)
+}
+
+// withoutComments is a TOML file's lines but its comments.
+func withoutComments(file string) string {
+	var b strings.Builder
+	for line := range strings.Lines(file) {
+		if !strings.HasPrefix(line, "#") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
 
 func assertNoTemps(t *testing.T, dirs ...string) {
@@ -364,6 +389,8 @@ func TestCrashBeforeBootRewriteThenRetry(t *testing.T) {
 	if got := read(t, e.opts.AuthorizedKeys); strings.Count(got, "\n") != 1 {
 		t.Errorf("authorized_keys after the retry:\n%s", got)
 	}
+	// Hashed again (another salt), the same password still opens.
+	assertChargers(t, second, map[string]string{"CP-1": "cp1-basic-auth-password", "CP-2": ""})
 }
 
 func TestAuthorizedKeysMerged(t *testing.T) {
@@ -463,5 +490,5 @@ func TestExampleFileApplies(t *testing.T) {
 	if !res.SyncEnabled || res.KeysAdded != 1 || res.EnrollTokenFile == "" || res.TimeZone != "Europe/Madrid" {
 		t.Errorf("example applied as %+v, want every section used", res)
 	}
-	load(t, e.opts.ConfigFile)
+	assertChargers(t, load(t, e.opts.ConfigFile), map[string]string{"CP-001": "Wq7-for-CP-001-only-9x", "CP-002": ""})
 }

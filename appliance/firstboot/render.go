@@ -2,6 +2,7 @@ package firstboot
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/constellation-ev/constellation/appliance/config"
+	"github.com/constellation-ev/constellation/appliance/ocpp/security"
 )
 
 // render returns the appliance configuration: opts.Base with the
@@ -67,6 +69,13 @@ func render(opts Options, s Settings, apPassword, enrollTokenFile string, from o
 		add("network.uplinks.wifi.ssid", w.SSID)
 		add("network.uplinks.wifi.password", w.Password)
 	}
+	if len(s.Chargers) > 0 {
+		chargers, err := mergeChargers(getKey(base, "ocpp.chargers"), s.Chargers)
+		if err != nil {
+			return nil, "", err
+		}
+		add("ocpp.chargers", chargers)
+	}
 	if s.SyncEnabled() {
 		add("sync.enabled", true)
 		add("sync.broker", s.Cloud.Broker)
@@ -106,6 +115,61 @@ func render(opts Options, s Settings, apPassword, enrollTokenFile string, from o
 		return nil, "", fmt.Errorf("firstboot: encode configuration: %w", err)
 	}
 	return buf.Bytes(), ssid, nil
+}
+
+// mergeChargers returns the configuration's [[ocpp.chargers]]: the
+// base's (decoded TOML, nil for none) but those the settings list again,
+// which they replace, then the settings' chargers, with their passwords
+// hashed.
+func mergeChargers(base any, chargers []Charger) ([]map[string]any, error) {
+	tables, err := tableArray(base)
+	if err != nil {
+		return nil, fmt.Errorf("firstboot: base configuration: ocpp.chargers: %w", err)
+	}
+	listed := map[string]bool{}
+	for _, c := range chargers {
+		listed[c.ID] = true
+	}
+	out := make([]map[string]any, 0, len(tables)+len(chargers))
+	for _, t := range tables {
+		if id, _ := t["id"].(string); !listed[id] {
+			out = append(out, t)
+		}
+	}
+	for i, c := range chargers {
+		t := map[string]any{"id": c.ID, "security_profile": c.profile()}
+		if c.Password != "" {
+			hash, err := security.HashPassword(c.Password)
+			if err != nil {
+				return nil, fmt.Errorf("firstboot: chargers[%d].password: %w", i, err)
+			}
+			t["password_hash"] = hash
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// tableArray returns a decoded TOML array of tables, written as
+// [[tables]] or as an array of inline tables; nil is none.
+func tableArray(v any) ([]map[string]any, error) {
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case []map[string]any:
+		return v, nil
+	case []any:
+		out := make([]map[string]any, len(v))
+		for i, e := range v {
+			t, ok := e.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("element %d is not a table", i)
+			}
+			out[i] = t
+		}
+		return out, nil
+	}
+	return nil, errors.New("not an array of tables")
 }
 
 // setKey sets a dotted key in a decoded TOML document, making the tables

@@ -14,13 +14,18 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/constellation-ev/constellation/appliance/cloudsync"
+	"github.com/constellation-ev/constellation/appliance/config"
 	"github.com/constellation-ev/constellation/appliance/network"
+	"github.com/constellation-ev/constellation/appliance/ocpp/rpc"
+	"github.com/constellation-ev/constellation/appliance/ocpp/security"
 	"github.com/constellation-ev/constellation/appliance/screen"
 	"github.com/constellation-ev/constellation/syncproto"
 )
@@ -38,6 +43,37 @@ type Settings struct {
 	Uplink      Uplink      `toml:"uplink,omitempty"`
 	AccessPoint AccessPoint `toml:"access_point,omitempty"`
 	Display     Display     `toml:"display,omitempty"`
+
+	// Chargers are admitted by the appliance (ocpp.unknown_chargers
+	// refuses the others); at most MaxChargers.
+	Chargers []Charger `toml:"chargers,omitempty"`
+}
+
+// Charger is a charger the appliance admits: [[ocpp.chargers]] in its
+// configuration.
+type Charger struct {
+	// ID is the charger's identity, the last segment of the URL it
+	// connects to (ws://10.42.0.1:9000/ocpp/ID).
+	ID string `toml:"id"`
+	// Password (secret) is its HTTP Basic auth password, security profile
+	// 1; first boot stores only its hash. Empty: security profile 0, no
+	// credentials (the access point's WPA2 passphrase keeps strangers out).
+	Password string `toml:"password,omitempty"`
+}
+
+// MaxChargers bounds the chargers one settings file lists. One appliance
+// serves one site's chargers; a hundred keeps the hashing at first boot
+// to a second or so on a Raspberry Pi and the setup page's form (a line
+// of at most 90 characters each, URL-encoded) well under its 64 KiB.
+const MaxChargers = 100
+
+// profile is the charger's OCPP security profile: Basic auth with a
+// password, none without.
+func (c Charger) profile() int {
+	if c.Password != "" {
+		return security.ProfileBasic
+	}
+	return security.ProfileNone
 }
 
 // Cloud is the watchtower the appliance syncs with.
@@ -82,7 +118,8 @@ type Display struct {
 // HasSecrets reports whether s still holds a secret that belongs on the
 // data partition rather than the boot partition.
 func (s Settings) HasSecrets() bool {
-	return s.Cloud.EnrollmentToken != "" || s.Uplink.WiFi.Password != "" || s.AccessPoint.Password != ""
+	return s.Cloud.EnrollmentToken != "" || s.Uplink.WiFi.Password != "" || s.AccessPoint.Password != "" ||
+		slices.ContainsFunc(s.Chargers, func(c Charger) bool { return c.Password != "" })
 }
 
 // withoutSecrets returns s with its secrets removed.
@@ -90,7 +127,24 @@ func (s Settings) withoutSecrets() Settings {
 	s.Cloud.EnrollmentToken = ""
 	s.Uplink.WiFi.Password = ""
 	s.AccessPoint.Password = ""
+	// A copy: the caller's chargers keep their passwords.
+	s.Chargers = slices.Clone(s.Chargers)
+	for i := range s.Chargers {
+		s.Chargers[i].Password = ""
+	}
 	return s
+}
+
+// ChargersWithPasswords are the ids of the chargers that have a password
+// (secrets, moved off the boot partition and never shown again).
+func (s Settings) ChargersWithPasswords() []string {
+	var ids []string
+	for _, c := range s.Chargers {
+		if c.Password != "" {
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids
 }
 
 // SyncEnabled reports whether the file configures the cloud sync.
@@ -139,6 +193,7 @@ func (s Settings) Validate() error {
 	}
 	errs = append(errs, s.Cloud.validate()...)
 	errs = append(errs, s.validateNetwork()...)
+	errs = append(errs, s.validateChargers()...)
 	if s.Display.Language != "" {
 		sc := screen.Defaults()
 		sc.Language = s.Display.Language
@@ -152,6 +207,12 @@ func (s Settings) Validate() error {
 const maxSiteName = 64
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// hasSpaceOrControl reports whether a token or password has a space or a
+// control character: one word, as typed on a line of its own.
+func hasSpaceOrControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r == ' ' || isControl(r) })
+}
 
 func (c Cloud) validate() []error {
 	if c == (Cloud{}) {
@@ -173,7 +234,7 @@ func (c Cloud) validate() []error {
 	}
 	switch {
 	case c.EnrollmentToken == "":
-	case strings.ContainsFunc(c.EnrollmentToken, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+	case hasSpaceOrControl(c.EnrollmentToken):
 		errs = append(errs, errors.New("cloud.enrollment_token: must not contain spaces or control characters"))
 	case c.URL == "":
 		errs = append(errs, errors.New("cloud.url: required with cloud.enrollment_token"))
@@ -203,6 +264,63 @@ func (s Settings) validateNetwork() []error {
 	rename := strings.NewReplacer("ap.", "access_point.", "uplinks.wifi.", "uplink.wifi.")
 	for _, line := range strings.Split(network.Problems(err), "\n") {
 		errs = append(errs, errors.New(rename.Replace(line)))
+	}
+	return errs
+}
+
+// validateChargers checks the chargers: their number; with the appliance
+// configuration's own rules for [[ocpp.chargers]] (an id, listed once),
+// its keys renamed to the settings file's; each id with the rule the OCPP
+// server applies to the identity a charger connects with (so that an id
+// no charger could ever connect as is refused now, not at the charger);
+// and each password with the OCPP security profile's length, as one word
+// without control characters like the enrollment token (the setup page
+// takes it on a line after the id).
+func (s Settings) validateChargers() []error {
+	if len(s.Chargers) == 0 {
+		return nil
+	}
+	if len(s.Chargers) > MaxChargers {
+		// Not checked one by one: the list is refused as a whole.
+		return []error{fmt.Errorf("chargers: %d listed, want at most %d", len(s.Chargers), MaxChargers)}
+	}
+	var errs []error
+	cfg := config.Default()
+	for _, c := range s.Chargers {
+		// A placeholder hash: the real one is made at first boot.
+		cfg.OCPP.Chargers = append(cfg.OCPP.Chargers, config.Charger{ID: c.ID, SecurityProfile: c.profile(), PasswordHash: "placeholder"})
+	}
+	if err := cfg.Validate(); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			// The defaults are valid: only the chargers can be wrong.
+			if rest, ok := strings.CutPrefix(line, "ocpp.chargers["); ok {
+				errs = append(errs, errors.New("chargers["+rest))
+			}
+		}
+	}
+	for i, c := range s.Chargers {
+		key := fmt.Sprintf("chargers[%d]", i)
+		if c.ID != "" {
+			if _, err := rpc.ParseIdentity(url.PathEscape(c.ID)); err != nil {
+				errs = append(errs, fmt.Errorf("%s.id: %q: %w", key, c.ID, err))
+			} else if c.Password != "" && strings.Contains(c.ID, ":") {
+				// HTTP Basic auth sends "id:password": the user name
+				// ends at the first colon.
+				errs = append(errs, fmt.Errorf("%s.id: %q: a charger with a password (HTTP Basic auth) cannot have a \":\" in its id", key, c.ID))
+			}
+		}
+		if c.Password == "" {
+			continue
+		}
+		if err := security.CheckPassword(c.Password); errors.Is(err, security.ErrPasswordLength) {
+			errs = append(errs, fmt.Errorf("%s.password: is %d characters, want %d to %d", key,
+				utf8.RuneCountInString(c.Password), security.MinPasswordLen, security.MaxPasswordLen))
+		} else if err != nil {
+			errs = append(errs, fmt.Errorf("%s.password: %w", key, err))
+		}
+		if hasSpaceOrControl(c.Password) {
+			errs = append(errs, fmt.Errorf("%s.password: must not contain spaces or control characters", key))
+		}
 	}
 	return errs
 }

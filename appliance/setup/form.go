@@ -40,6 +40,14 @@ var fields = []field{
 
 const keysField = "ssh_authorized_keys"
 
+// chargersField is the settings file's chargers: a textarea, one charger
+// a line, "ID" or "ID PASSWORD".
+const chargersField = "chargers"
+
+// listNouns name one element of the lists the form edits as textareas,
+// for their errors ("key 2: ...", "charger 3's id: ...").
+var listNouns = map[string]string{keysField: "key", chargersField: "charger"}
+
 // problems are the form's errors by field key; "" holds those of no field.
 type problems map[string][]string
 
@@ -47,8 +55,9 @@ func (p problems) add(key, msg string) { p[key] = append(p[key], msg) }
 
 // fromForm reads the settings from the form's values: text fields are
 // trimmed (secrets are taken as typed), the SSH keys are the textarea's
-// non-empty lines. It refuses only what TOML cannot carry (invalid
-// UTF-8); every rule of the settings is checked by check.
+// non-empty lines, and so are the chargers, each line's first word the
+// id and the rest, if any, the password. It refuses only what TOML cannot
+// carry (invalid UTF-8); every rule of the settings is checked by check.
 func fromForm(v url.Values) (firstboot.Settings, problems) {
 	var s firstboot.Settings
 	bad := problems{}
@@ -71,6 +80,21 @@ func fromForm(v url.Values) (firstboot.Settings, problems) {
 			if line = strings.TrimSpace(line); line != "" {
 				s.SSHAuthorizedKeys = append(s.SSHAuthorizedKeys, line)
 			}
+		}
+	}
+	chargers := v.Get(chargersField)
+	if !utf8.ValidString(chargers) {
+		bad.add(chargersField, "is not valid UTF-8")
+	} else {
+		for line := range strings.Lines(chargers) {
+			f := strings.Fields(line)
+			if len(f) == 0 {
+				continue
+			}
+			// More than two words keep their place, the rest as the
+			// password: the settings' rules refuse a password with a
+			// space, and the errors keep the chargers' numbering.
+			s.Chargers = append(s.Chargers, firstboot.Charger{ID: f[0], Password: strings.Join(f[1:], " ")})
 		}
 	}
 	return s, bad
@@ -96,7 +120,8 @@ func check(s firstboot.Settings) ([]byte, problems) {
 }
 
 // byField sorts the settings' errors (one "key: message" a line) by the
-// form's field; an indexed SSH key is named by its line among the keys.
+// form's field; an element of a list (an SSH key, a charger) is named by
+// its line among the textarea's non-empty lines.
 func byField(err error) problems {
 	p := problems{}
 	for line := range strings.Lines(err.Error()) {
@@ -106,10 +131,15 @@ func byField(err error) problems {
 			p.add("", line)
 			continue
 		}
-		if base, index, ok := strings.Cut(key, "["); ok && base == keysField {
-			n, err := strconv.Atoi(strings.TrimSuffix(index, "]"))
-			if err == nil {
-				msg = fmt.Sprintf("key %d: %s", n+1, msg)
+		if base, index, ok := strings.Cut(key, "["); ok && listNouns[base] != "" {
+			// index is "2]" or "2].id".
+			i, sub, _ := strings.Cut(index, "]")
+			if n, err := strconv.Atoi(i); err == nil {
+				what := fmt.Sprintf("%s %d", listNouns[base], n+1)
+				if sub = strings.TrimPrefix(sub, "."); sub != "" {
+					what += "'s " + sub
+				}
+				msg = what + ": " + msg
 			}
 			key = base
 		}
@@ -123,7 +153,7 @@ func byField(err error) problems {
 }
 
 func known(key string) bool {
-	if key == keysField {
+	if listNouns[key] != "" {
 		return true
 	}
 	for _, f := range fields {
@@ -143,5 +173,27 @@ func values(s firstboot.Settings) map[string]string {
 		}
 	}
 	out[keysField] = strings.Join(s.SSHAuthorizedKeys, "\n")
+	var ids []string
+	for _, c := range s.Chargers {
+		// A charger's line goes with its password: shown without it, and
+		// sent again, it would admit that charger without one.
+		if c.Password == "" {
+			ids = append(ids, c.ID)
+		}
+	}
+	out[chargersField] = strings.Join(ids, "\n")
 	return out
+}
+
+// withheld says which of the chargers sent values leaves out of the form
+// (those with a password), to be entered again; "" if none.
+func withheld(s firstboot.Settings) string {
+	ids := s.ChargersWithPasswords()
+	if len(ids) == 0 {
+		return ""
+	}
+	for i, id := range ids {
+		ids[i] = strconv.Quote(id)
+	}
+	return fmt.Sprintf("the lines with a password (%s) are not shown again: enter them again", strings.Join(ids, ", "))
 }

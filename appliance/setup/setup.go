@@ -170,6 +170,9 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(bad) > 0 {
 		s.log.Info("setup page: settings refused", "fields", slices.Sorted(maps.Keys(bad)))
+		if msg := withheld(settings); msg != "" {
+			bad.add(chargersField, msg)
+		}
 		s.render(w, http.StatusBadRequest, page{State: stateForm, Values: values(settings), Problems: bad})
 		return
 	}
@@ -190,12 +193,12 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("setup page: removing the refused settings", "err", err)
 	}
 	s.log.Info("setup page: settings saved, to be applied", "file", s.file, "site_name", settings.SiteName,
-		"cloud", settings.SyncEnabled(), "ssh_keys", len(settings.SSHAuthorizedKeys))
+		"cloud", settings.SyncEnabled(), "ssh_keys", len(settings.SSHAuthorizedKeys), "chargers", len(settings.Chargers))
 	ssid := settings.AccessPoint.SSID
 	if ssid == "" {
 		ssid = s.opts.SSID
 	}
-	s.render(w, http.StatusOK, page{State: stateSaved, NewSSID: ssid, NewPassword: settings.AccessPoint.Password != ""})
+	s.render(w, http.StatusOK, page{State: stateSaved, NewSSID: ssid, NewPassword: settings.AccessPoint.Password != "", Chargers: len(settings.Chargers)})
 }
 
 // pending reports whether settings were saved and not yet applied.
@@ -226,6 +229,8 @@ type page struct {
 	// NewSSID and NewPassword: the access point after the settings apply.
 	NewSSID     string
 	NewPassword bool
+	// Chargers counts the chargers the settings admit.
+	Chargers int
 	// Message is a page of its own (an error).
 	Message string
 

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +126,7 @@ var goodForm = url.Values{
 	"access_point.ssid":      {"Depot7-Chargers"},
 	"access_point.password":  {"chargers-secret"},
 	"display.language":       {"es"},
+	"chargers":               {"CP-1 cp1-basic-auth-password\r\n\r\n  CP-2  \n"},
 }
 
 func withToken(form url.Values, tok string) url.Values {
@@ -159,8 +162,10 @@ func TestPageShowsTheAccessPoint(t *testing.T) {
 			t.Errorf("no field for %s", f.key)
 		}
 	}
-	if !strings.Contains(body, `name="`+keysField+`"`) {
-		t.Error("no field for the SSH keys")
+	for _, f := range []string{keysField, chargersField} {
+		if !strings.Contains(body, `name="`+f+`"`) {
+			t.Errorf("no field for %s", f)
+		}
 	}
 }
 
@@ -180,8 +185,11 @@ func TestPostGoodSettings(t *testing.T) {
 		!strings.Contains(body, "ws://10.42.0.1:9000/ocpp/") {
 		t.Fatalf("POST: %d\n%s", status, body)
 	}
-	if strings.Contains(body, "chargers-secret") || strings.Contains(body, "tok-123456") {
+	if strings.Contains(body, "chargers-secret") || strings.Contains(body, "tok-123456") || strings.Contains(body, "cp1-basic-auth-password") {
 		t.Error("a secret was written into the page")
+	}
+	if !strings.Contains(body, "The 2 charger(s) you listed are admitted") {
+		t.Errorf("the page does not say the chargers are admitted:\n%s", body)
 	}
 	data, err := os.ReadFile(p.srv.File())
 	if err != nil {
@@ -200,6 +208,7 @@ func TestPostGoodSettings(t *testing.T) {
 		Uplink:      firstboot.Uplink{WiFi: firstboot.WiFi{SSID: "Depot office", Password: "office-wifi-pass"}},
 		AccessPoint: firstboot.AccessPoint{SSID: "Depot7-Chargers", Password: "chargers-secret"},
 		Display:     firstboot.Display{Language: "es"},
+		Chargers:    []firstboot.Charger{{ID: "CP-1", Password: "cp1-basic-auth-password"}, {ID: "CP-2"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("written settings\n%+v\nwant\n%+v", got, want)
@@ -249,6 +258,9 @@ func TestPostBadSettings(t *testing.T) {
 		if strings.Contains(body, `"`+secret+`"`) {
 			t.Errorf("secret %q written back into the form", secret)
 		}
+	}
+	if strings.Contains(body, "cp1-basic-auth-password") || chargersShown(t, body) != "CP-2" {
+		t.Errorf("chargers shown again: %q, want CP-2 alone (CP-1's line has a password)", chargersShown(t, body))
 	}
 	if _, err := os.Stat(p.srv.File()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a file was written: %v", err)
@@ -342,5 +354,90 @@ func TestRejectedShown(t *testing.T) {
 	}
 	if _, body := get(t, p); !strings.Contains(body, "could not be applied") || !strings.Contains(body, "<form") {
 		t.Errorf("the refusal is not shown:\n%s", body)
+	}
+}
+
+var textareaRE = regexp.MustCompile(`(?s)<textarea id="chargers"[^>]*>(.*?)</textarea>`)
+
+// chargersShown is the chargers textarea's text on the page, as a
+// browser would send it back.
+func chargersShown(t *testing.T, body string) string {
+	t.Helper()
+	m := textareaRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no chargers field in the page:\n%s", body)
+	}
+	return html.UnescapeString(m[1])
+}
+
+// The chargers' problems sit under their field, named by their line; the
+// form comes back with the lines without a password, those with one left
+// out and named (shown without it they would be sent back without it),
+// and sent again completed, the chargers are saved.
+func TestChargersRoundTrip(t *testing.T) {
+	p := serve(t, defaultOpts)
+	form := withToken(url.Values{
+		"time_zone": {"Mars/Olympus"},
+		"chargers":  {"CP-1 short-password\nCP-2\n\nCP-2\nCP-3 cp3-basic-auth-password\nCP-4 two words-password-here\n<i>x"},
+	}, token(t, p))
+	status, body := post(t, p, form, nil)
+	if status != http.StatusBadRequest {
+		t.Fatalf("POST: %d, want 400\n%s", status, body)
+	}
+	field := body[strings.Index(body, `name="chargers"`):]
+	for _, want := range []string{
+		"charger 1&#39;s password: is 14 characters, want 16 to 40",
+		"charger 3&#39;s id: &#34;CP-2&#34; is listed twice",
+		"charger 5&#39;s password: must not contain spaces or control characters",
+		"the lines with a password (&#34;CP-1&#34;, &#34;CP-3&#34;, &#34;CP-4&#34;) are not shown again: enter them again",
+	} {
+		if !strings.Contains(field, want) {
+			t.Errorf("the chargers field lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<i>x") {
+		t.Error("a charger id is not escaped")
+	}
+	for _, secret := range []string{"short-password", "cp3-basic-auth-password", "words-password-here"} {
+		if strings.Contains(body, secret) {
+			t.Errorf("password %q written back into the page", secret)
+		}
+	}
+	shown := chargersShown(t, body)
+	if shown != "CP-2\nCP-2\n<i>x" {
+		t.Errorf("chargers shown again = %q, want the lines without a password", shown)
+	}
+
+	form = withToken(url.Values{
+		"chargers": {strings.Replace(shown, "CP-2\nCP-2", "CP-2", 1) + "\nCP-1 cp1-basic-auth-password\nCP-3 cp3-basic-auth-password"},
+	}, token(t, p))
+	if status, body := post(t, p, form, nil); status != http.StatusOK {
+		t.Fatalf("POST again: %d\n%s", status, body)
+	}
+	data, err := os.ReadFile(p.srv.File())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := firstboot.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []firstboot.Charger{{ID: "CP-2"}, {ID: "<i>x"}, {ID: "CP-1", Password: "cp1-basic-auth-password"}, {ID: "CP-3", Password: "cp3-basic-auth-password"}}
+	if !reflect.DeepEqual(got.Chargers, want) {
+		t.Errorf("saved chargers = %+v, want %+v", got.Chargers, want)
+	}
+}
+
+// Too many chargers are refused under the field.
+func TestTooManyChargers(t *testing.T) {
+	p := serve(t, defaultOpts)
+	var lines []string
+	for i := range firstboot.MaxChargers + 1 {
+		lines = append(lines, "CP-"+strconv.Itoa(i))
+	}
+	form := withToken(url.Values{"chargers": {strings.Join(lines, "\n")}}, token(t, p))
+	status, body := post(t, p, form, nil)
+	if status != http.StatusBadRequest || !strings.Contains(body[strings.Index(body, `name="chargers"`):], "101 listed, want at most 100") {
+		t.Errorf("POST: %d\n%s", status, body)
 	}
 }

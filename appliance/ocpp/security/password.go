@@ -47,8 +47,8 @@ var b64 = base64.RawStdEncoding
 // HashPassword returns a salted PBKDF2-SHA256 hash of pw, encoded as
 // pbkdf2-sha256$iterations$salt$hash (unpadded standard base64).
 func HashPassword(pw string) (string, error) {
-	if n := utf8.RuneCountInString(pw); n < MinPasswordLen || n > MaxPasswordLen {
-		return "", ErrPasswordLength
+	if err := CheckPassword(pw); err != nil {
+		return "", err
 	}
 	salt := make([]byte, saltLen)
 	if _, err := rand.Read(salt); err != nil {
@@ -59,6 +59,17 @@ func HashPassword(pw string) (string, error) {
 		return "", fmt.Errorf("security: hash: %w", err)
 	}
 	return hashScheme + "$" + strconv.Itoa(DefaultIterations) + "$" + b64.EncodeToString(salt) + "$" + b64.EncodeToString(key), nil
+}
+
+// CheckPassword reports whether pw may be a charger's password: the
+// length OCPP sets for Basic auth passwords (ErrPasswordLength). It is
+// the rule HashPassword applies, for callers that check a password long
+// before they hash it (the installer's settings file).
+func CheckPassword(pw string) error {
+	if n := utf8.RuneCountInString(pw); n < MinPasswordLen || n > MaxPasswordLen {
+		return ErrPasswordLength
+	}
+	return nil
 }
 
 // VerifyPassword reports whether pw matches the encoded hash, comparing in
