@@ -33,6 +33,7 @@ const (
 	wifiPassword = "imagetest-uplink-secret"
 	timeZone     = "Europe/Madrid"
 	chargerID    = "imagetest-0001"
+	chargerPass  = "imagetest-charger-secret"
 	tag          = "IMAGETEST1"
 )
 
@@ -50,7 +51,11 @@ ssid = %q
 
 [display]
 language = "es"
-`, siteName, timeZone, strings.TrimSpace(pubKey), wifiPassword, apSSID)
+
+[[chargers]]
+id = %q
+password = %q
+`, siteName, timeZone, strings.TrimSpace(pubKey), wifiPassword, apSSID, chargerID, chargerPass)
 }
 
 // TestImage boots the image as an installer's first boot, checks it from
@@ -83,8 +88,11 @@ func TestImage(t *testing.T) {
 				t.Errorf("appliance.toml lacks %q:\n%s", want, cfg)
 			}
 		}
+		if strings.Contains(cfg, chargerPass) || !strings.Contains(cfg, "password_hash") {
+			t.Errorf("appliance.toml should hold the charger password's hash only:\n%s", cfg)
+		}
 		boot := vm.MustSSH(t, "sudo cat /boot/firmware/constellation.toml")
-		if strings.Contains(boot, wifiPassword) || !strings.Contains(boot, "# Applied by constellation-appliance first-boot") {
+		if strings.Contains(boot, wifiPassword) || strings.Contains(boot, chargerPass) || !strings.Contains(boot, "# Applied by constellation-appliance first-boot") {
 			t.Errorf("the boot partition's settings still hold the secrets, or were not marked applied:\n%s", boot)
 		}
 		if pw := vm.MustSSH(t, "sudo cat /var/lib/constellation/ap-password"); len(pw) != 16 {
@@ -118,10 +126,8 @@ func TestImage(t *testing.T) {
 		}
 	})
 
-	// The test site's charger and card: an installer does this over SSH
-	// (the charger) and through the local API (the card).
-	vm.MustSSH(t, `printf '\n[[ocpp.chargers]]\nid = "`+chargerID+`"\nsecurity_profile = 0\n' | sudo tee -a /etc/constellation/appliance.toml >/dev/null && sudo systemctl restart constellation-appliance`)
-	waitActive(t, vm)
+	// The test site's card, through the local API (the charger came with
+	// the settings file).
 	api := "http://" + vm.Forward(t, "127.0.0.1:8000")
 	mustDo(t, http.MethodPut, api+"/api/v1/tokens/"+tag, `{"status":"Accepted"}`, nil)
 
@@ -238,7 +244,7 @@ func waitActive(t *testing.T, vm *VM) time.Duration {
 }
 
 func simArgs(vm *VM, session string) []string {
-	return []string{"--url", fmt.Sprintf("ws://127.0.0.1:%d/ocpp", vm.OCPPPort), "--id-prefix", "imagetest-",
+	return []string{"--url", fmt.Sprintf("ws://127.0.0.1:%d/ocpp", vm.OCPPPort), "--id-prefix", "imagetest-", "--password", chargerPass,
 		"--tags", tag, "--sessions", "1", "--session", session, "--meter-interval", "2s", "--pause", "-1s", "--progress", "0"}
 }
 
