@@ -120,12 +120,16 @@ func Decode(topic string, payload []byte) (Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := inflate(payload)
+	data, buf, err := inflate(payload)
 	if err != nil {
 		return nil, fmt.Errorf("syncproto: %s: %w", topic, err)
 	}
 	m, _ := New(kind) // ParseTopic knows only kinds that have a type
-	if err := json.Unmarshal(data, m); err != nil {
+	err = json.Unmarshal(data, m)
+	// The message holds no part of data (encoding/json copies strings
+	// and raw messages, SampleList its array): the buffer can go back.
+	putInflated(buf)
+	if err != nil {
 		return nil, fmt.Errorf("syncproto: %s: %w", topic, describeJSON(err))
 	}
 	h := m.Head()
@@ -141,34 +145,58 @@ func Decode(topic string, payload []byte) (Message, error) {
 	return m, nil
 }
 
-// inflate returns the JSON of a payload, checking the limits.
-func inflate(payload []byte) ([]byte, error) {
+// inflated keeps the buffers deflated payloads are inflated into: a
+// watchtower inflates every Readings record, and growing a new buffer to
+// its size each time was much of the garbage it made per record.
+var inflated = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooled bounds the buffers kept in inflated: a rare large message
+// does not pin its buffer.
+const maxPooled = 64 << 10
+
+// putInflated returns a buffer of inflate (nil: none) to the pool.
+func putInflated(b *bytes.Buffer) {
+	if b != nil && b.Cap() <= maxPooled {
+		inflated.Put(b)
+	}
+}
+
+// inflate returns the JSON of a payload, checking the limits. A
+// deflated payload is inflated into buf, which the caller hands back
+// to putInflated once done with data (nil for a payload sent as JSON).
+func inflate(payload []byte) (data []byte, buf *bytes.Buffer, err error) {
 	switch {
 	case len(payload) > MaxPayload:
-		return nil, fmt.Errorf("%w: payload of %d bytes (limit %d)", ErrTooLarge, len(payload), MaxPayload)
+		return nil, nil, fmt.Errorf("%w: payload of %d bytes (limit %d)", ErrTooLarge, len(payload), MaxPayload)
 	case len(payload) == 0:
-		return nil, invalid("payload", "empty")
+		return nil, nil, invalid("payload", "empty")
 	case payload[0] == '{':
-		return payload, nil
+		return payload, nil, nil
 	case payload[0] != deflated:
-		return nil, invalid("payload", "starts with byte 0x%02x: neither JSON nor deflated JSON", payload[0])
+		return nil, nil, invalid("payload", "starts with byte 0x%02x: neither JSON nor deflated JSON", payload[0])
 	}
-	var data []byte
+	buf = inflated.Get().(*bytes.Buffer)
+	buf.Reset()
 	r := inflaters.Get().(io.ReadCloser)
-	err := r.(flate.Resetter).Reset(bytes.NewReader(payload[1:]), nil)
+	err = r.(flate.Resetter).Reset(bytes.NewReader(payload[1:]), nil)
 	if err == nil {
-		data, err = io.ReadAll(io.LimitReader(r, MaxDecoded+1))
+		_, err = buf.ReadFrom(io.LimitReader(r, MaxDecoded+1))
 	}
 	inflaters.Put(r) // Reset clears what this read left, an error included
+	data = buf.Bytes()
 	switch {
 	case err != nil:
-		return nil, invalid("payload", "bad deflate data: %v", err)
+		err = invalid("payload", "bad deflate data: %v", err)
 	case len(data) > MaxDecoded:
-		return nil, fmt.Errorf("%w: payload inflates to more than %d bytes", ErrTooLarge, MaxDecoded)
+		err = fmt.Errorf("%w: payload inflates to more than %d bytes", ErrTooLarge, MaxDecoded)
 	case len(data) == 0 || data[0] != '{':
-		return nil, invalid("payload", "deflated data is not a JSON object")
+		err = invalid("payload", "deflated data is not a JSON object")
 	}
-	return data, nil
+	if err != nil {
+		putInflated(buf)
+		return nil, nil, err
+	}
+	return data, buf, nil
 }
 
 // describeJSON names the field of an encoding/json error.

@@ -132,3 +132,42 @@ func FuzzSampleJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSampleListJSON: an array of rows reads as encoding/json reads it
+// into []Sample, row by row (the same rows, or an error for both), and a
+// list writes what encoding/json writes for []Sample.
+func FuzzSampleListJSON(f *testing.F) {
+	for _, s := range []string{`[[0,"1031","7412.5"],[15000,"1062","7412.5"]]`, `[[0]]`, `[[15000,"",""]]`, `[]`, `null`, `5`,
+		`[[0,"1"] ,[1,"2"]]`, `[[0,"a\"b"]]`, `[[0,"é"]]`, `[[-1,"x"]]`, `[[2678400001,"x"]]`, `[[00,"x"]]`, `[[0,"]"],[1,"],["]]`,
+		`[[0,"x"],]`, `[[0,"x"]`, `[[0,"x"],5]`, `[[0,"<&>"]]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) {
+			return // encoding/json hands UnmarshalJSON valid JSON only
+		}
+		var got SampleList
+		gotErr := got.UnmarshalJSON(data)
+		var want []Sample
+		wantErr := json.Unmarshal(data, &want)
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("%s: error %v, encoding/json's %v", data, gotErr, wantErr)
+		}
+		if gotErr != nil {
+			return
+		}
+		if (got == nil) != (want == nil) || !slices.EqualFunc(got, want, func(a, b Sample) bool {
+			return a.Offset == b.Offset && slices.Equal(a.Values, b.Values)
+		}) {
+			t.Fatalf("%s: read %+v, encoding/json reads %+v", data, got, want)
+		}
+		out, err := json.Marshal(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, _ := json.Marshal(want)
+		if !bytes.Equal(out, ref) {
+			t.Fatalf("%+v writes %s, encoding/json %s", got, out, ref)
+		}
+	})
+}

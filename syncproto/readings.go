@@ -23,9 +23,9 @@ type Readings struct {
 	// belong to; 0 for readings outside a session.
 	TransactionID int64 `json:"tx,omitempty"`
 	// Start is the time of the first sample; samples count from it.
-	Start   time.Time `json:"start"`
-	Columns []Column  `json:"cols"`
-	Samples []Sample  `json:"s"`
+	Start   time.Time  `json:"start"`
+	Columns []Column   `json:"cols"`
+	Samples SampleList `json:"s"`
 }
 
 // Column describes one series of a batch.
@@ -49,11 +49,20 @@ type Sample struct {
 
 // MarshalJSON writes s as [offsetMs, "v1", "v2", ...].
 func (s Sample) MarshalJSON() ([]byte, error) {
+	return s.appendJSON(make([]byte, 0, s.sizeJSON()))
+}
+
+// sizeJSON is about the length of s's row: room for plain values.
+func (s Sample) sizeJSON() int {
 	n := 24
 	for _, v := range s.Values {
 		n += len(v) + 3
 	}
-	b := make([]byte, 0, n)
+	return n
+}
+
+// appendJSON appends s's row to b.
+func (s Sample) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, '[')
 	b = strconv.AppendInt(b, s.Offset.Milliseconds(), 10)
 	for _, v := range s.Values {
@@ -71,6 +80,114 @@ func (s Sample) MarshalJSON() ([]byte, error) {
 		b = append(b, '"')
 	}
 	return append(b, ']'), nil
+}
+
+// SampleList is a batch's samples. It reads and writes the JSON array of
+// rows as a whole, which is what makes a Readings record cheap to encode
+// and decode: per row, encoding/json would call Sample's methods through
+// reflection, check and copy each row's bytes again, and allocate the
+// row's values one by one.
+type SampleList []Sample
+
+// MarshalJSON writes the rows as Sample.MarshalJSON does, in one array
+// (null for a nil list, as encoding/json writes a nil slice).
+func (l SampleList) MarshalJSON() ([]byte, error) {
+	if l == nil {
+		return []byte("null"), nil
+	}
+	n := 2
+	for _, s := range l {
+		n += s.sizeJSON() + 1
+	}
+	b := append(make([]byte, 0, n), '[')
+	for i, s := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = s.appendJSON(b); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, ']'), nil
+}
+
+// UnmarshalJSON reads the array of rows. The usual array (rows of the
+// shape MarshalJSON writes for plain values, no spaces) is read in one
+// pass, its values cut from one copy of the array and held in one
+// backing array: three allocations a batch instead of a few a row.
+// Anything else goes through encoding/json and Sample.UnmarshalJSON,
+// which also word the errors.
+func (l *SampleList) UnmarshalJSON(data []byte) error {
+	if rows, ok := scanSamples(data); ok {
+		*l = rows
+		return nil
+	}
+	return json.Unmarshal(data, (*[]Sample)(l))
+}
+
+// scanSamples reads an array of rows that scanSample would each read,
+// separated by commas, with no spaces; ok is false for anything else
+// (an empty array included), which the caller leaves to encoding/json.
+// An offset out of range is left to it too, for its error.
+func scanSamples(data []byte) (rows SampleList, ok bool) {
+	if len(data) < 4 || data[0] != '[' || data[1] != '[' || data[len(data)-1] != ']' {
+		return nil, false
+	}
+	text := string(data) // the values are cut from this one copy
+	// Upper bounds, so that the backing arrays never grow: a row ends
+	// with "]", and every value follows a comma.
+	rows = make(SampleList, 0, strings.Count(text, "]"))
+	values := make([]string, 0, strings.Count(text, ","))
+	i := 1 // after the array's '['
+	for {
+		if i >= len(text) || text[i] != '[' {
+			return nil, false
+		}
+		i++
+		start := i
+		for i < len(text) && text[i] >= '0' && text[i] <= '9' {
+			i++
+		}
+		if i == start || (i > start+1 && text[start] == '0') {
+			return nil, false
+		}
+		ms, err := strconv.ParseInt(text[start:i], 10, 64)
+		if err != nil || ms > int64(maxSampleSpan/time.Millisecond) {
+			return nil, false
+		}
+		first := len(values)
+		for i < len(text) && text[i] == ',' {
+			if i+1 >= len(text) || text[i+1] != '"' {
+				return nil, false
+			}
+			end := strings.IndexByte(text[i+2:], '"')
+			if end < 0 {
+				return nil, false
+			}
+			v := text[i+2 : i+2+end]
+			for j := 0; j < len(v); j++ {
+				if c := v[j]; c < 0x20 || c >= 0x7f || c == '\\' {
+					return nil, false
+				}
+			}
+			values = append(values, v)
+			i += 2 + end + 1
+		}
+		if i >= len(text) || text[i] != ']' {
+			return nil, false
+		}
+		i++
+		rows = append(rows, Sample{Offset: time.Duration(ms) * time.Millisecond, Values: values[first:len(values):len(values)]})
+		switch {
+		case i == len(text)-1: // the array's ']'
+			return rows, true
+		case i < len(text) && text[i] == ',':
+			i++
+		default:
+			return nil, false
+		}
+	}
 }
 
 // plainJSON reports whether encoding/json writes v as itself in quotes:

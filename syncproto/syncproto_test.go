@@ -472,3 +472,42 @@ func BenchmarkSessionBytes(b *testing.B) {
 		})
 	}
 }
+
+// benchReadings is the most common record: a Readings of 20 samples in
+// two columns, which Encode deflates.
+func benchReadings() *Readings {
+	start := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	r := &Readings{Header: Header{Site: site, Key: "k1", Time: start}, Charger: "CP1", Connector: 1, TransactionID: 7, Start: start,
+		Columns: []Column{{Measurand: "Energy.Active.Import.Register", Unit: "Wh", Context: "Sample.Periodic", Location: "Outlet", Format: "Raw"},
+			{Measurand: "Power.Active.Import", Unit: "W", Context: "Sample.Periodic", Location: "Outlet", Format: "Raw"}}}
+	for i := range 20 {
+		r.Samples = append(r.Samples, Sample{Offset: time.Duration(i) * 15 * time.Second, Values: []string{strconv.Itoa(1000 + 31*i), "7412.5"}})
+	}
+	return r
+}
+
+// BenchmarkDecodeReadings: the watchtower's decoding of benchReadings.
+func BenchmarkDecodeReadings(b *testing.B) {
+	topic, payload, err := Encode(site, benchReadings())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(topic, payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEncodeReadings: an appliance's (or fleetsim's) encoding of
+// benchReadings.
+func BenchmarkEncodeReadings(b *testing.B) {
+	r := benchReadings()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := Encode(site, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -85,12 +85,15 @@ func ParseTopic(topic string) (site string, k Kind, err error) {
 	if !ok {
 		return "", "", fmt.Errorf("%w: topic %q does not start with %s", ErrInvalid, topic, Prefix)
 	}
-	parts := strings.Split(rest, "/")
-	if len(parts) != 3 {
+	// Cut, not Split: the watchtower parses each message's topic twice
+	// (ACL, Decode), and a slice of parts was garbage each time.
+	site, rest, ok1 := strings.Cut(rest, "/")
+	d, kind, ok2 := strings.Cut(rest, "/")
+	if !ok1 || !ok2 || strings.Contains(kind, "/") {
 		return "", "", fmt.Errorf("%w: topic %q: want %s{site}/{up|down}/{kind}", ErrInvalid, topic, Prefix)
 	}
-	site, k = parts[0], Kind(parts[2])
-	dir := Direction(parts[1])
+	k = Kind(kind)
+	dir := Direction(d)
 	if err := ValidateSiteID(site); err != nil {
 		return "", "", fmt.Errorf("topic %q: %w", topic, err)
 	}

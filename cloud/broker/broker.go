@@ -12,7 +12,6 @@
 package broker
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -157,8 +156,14 @@ var _ mqtt.Hook = (*hook)(nil)
 
 func (h *hook) ID() string { return "constellation" }
 
+// Provides is asked for every event of every packet (mochi has no
+// per-hook table): a switch answers without allocating.
 func (h *hook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnWillSent, mqtt.OnDisconnect}, []byte{b})
+	switch b {
+	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnWillSent, mqtt.OnDisconnect:
+		return true
+	}
+	return false
 }
 
 // OnConnectAuthenticate admits an enrolled, unrevoked site with its

@@ -95,6 +95,10 @@ func (s *site) connect(ctx context.Context) error {
 	s.client = paho.NewClient(paho.ClientConfig{
 		ClientID: syncproto.ClientID(id),
 		Conn:     conn,
+		// paho bounds every publish's wait for its PUBACK by this (and
+		// connect and subscribe, which ctx bounds too): no context
+		// with a timer of its own per publish.
+		PacketTimeout: s.cfg.PublishTimeout,
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(paho.PublishReceived) (bool, error) {
 			s.downstream.Add(1)
 			return true, nil
@@ -242,11 +246,9 @@ func (s *site) pump(ctx context.Context, stop <-chan struct{}, budget *atomic.In
 
 // publish sends one record and counts its outcome.
 func (s *site) publish(ctx context.Context, r *run, m syncproto.Message, topic string, payload []byte) {
-	pctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
 	start := time.Now()
-	resp, err := s.client.Publish(pctx, &paho.Publish{Topic: topic, Payload: payload, QoS: 1})
+	resp, err := s.client.Publish(ctx, &paho.Publish{Topic: topic, Payload: payload, QoS: 1})
 	took := time.Since(start)
-	cancel()
 	var rows int
 	if rd, ok := m.(*syncproto.Readings); ok {
 		for _, smp := range rd.Samples {
