@@ -146,6 +146,19 @@ func runSQL(ctx context.Context, tx *sql.Tx, st queued) error {
 		return fmt.Errorf("%s: %w", st.label, err)
 	}
 	defer rows.Close()
+	return st.scanAll(rows)
+}
+
+// resultRows is a statement's result: *sql.Rows and pgx.Rows both are.
+type resultRows interface {
+	scanner
+	Next() bool
+	Err() error
+}
+
+// scanAll hands each row of rows to st.rows, errors labelled with what
+// the statement writes.
+func (st queued) scanAll(rows resultRows) error {
 	for rows.Next() {
 		if err := st.rows(rows); err != nil {
 			return fmt.Errorf("%s: %w", st.label, err)
@@ -215,15 +228,7 @@ func queuePipelined(b *pgx.Batch, st queued) {
 				return fmt.Errorf("%s: %w", st.label, err)
 			}
 			defer rows.Close()
-			for rows.Next() {
-				if err := st.rows(rows); err != nil {
-					return fmt.Errorf("%s: %w", st.label, err)
-				}
-			}
-			if err := rows.Err(); err != nil {
-				return fmt.Errorf("%s: %w", st.label, err)
-			}
-			return nil
+			return st.scanAll(rows)
 		}
 		return
 	}
