@@ -1,14 +1,20 @@
 // Package api is the watchtower's JSON API: the public enrollment
-// endpoint an appliance trades its token at, and the operator's
-// endpoints (bearer token) for sites, enrollment tokens, revocation,
-// chargers, transactions with readings, desired configuration, the
-// authorization list and commands. Errors are {"error": "..."} with a
-// precise status; bodies are size-limited and unknown fields refused.
+// endpoint an appliance trades its token at, and the operators'
+// endpoints for sites, enrollment tokens, revocation, chargers,
+// transactions with readings, desired configuration, the authorization
+// list, commands, users, API tokens and the audit log.
+//
+// Every operators' endpoint is a row of one role table (routes): guard
+// authenticates the request (an API token, the legacy operator token,
+// or on a few routes a user's password), checks the row's role with
+// auth.Role.Allows, puts the principal in the request's context
+// (auth.From) and audits every state change with its outcome. Errors
+// are {"error": "..."} with a precise status; bodies are size-limited
+// and unknown fields refused.
 package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -18,6 +24,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/constellation-ev/constellation/cloud/auth"
 	"github.com/constellation-ev/constellation/cloud/broker"
 	"github.com/constellation-ev/constellation/cloud/downlink"
 	"github.com/constellation-ev/constellation/cloud/fleet"
@@ -48,6 +55,7 @@ type Store interface {
 	ChangeAuthList(ctx context.Context, site string, c fleet.AuthChange) (int64, error)
 	CreateCommand(ctx context.Context, site, charger, command string, args json.RawMessage, deadline time.Time) (fleet.Command, error)
 	Command(ctx context.Context, id string) (fleet.Command, error)
+	Users
 }
 
 var _ Store = (*fleet.Store)(nil)
@@ -75,11 +83,12 @@ type Options struct {
 	Store    Store
 	Downlink Downlink
 	Access   Access
-	// OperatorTokenHash is fleet.HashSecret of the operator's bearer token.
+	// OperatorTokenHash is fleet.HashSecret of the legacy operator
+	// token, which acts as an admin ("": none).
 	OperatorTokenHash string
-	// AuthLimit bounds, per remote address, enrollment attempts and
-	// refused operator requests (nil: no bound), so that tokens cannot be
-	// guessed at speed.
+	// AuthLimit bounds, per remote address, enrollment attempts, refused
+	// API requests and password logins (nil: no bound), so that tokens
+	// and passwords cannot be guessed at speed.
 	AuthLimit *ratelimit.Limiter
 	Clock     fleet.Clock
 	Logger    *slog.Logger
@@ -98,41 +107,56 @@ func New(o Options) http.Handler {
 	s := &server{Options: o, logLimit: ratelimit.New(1.0/60, 1, o.Clock)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/enroll", s.limited("enroll", s.enroll))
-	op := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.operator(h)) }
-	op("POST /api/v1/sites", s.createSite)
-	op("GET /api/v1/sites", s.listSites)
-	op("GET /api/v1/sites/{site}", s.getSite)
-	op("POST /api/v1/sites/{site}/tokens", s.createToken)
-	op("POST /api/v1/sites/{site}/revoke", s.revoke)
-	op("GET /api/v1/sites/{site}/chargers", s.chargers)
-	op("GET /api/v1/sites/{site}/transactions", s.transactions)
-	op("GET /api/v1/sites/{site}/desired", s.getDesired)
-	op("PUT /api/v1/sites/{site}/desired", s.putDesired)
-	op("GET /api/v1/sites/{site}/authlist", s.getAuthList)
-	op("PUT /api/v1/sites/{site}/authlist", s.putAuthList)
-	op("POST /api/v1/sites/{site}/authlist/changes", s.changeAuthList)
-	op("POST /api/v1/sites/{site}/commands", s.createCommand)
-	op("GET /api/v1/commands/{id}", s.getCommand)
+	for _, rt := range s.routes() {
+		mux.Handle(rt.pattern, s.guard(rt))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeError(w, http.StatusNotFound, "no such endpoint") })
 	return mux
 }
 
-// operator admits requests with the operator's bearer token.
-func (s *server) operator(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := bearer(r)
-		if !ok || s.OperatorTokenHash == "" ||
-			subtle.ConstantTimeCompare([]byte(fleet.HashSecret(token)), []byte(s.OperatorTokenHash)) != 1 {
-			if s.tooFast(w, r, "operator") {
-				return
-			}
-			s.Logger.Warn("operator request refused", "remote", r.RemoteAddr, "path", r.URL.Path)
-			w.Header().Set("WWW-Authenticate", `Bearer realm="watchtower"`)
-			writeError(w, http.StatusUnauthorized, "operator bearer token required")
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
+// route is an endpoint of the role table: the role it needs, and the
+// action its audit entries name (state changes only).
+type route struct {
+	pattern string
+	role    auth.Role
+	action  string
+	h       http.HandlerFunc
+	// password admits a user's name and password (HTTP Basic) as well
+	// as a bearer token: the way to a first API token.
+	password bool
+}
+
+// routes is the role table: every endpoint but enroll, the role it
+// needs, and the action it is audited as (reads are not audited).
+func (s *server) routes() []route {
+	return []route{
+		{pattern: "POST /api/v1/sites", role: auth.Admin, action: "site.create", h: s.createSite},
+		{pattern: "GET /api/v1/sites", role: auth.Viewer, h: s.listSites},
+		{pattern: "GET /api/v1/sites/{site}", role: auth.Viewer, h: s.getSite},
+		{pattern: "POST /api/v1/sites/{site}/tokens", role: auth.Operator, action: "site.token", h: s.createToken},
+		{pattern: "POST /api/v1/sites/{site}/revoke", role: auth.Admin, action: "site.revoke", h: s.revoke},
+		{pattern: "GET /api/v1/sites/{site}/chargers", role: auth.Viewer, h: s.chargers},
+		{pattern: "GET /api/v1/sites/{site}/transactions", role: auth.Viewer, h: s.transactions},
+		{pattern: "GET /api/v1/sites/{site}/desired", role: auth.Viewer, h: s.getDesired},
+		{pattern: "PUT /api/v1/sites/{site}/desired", role: auth.Operator, action: "site.desired", h: s.putDesired},
+		{pattern: "GET /api/v1/sites/{site}/authlist", role: auth.Viewer, h: s.getAuthList},
+		{pattern: "PUT /api/v1/sites/{site}/authlist", role: auth.Operator, action: "site.authlist.replace", h: s.putAuthList},
+		{pattern: "POST /api/v1/sites/{site}/authlist/changes", role: auth.Operator, action: "site.authlist.change", h: s.changeAuthList},
+		{pattern: "POST /api/v1/sites/{site}/commands", role: auth.Operator, action: "command.create", h: s.createCommand},
+		{pattern: "GET /api/v1/commands/{id}", role: auth.Viewer, h: s.getCommand},
+		{pattern: "POST /api/v1/users", role: auth.Admin, action: "user.create", h: s.createUser},
+		{pattern: "GET /api/v1/users", role: auth.Admin, h: s.listUsers},
+		{pattern: "GET /api/v1/users/{id}", role: auth.Admin, h: s.getUser},
+		{pattern: "PATCH /api/v1/users/{id}", role: auth.Admin, action: "user.update", h: s.patchUser},
+		// Self with the old password, or an admin (see setPassword).
+		{pattern: "POST /api/v1/users/{id}/password", role: auth.Viewer, action: "user.password", h: s.setPassword},
+		{pattern: "POST /api/v1/tokens", role: auth.Viewer, action: "token.create", h: s.createAPIToken, password: true},
+		// Own tokens; an admin's lists everyone's.
+		{pattern: "GET /api/v1/tokens", role: auth.Viewer, h: s.listAPITokens},
+		// Own tokens; an admin revokes anyone's.
+		{pattern: "DELETE /api/v1/tokens/{id}", role: auth.Viewer, action: "token.revoke", h: s.revokeAPIToken},
+		{pattern: "GET /api/v1/audit", role: auth.Admin, h: s.auditLog},
+	}
 }
 
 // limited serves h only while the remote address keeps within AuthLimit.
@@ -164,15 +188,6 @@ func (s *server) tooFast(w http.ResponseWriter, r *http.Request, what string) bo
 	return true
 }
 
-func bearer(r *http.Request) (string, bool) {
-	const prefix = "Bearer "
-	h := r.Header.Get("Authorization")
-	if len(h) <= len(prefix) || h[:len(prefix)] != prefix {
-		return "", false
-	}
-	return h[len(prefix):], true
-}
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -192,7 +207,9 @@ func (s *server) storeError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusConflict, err.Error())
 	case errors.Is(err, fleet.ErrRevoked):
 		writeError(w, http.StatusForbidden, err.Error())
-	case errors.Is(err, syncproto.ErrInvalid):
+	case errors.Is(err, fleet.ErrLastAdmin), errors.Is(err, fleet.ErrRoleTooHigh):
+		writeError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, syncproto.ErrInvalid), errors.Is(err, fleet.ErrInvalid):
 		writeError(w, http.StatusBadRequest, err.Error())
 	default:
 		s.Logger.Error("request failed", "err", err)

@@ -90,3 +90,33 @@ func checkEntries(site string, put []syncproto.AuthEntry, remove []string) error
 		Version: 2, BaseVersion: 1, Entries: put, Removed: remove}
 	return m.Validate()
 }
+
+type createUserRequest struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"displayName"`
+	Role        string `json:"role"`
+	// Password, when absent, is generated and returned once.
+	Password *string `json:"password"`
+}
+
+type patchUserRequest struct {
+	DisplayName *string `json:"displayName"`
+	Role        *string `json:"role"`
+	Disabled    *bool   `json:"disabled"`
+}
+
+type passwordRequest struct {
+	// OldPassword is needed to change one's own password (not an
+	// admin's change of another's).
+	OldPassword string `json:"oldPassword"`
+	Password    string `json:"password"`
+}
+
+type apiTokenRequest struct {
+	Name string `json:"name"`
+	// Role defaults to the caller's.
+	Role string `json:"role"`
+	// Expires, or TTL (a Go duration); neither: no expiry.
+	Expires time.Time `json:"expires"`
+	TTL     string    `json:"ttl"`
+}

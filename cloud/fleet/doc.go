@@ -20,7 +20,11 @@
 // merged differently on a resend add nothing twice. Readings are stored
 // as series, a row per column of a record (readings.go).
 //
-// Secrets (site passwords, enrollment tokens) are stored as SHA-256
+// Operators (users.go) are users with a role and an argon2id password
+// hash (cloud/auth), their API tokens, and the audit log; a change to
+// users or tokens writes its audit entry in its own transaction.
+//
+// Secrets (site passwords, enrollment tokens, API tokens) are stored as SHA-256
 // hashes: they are 256-bit random values, so a slow password hash would
 // add nothing but a cost to every connect.
 package fleet

@@ -64,6 +64,8 @@ type Store struct {
 	// flushes counts the flushes of write transactions' statements
 	// (txQueue): round trips on PostgreSQL, which tests bound.
 	flushes atomic.Int64
+	// auditSeq orders the audit entries written in one millisecond.
+	auditSeq atomic.Uint64
 }
 
 //go:embed migrations/*.sql

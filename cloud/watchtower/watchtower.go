@@ -56,8 +56,10 @@ type Config struct {
 		DSN    string `toml:"dsn"`
 	} `toml:"store"`
 	Limits Limits `toml:"limits"`
-	// OperatorTokenFile holds the operator's API bearer token; when the
-	// file does not exist, a random token is written to it (mode 0600).
+	// OperatorTokenFile holds the legacy operator token, a bearer token
+	// with the admin role and no user (users' API tokens replace it);
+	// when the file does not exist, a random token is written to it
+	// (mode 0600).
 	// Default {data_dir}/operator-token.
 	OperatorTokenFile string `toml:"operator_token_file"`
 }

@@ -6,6 +6,8 @@
 //	constellation-watchtower [-config file] site create ID   create a site, print an enrollment token
 //	constellation-watchtower [-config file] site token ID    print a new enrollment token
 //	constellation-watchtower [-config file] site revoke ID   revoke a site
+//	constellation-watchtower [-config file] create-admin --name NAME [--display-name TEXT] [--password-stdin]
+//	                                                         create an admin user (password generated and printed, or read from stdin)
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -51,6 +54,9 @@ func run(log *slog.Logger) error {
 	if len(args) == 0 {
 		return watchtower.Run(ctx, cfg, log)
 	}
+	if len(args) > 0 && args[0] == "create-admin" {
+		return createAdmin(ctx, cfg, args[1:], log)
+	}
 	if len(args) != 3 || args[0] != "site" {
 		return errors.New("usage: constellation-watchtower [-config file] [site create|token|revoke ID]")
 	}
@@ -82,4 +88,27 @@ func run(log *slog.Logger) error {
 		return nil
 	}
 	return fmt.Errorf("unknown site command %q", args[1])
+}
+
+func createAdmin(ctx context.Context, cfg watchtower.Config, args []string, log *slog.Logger) error {
+	fs := flag.NewFlagSet("create-admin", flag.ContinueOnError)
+	name := fs.String("name", "", "login name (a-z 0-9 . _ @ -)")
+	display := fs.String("display-name", "", "display name")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (default: generate and print one)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *name == "" || fs.NArg() > 0 {
+		return errors.New("usage: constellation-watchtower [-config file] create-admin --name NAME [--display-name TEXT] [--password-stdin]")
+	}
+	st, err := watchtower.OpenStore(ctx, cfg, nil, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var pw io.Reader
+	if *fromStdin {
+		pw = os.Stdin
+	}
+	return watchtower.CreateAdmin(ctx, st, *name, *display, pw, os.Stdout)
 }
