@@ -90,6 +90,17 @@ func brokers(t *testing.T, test func(t *testing.T, opts ...func(*watchtower.Conf
 // and decodes the answer into out (if not nil); it returns the status.
 func (tw *tower) call(t *testing.T, op bool, method, path string, body any, out any) int {
 	t.Helper()
+	authz := ""
+	if op {
+		authz = "Bearer " + tw.op
+	}
+	return tw.as(t, authz, method, path, body, out)
+}
+
+// as makes an API request with the Authorization header authz ("": none)
+// and decodes the answer into out (if not nil); it returns the status.
+func (tw *tower) as(t *testing.T, authz, method, path string, body any, out any) int {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -98,8 +109,8 @@ func (tw *tower) call(t *testing.T, op bool, method, path string, body any, out 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://"+tw.HTTPAddr()+path, rd)
 	must(t, err)
-	if op {
-		req.Header.Set("Authorization", "Bearer "+tw.op)
+	if authz != "" {
+		req.Header.Set("Authorization", authz)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	must(t, err)

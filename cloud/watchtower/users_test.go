@@ -2,10 +2,8 @@ package watchtower_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,34 +13,6 @@ import (
 	"github.com/constellation-ev/constellation/cloud/internal/cloudtest"
 	"github.com/constellation-ev/constellation/cloud/watchtower"
 )
-
-// as makes an API request with the Authorization header authz ("": none)
-// and decodes the answer into out (if not nil); it returns the status.
-func (tw *tower) as(t *testing.T, authz, method, path string, body any, out any) int {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		must(t, err)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+tw.HTTPAddr()+path, rd)
-	must(t, err)
-	if authz != "" {
-		req.Header.Set("Authorization", authz)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	must(t, err)
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	must(t, err)
-	if out != nil && len(data) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, data, err)
-		}
-	}
-	return resp.StatusCode
-}
 
 func bearerOf(secret string) string { return "Bearer " + secret }
 
