@@ -40,11 +40,10 @@ type Users interface {
 // reqState is what guard and a handler share about one request.
 type reqState struct {
 	principal auth.Principal
-	requestID string
-	// target overrides the audited target (default: the path).
-	target string
-	// audited: the store wrote the entry with the change.
-	audited bool
+	// audit is the entry of the request's change, also in its context
+	// (fleet.WithAudit): the store writes it with the change. A handler
+	// may set its Target (default: the path) before the change.
+	audit *fleet.PendingAudit
 }
 
 type stateKey struct{}
@@ -53,21 +52,21 @@ func state(r *http.Request) *reqState {
 	if st, ok := r.Context().Value(stateKey{}).(*reqState); ok {
 		return st
 	}
-	return &reqState{}
+	return &reqState{audit: &fleet.PendingAudit{}}
 }
 
-// auditOf is the audit of the request's change, for the store to write
-// in the change's transaction; the handler's guard then writes none.
+// auditOf is who makes the request's change (the store takes the
+// entry from the request's context: this is for its signature).
 func auditOf(r *http.Request) fleet.Audit {
-	st := state(r)
-	st.audited = true
-	return fleet.Audit{Actor: st.principal.Actor(), ActorUser: st.principal.UserName, RequestID: st.requestID}
+	return state(r).audit.Audit
 }
 
 // guard serves rt: it authenticates the request (401), checks the
 // route's role (403), serves it with the principal in its context, and
 // audits a state change with its outcome: the one place the role table
-// is enforced.
+// is enforced. A change made is audited by the store, in the change's
+// transaction (fleet.PendingAudit); guard audits what made none: a
+// refusal or a failure.
 func (s *server) guard(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rid := requestID(r)
@@ -76,27 +75,29 @@ func (s *server) guard(rt route) http.Handler {
 		if !ok {
 			return
 		}
-		st := &reqState{principal: p, requestID: rid}
-		r = r.WithContext(auth.WithPrincipal(context.WithValue(r.Context(), stateKey{}, st), p))
+		st := &reqState{principal: p, audit: &fleet.PendingAudit{
+			Audit:  fleet.Audit{Actor: p.Actor(), ActorUser: p.UserName, RequestID: rid},
+			Action: rt.action, Target: r.URL.Path,
+		}}
+		ctx := context.WithValue(r.Context(), stateKey{}, st)
+		if rt.action != "" {
+			ctx = fleet.WithAudit(ctx, st.audit)
+		}
+		r = r.WithContext(auth.WithPrincipal(ctx, p))
 		rec := &recorder{ResponseWriter: w}
 		if p.Role.Allows(rt.role) {
 			rt.h(rec, r)
 		} else {
 			forbidden(rec, rt.role, p.Role)
 		}
-		if rt.action == "" || st.audited {
+		if rt.action == "" || st.audit.Written() {
 			return
 		}
 		outcome, msg := fleet.OutcomeOK, ""
 		if rec.status >= 400 {
 			outcome, msg = fleet.OutcomeError, fmt.Sprintf("%d %s", rec.status, rec.errorMessage())
 		}
-		target := st.target
-		if target == "" {
-			target = r.URL.Path
-		}
-		a := fleet.Audit{Actor: p.Actor(), ActorUser: p.UserName, RequestID: rid}
-		if err := s.Store.RecordAudit(context.WithoutCancel(r.Context()), a, rt.action, target, outcome, msg); err != nil {
+		if err := s.Store.RecordAudit(context.WithoutCancel(r.Context()), st.audit.Audit, rt.action, st.audit.Target, outcome, msg); err != nil {
 			s.Logger.Error("writing the audit log", "action", rt.action, "err", err)
 		}
 	})

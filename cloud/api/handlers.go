@@ -71,7 +71,7 @@ func (s *server) createSite(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	state(r).target = "site:" + clip(req.ID)
+	state(r).audit.Target = "site:" + clip(req.ID)
 	site, err := s.Store.CreateSite(r.Context(), req.ID, req.Name)
 	if err != nil {
 		s.storeError(w, err)

@@ -18,7 +18,7 @@ func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	state(r).target = "user:" + clip(req.Name)
+	state(r).audit.Target = "user:" + clip(req.Name)
 	if err := fleet.ValidateUserName(req.Name); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -53,8 +53,7 @@ func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
 
 // userError answers a store error of a user or token change; the
 // change did not happen, so the guard audits the failure.
-func (s *server) userError(w http.ResponseWriter, r *http.Request, err error) {
-	state(r).audited = false
+func (s *server) userError(w http.ResponseWriter, _ *http.Request, err error) {
 	var msg string
 	if errors.Is(err, fleet.ErrInvalid) {
 		// The store's message ends with the field's: "fleet: create
@@ -94,7 +93,7 @@ func (s *server) patchUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	state(r).target = "user:" + id
+	state(r).audit.Target = "user:" + id
 	if req.DisplayName == nil && req.Role == nil && req.Disabled == nil {
 		writeError(w, http.StatusBadRequest, "body: nothing to change (displayName, role, disabled)")
 		return
@@ -124,7 +123,7 @@ func (s *server) setPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, id := state(r).principal, r.PathValue("id")
-	state(r).target = "user:" + id
+	state(r).audit.Target = "user:" + id
 	admin := p.Role.Allows(auth.Admin)
 	if p.UserID != id && !admin {
 		forbidden(w, auth.Admin, p.Role)
@@ -207,7 +206,6 @@ func (s *server) createAPIToken(w http.ResponseWriter, r *http.Request) {
 		s.userError(w, r, err)
 		return
 	}
-	state(r).target = "token:" + t.ID
 	writeJSON(w, http.StatusCreated, map[string]any{"token": t, "secret": secret})
 }
 
@@ -229,7 +227,7 @@ func (s *server) listAPITokens(w http.ResponseWriter, r *http.Request) {
 // revokeAPIToken revokes one of the caller's tokens; an admin's, anyone's.
 func (s *server) revokeAPIToken(w http.ResponseWriter, r *http.Request) {
 	p, id := state(r).principal, r.PathValue("id")
-	state(r).target = "token:" + id
+	state(r).audit.Target = "token:" + id
 	t, err := s.Store.APIToken(r.Context(), id)
 	if err != nil {
 		s.storeError(w, err)

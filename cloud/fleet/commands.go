@@ -62,8 +62,11 @@ func (s *Store) CreateCommand(ctx context.Context, site, charger, command string
 	if st.Revoked {
 		return Command{}, fmt.Errorf("fleet: command for %s: %w", site, ErrRevoked)
 	}
-	_, err = s.exec(ctx, s.db, `INSERT INTO commands (id, site, charger, command, args, deadline, status, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, site, charger, command, string(args), ms(c.Deadline), c.Status, ms(now), ms(now))
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := s.exec(ctx, tx, `INSERT INTO commands (id, site, charger, command, args, deadline, status, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, site, charger, command, string(args), ms(c.Deadline), c.Status, ms(now), ms(now))
+		return err
+	})
 	if err != nil {
 		return Command{}, fmt.Errorf("fleet: command for %s: %w", site, err)
 	}

@@ -21,8 +21,10 @@
 // as series, a row per column of a record (readings.go).
 //
 // Operators (users.go) are users with a role and an argon2id password
-// hash (cloud/auth), their API tokens, and the audit log; a change to
-// users or tokens writes its audit entry in its own transaction.
+// hash (cloud/auth), their API tokens, and the audit log. An audited
+// change writes its entry in its own transaction: the caller puts the
+// entry in the context (WithAudit) and inTx, the transaction of every
+// change, writes it there (PendingAudit).
 //
 // Secrets (site passwords, enrollment tokens, API tokens) are stored as SHA-256
 // hashes: they are 256-bit random values, so a slow password hash would

@@ -60,12 +60,18 @@ func (s *Store) CreateSite(ctx context.Context, id, name string) (Site, error) {
 	if len(name) > 255 {
 		return Site{}, fmt.Errorf("fleet: create site: name longer than 255 bytes")
 	}
-	res, err := s.exec(ctx, s.db, `INSERT INTO sites (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, name, s.now())
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, `INSERT INTO sites (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, name, s.now())
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrExists
+		}
+		return nil
+	})
 	if err != nil {
 		return Site{}, fmt.Errorf("fleet: create site %s: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return Site{}, fmt.Errorf("fleet: create site %s: %w", id, ErrExists)
 	}
 	return s.Site(ctx, id)
 }
@@ -134,8 +140,12 @@ func (s *Store) IssueToken(ctx context.Context, site string, ttl time.Duration) 
 	token = NewSecret()
 	now := s.clock.Now()
 	expires = now.Add(ttl)
-	if _, err := s.exec(ctx, s.db, `INSERT INTO enrollment_tokens (hash, site, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-		HashSecret(token), site, now.UnixMilli(), expires.UnixMilli()); err != nil {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := s.exec(ctx, tx, `INSERT INTO enrollment_tokens (hash, site, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+			HashSecret(token), site, now.UnixMilli(), expires.UnixMilli())
+		return err
+	})
+	if err != nil {
 		return "", time.Time{}, fmt.Errorf("fleet: enrollment token for %s: %w", site, err)
 	}
 	return token, expires.UTC(), nil
@@ -264,12 +274,18 @@ func (s *Store) Authenticate(ctx context.Context, site, password string) error {
 
 // Revoke cuts a site off: its credentials and unused tokens stop working.
 func (s *Store) Revoke(ctx context.Context, site string) error {
-	res, err := s.exec(ctx, s.db, `UPDATE sites SET revoked = ?, password_hash = '', online = ? WHERE id = ?`, true, false, site)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, `UPDATE sites SET revoked = ?, password_hash = '', online = ? WHERE id = ?`, true, false, site)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("fleet: revoke %s: %w", site, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("fleet: revoke %q: %w", site, ErrNotFound)
+		return fmt.Errorf("fleet: revoke %q: %w", site, err)
 	}
 	return nil
 }

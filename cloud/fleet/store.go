@@ -167,7 +167,7 @@ func (s *Store) migrate(ctx context.Context, upTo int64) error {
 		if err != nil {
 			return fmt.Errorf("fleet: migration %s: %w", f, err)
 		}
-		err = s.inTx(ctx, func(tx *sql.Tx) error {
+		err = s.rawTx(ctx, func(tx *sql.Tx) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), version).Scan(&n); err != nil || n > 0 {
 				return err
@@ -212,8 +212,32 @@ func firstLine(s string) string {
 	return l
 }
 
-// inTx runs fn in a transaction, committed when fn returns nil.
+// inTx runs fn in a transaction, committed when fn returns nil. It is
+// the write path of every audited change: when ctx carries a pending
+// audit entry (WithAudit) not yet written, the entry goes in the same
+// transaction, after fn's statements, so that the change and its entry
+// are both committed or neither.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	p := pendingAudit(ctx)
+	err := s.rawTx(ctx, func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if p == nil {
+			return nil
+		}
+		query, args := s.auditInsert(p.Audit, p.Action, p.Target, OutcomeOK, p.Message)
+		_, err := tx.ExecContext(ctx, query, args...)
+		return err
+	})
+	if err == nil && p != nil {
+		p.written.Store(true)
+	}
+	return err
+}
+
+// rawTx runs fn in a transaction, committed when fn returns nil.
+func (s *Store) rawTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -104,12 +104,14 @@ func (q *txQueue) send(ctx context.Context, commit bool) error {
 
 // inQueue runs fn with a txQueue on a transaction of its own, committed
 // (with what fn left queued) when fn returns nil, rolled back otherwise.
+// It applies the appliances' records, which are not audited: unlike
+// inTx, it writes no pending audit entry, on either engine.
 func (s *Store) inQueue(ctx context.Context, fn func(q *txQueue) error) error {
 	if s.d.name == Postgres {
 		return s.inPipeline(ctx, fn)
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		// inTx commits once the last statements ran.
+	return s.rawTx(ctx, func(tx *sql.Tx) error {
+		// rawTx commits once the last statements ran.
 		q := &txQueue{d: s.d, flushes: &s.flushes, run: func(ctx context.Context, stmts []queued, _ bool) error {
 			for _, st := range stmts {
 				if err := runSQL(ctx, tx, st); err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/constellation-ev/constellation/cloud/auth"
@@ -68,6 +69,54 @@ type APIToken struct {
 // Audit says who makes a change, for the entry the store writes with it.
 type Audit struct {
 	Actor, ActorUser, RequestID string
+}
+
+// PendingAudit is the audit entry of a change about to be made. Carried
+// by a context (WithAudit), it is written by the store, with outcome ok,
+// in the transaction of the first change made under that context, and
+// only if that transaction commits: a change and its entry are both
+// there or neither, and the entry is written once. A change that fails
+// writes nothing; its caller audits the failure (RecordAudit).
+type PendingAudit struct {
+	Audit
+	// Action and Target name the change, Message details it; the
+	// store sets them for a change to users and tokens.
+	Action, Target, Message string
+	written                 atomic.Bool
+}
+
+// Written reports whether the store wrote the entry with its change.
+func (p *PendingAudit) Written() bool { return p.written.Load() }
+
+type pendingKey struct{}
+
+// WithAudit returns ctx carrying p: the store writes p with the first
+// change it commits under the context.
+func WithAudit(ctx context.Context, p *PendingAudit) context.Context {
+	return context.WithValue(ctx, pendingKey{}, p)
+}
+
+// pendingAudit is ctx's pending entry, nil if none or written already.
+func pendingAudit(ctx context.Context) *PendingAudit {
+	if p, ok := ctx.Value(pendingKey{}).(*PendingAudit); ok && !p.Written() {
+		return p
+	}
+	return nil
+}
+
+// auditing returns ctx with a pending entry for a change to users or
+// tokens: ctx's own (the API's request), or else one of a.
+func auditing(ctx context.Context, a Audit) (context.Context, *PendingAudit) {
+	if p := pendingAudit(ctx); p != nil {
+		return ctx, p
+	}
+	p := &PendingAudit{Audit: a}
+	return WithAudit(ctx, p), p
+}
+
+// describe names the change p audits.
+func (p *PendingAudit) describe(action, target, message string) {
+	p.Action, p.Target, p.Message = action, target, message
 }
 
 // Audit outcomes.
@@ -136,7 +185,8 @@ func newID(prefix string) string {
 }
 
 // CreateUser creates a user with its audit entry; ErrExists if the name
-// is taken.
+// is taken. Here and in the other changes to users and tokens, the
+// entry is ctx's PendingAudit, or else one of a.
 func (s *Store) CreateUser(ctx context.Context, u NewUser, a Audit) (User, error) {
 	if err := errors.Join(ValidateUserName(u.Name), validDisplayName(u.DisplayName), validRole(u.Role)); err != nil {
 		return User{}, fmt.Errorf("fleet: create user: %w: %w", ErrInvalid, err)
@@ -145,6 +195,7 @@ func (s *Store) CreateUser(ctx context.Context, u NewUser, a Audit) (User, error
 		return User{}, fmt.Errorf("fleet: create user: %w: password", ErrInvalid)
 	}
 	id, now := newID("u"), s.now()
+	ctx, p := auditing(ctx, a)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := s.exec(ctx, tx, `INSERT INTO users (id, name, display_name, role, password_hash, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`, id, u.Name, u.DisplayName, string(u.Role), u.PasswordHash, now, now)
@@ -154,7 +205,8 @@ func (s *Store) CreateUser(ctx context.Context, u NewUser, a Audit) (User, error
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("user %q: %w", u.Name, ErrExists)
 		}
-		return s.audit(ctx, tx, a, "user.create", "user:"+u.Name, "role "+string(u.Role))
+		p.describe("user.create", "user:"+u.Name, "role "+string(u.Role))
+		return nil
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("fleet: create user: %w", err)
@@ -239,6 +291,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, c UserChange, a Audit
 			return User{}, fmt.Errorf("fleet: update user: %w: %w", ErrInvalid, err)
 		}
 	}
+	ctx, p := auditing(ctx, a)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		u, err := s.user(ctx, tx, `id`, id)
 		if err != nil {
@@ -271,7 +324,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, c UserChange, a Audit
 		if admins == 0 {
 			return ErrLastAdmin
 		}
-		return s.audit(ctx, tx, a, "user.update", "user:"+u.Name, strings.Join(what, ", "))
+		p.describe("user.update", "user:"+u.Name, strings.Join(what, ", "))
+		return nil
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("fleet: update user %s: %w", id, err)
@@ -281,6 +335,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, c UserChange, a Audit
 
 // SetPassword replaces a user's password hash, with its audit entry.
 func (s *Store) SetPassword(ctx context.Context, id, hash string, a Audit) error {
+	ctx, p := auditing(ctx, a)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		u, err := s.user(ctx, tx, `id`, id)
 		if err != nil {
@@ -289,7 +344,8 @@ func (s *Store) SetPassword(ctx context.Context, id, hash string, a Audit) error
 		if _, err := s.exec(ctx, tx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, hash, s.now(), id); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, a, "user.password", "user:"+u.Name, "")
+		p.describe("user.password", "user:"+u.Name, "")
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("fleet: set password of %s: %w", id, err)
@@ -311,6 +367,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, owner, name string, role aut
 		return APIToken{}, "", fmt.Errorf("fleet: create token: %w: expires: in the past", ErrInvalid)
 	}
 	id, secret := newID("t"), TokenPrefix+NewSecret()
+	ctx, p := auditing(ctx, a)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		u, err := s.user(ctx, tx, `id`, owner)
 		if err != nil {
@@ -326,7 +383,8 @@ func (s *Store) CreateAPIToken(ctx context.Context, owner, name string, role aut
 			id, owner, name, string(role), HashSecret(secret), s.now(), ms(expires)); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, a, "token.create", "token:"+id, fmt.Sprintf("for %s, role %s", u.Name, role))
+		p.describe("token.create", "token:"+id, fmt.Sprintf("for %s, role %s", u.Name, role))
+		return nil
 	})
 	if err != nil {
 		return APIToken{}, "", fmt.Errorf("fleet: create token: %w", err)
@@ -383,6 +441,7 @@ func (s *Store) APITokens(ctx context.Context, owner string) ([]APIToken, error)
 // RevokeAPIToken revokes a token, with its audit entry; revoking a
 // revoked token changes nothing and succeeds (audited as such).
 func (s *Store) RevokeAPIToken(ctx context.Context, id string, a Audit) error {
+	ctx, p := auditing(ctx, a)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := s.exec(ctx, tx, `UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, s.now(), id)
 		if err != nil {
@@ -395,9 +454,11 @@ func (s *Store) RevokeAPIToken(ctx context.Context, id string, a Audit) error {
 			} else if err != nil {
 				return err
 			}
-			return s.audit(ctx, tx, a, "token.revoke", "token:"+id, "already revoked")
+			p.describe("token.revoke", "token:"+id, "already revoked")
+			return nil
 		}
-		return s.audit(ctx, tx, a, "token.revoke", "token:"+id, "")
+		p.describe("token.revoke", "token:"+id, "")
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("fleet: revoke token %s: %w", id, err)
@@ -447,30 +508,27 @@ func (s *Store) AuthenticateToken(ctx context.Context, secret string) (auth.Prin
 	return p, nil
 }
 
-// RecordAudit writes an audit entry of its own: a change made outside
-// the store's users and tokens, or one that failed.
+// RecordAudit writes an audit entry of its own: a change that failed
+// (a change made writes its entry with it: PendingAudit).
 func (s *Store) RecordAudit(ctx context.Context, a Audit, action, target, outcome, message string) error {
-	if err := s.insertAudit(ctx, s.db, a, action, target, outcome, message); err != nil {
+	query, args := s.auditInsert(a, action, target, outcome, message)
+	if _, err := s.db.ExecContext(ctx, query, args...); err != nil {
 		return fmt.Errorf("fleet: audit: %w", err)
 	}
 	return nil
 }
 
-// audit writes the ok entry of a change in the change's transaction.
-func (s *Store) audit(ctx context.Context, tx *sql.Tx, a Audit, action, target, message string) error {
-	return s.insertAudit(ctx, tx, a, action, target, OutcomeOK, message)
-}
-
-func (s *Store) insertAudit(ctx context.Context, q querier, a Audit, action, target, outcome, message string) error {
+// auditInsert is the statement (in the engine's placeholders) that
+// writes an audit entry: the one way entries are written.
+func (s *Store) auditInsert(a Audit, action, target, outcome, message string) (string, []any) {
 	now := s.now()
 	// Time, then this store's sequence (entries of one millisecond keep
 	// their order), then random bits (replicas sharing PostgreSQL).
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	id := fmt.Sprintf("%012x%010x%s", now, s.auditSeq.Add(1)&0xffffffffff, hex.EncodeToString(b[:]))
-	_, err := s.exec(ctx, q, `INSERT INTO audit_log (id, at, actor, actor_user, action, target, outcome, message, request_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, now, a.Actor, a.ActorUser, action, clip(target, 255), outcome, clip(message, 1000), clip(a.RequestID, 64))
-	return err
+	return s.d.rebind(`INSERT INTO audit_log (id, at, actor, actor_user, action, target, outcome, message, request_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), []any{id, now, a.Actor, a.ActorUser, action, clip(target, 255), outcome, clip(message, 1000), clip(a.RequestID, 64)}
 }
 
 func clip(s string, n int) string {
