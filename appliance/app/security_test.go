@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -89,16 +88,11 @@ func hashOf(t *testing.T, pw string) string {
 // getText GETs url, which must answer 200, and returns the body.
 func getText(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
+	status, body := getPage(t, url)
+	if status != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, status, body)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s %v", url, resp.Status, err)
-	}
-	return string(b)
+	return body
 }
 
 func getJSON(t *testing.T, url string, v any) {

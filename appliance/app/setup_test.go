@@ -16,6 +16,7 @@ import (
 	"github.com/constellation-ev/constellation/appliance/network"
 )
 
+// getPage GETs url and returns the status and the body.
 func getPage(t *testing.T, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
