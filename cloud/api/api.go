@@ -21,6 +21,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -56,6 +57,8 @@ type Store interface {
 	CreateCommand(ctx context.Context, site, charger, command string, args json.RawMessage, deadline time.Time) (fleet.Command, error)
 	Command(ctx context.Context, id string) (fleet.Command, error)
 	Users
+	Views
+	IDTokens
 }
 
 var _ Store = (*fleet.Store)(nil)
@@ -129,7 +132,7 @@ type route struct {
 // routes is the role table: every endpoint but enroll, the role it
 // needs, and the action it is audited as (reads are not audited).
 func (s *server) routes() []route {
-	return []route{
+	base := []route{
 		{pattern: "POST /api/v1/sites", role: auth.Admin, action: "site.create", h: s.createSite},
 		{pattern: "GET /api/v1/sites", role: auth.Viewer, h: s.listSites},
 		{pattern: "GET /api/v1/sites/{site}", role: auth.Viewer, h: s.getSite},
@@ -157,6 +160,7 @@ func (s *server) routes() []route {
 		{pattern: "DELETE /api/v1/tokens/{id}", role: auth.Viewer, action: "token.revoke", h: s.revokeAPIToken},
 		{pattern: "GET /api/v1/audit", role: auth.Admin, h: s.auditLog},
 	}
+	return slices.Concat(base, s.viewRoutes(), s.idTokenRoutes())
 }
 
 // limited serves h only while the remote address keeps within AuthLimit.
