@@ -20,8 +20,9 @@ build: ## build for this host into bin/ and for the Pi (linux/arm64, no cgo) int
 	$(GO) build -o $(BIN)/ $(CMDS)
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -o $(ARM64_BIN)/ $(CMDS)
 
-test: ## run every test with the race detector
-	$(GO) test -race -count=1 ./...
+test: ## run every test with the race detector (screenshots and other test artifacts under out/test-artifacts)
+	@mkdir -p out/test-artifacts
+	$(GO) test -race -count=1 -artifacts -outputdir $(CURDIR)/out/test-artifacts ./...
 
 $(STATICCHECK):
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

@@ -40,7 +40,17 @@ data_dir = "$cloud_dir"
 listen = "$mqtt_addr"
 [http]
 listen = "$cloud_addr"
+# Plain HTTP on loopback, for development only: some browsers keep a
+# Secure cookie from https:// pages alone.
+insecure_cookies = true
 TOML
+# The dashboard's first admin, with a generated password kept beside
+# the data (a real installation runs create-admin once, by hand).
+if [ ! -s "$cloud_dir/admin-password" ]; then
+  (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$cloud_dir/admin-password")
+  ./bin/constellation-watchtower -config "$cloud_dir/watchtower.toml" create-admin --name admin --password-stdin \
+    <"$cloud_dir/admin-password" >/dev/null
+fi
 ./bin/constellation-watchtower -config "$cloud_dir/watchtower.toml" &
 pids+=($!)
 for _ in $(seq 1 150); do [ -s "$cloud_dir/operator-token" ] && break; sleep 0.1; done
@@ -90,7 +100,8 @@ cat <<MSG
             curl -s http://$api_addr/api/v1/sync | jq
   Command any of them the same way, whatever its version:
             curl -s -X POST http://$api_addr/api/v1/chargers/sim201-0001/commands/get-configuration -d '{}' | jq
-  The cloud's view (operator token in $cloud_dir/operator-token):
+  The fleet dashboard: http://$cloud_addr (user admin, password in $cloud_dir/admin-password)
+  The cloud's API (operator token in $cloud_dir/operator-token):
             curl -s -H "Authorization: Bearer \$(cat $cloud_dir/operator-token)" http://$cloud_addr/api/v1/sites/$site/transactions | jq
   Ctrl-C stops everything; data stays in tmp/.
 

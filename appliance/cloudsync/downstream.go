@@ -221,7 +221,9 @@ func (c *Client) desiredNetwork(desired map[string]string, had bool) (want netwo
 	cur := c.network.Settings()
 	want = c.localNet.Normalize()
 	if set {
-		s, err := network.DecodeChange([]byte(v), cur)
+		// Over the appliance's own settings: a desired setting may name
+		// only what it changes (the access point's name, say).
+		s, err := network.DecodeOver([]byte(v), want, cur)
 		if err != nil {
 			return want, false, "network: " + strings.ReplaceAll(network.Problems(err), "\n", "; ")
 		}

@@ -348,7 +348,19 @@ func isNotPrintable(r rune) bool { return r < 0x20 || r > 0x7e }
 // back what it was shown, without passwords), defaults are filled in, and
 // the result is validated.
 func DecodeChange(data []byte, cur Settings) (Settings, error) {
-	var s Settings
+	return decodeOver(data, Settings{}, cur)
+}
+
+// DecodeOver is DecodeChange for a change that says only what it
+// changes (the cloud's desired "network" setting, which may name only
+// the access point): what data leaves out is base's.
+func DecodeOver(data []byte, base, cur Settings) (Settings, error) {
+	return decodeOver(data, base, cur)
+}
+
+// decodeOver decodes data over base; an empty password keeps cur's.
+func decodeOver(data []byte, base, cur Settings) (Settings, error) {
+	s := base
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {

@@ -121,3 +121,25 @@ func TestDecodeSettings(t *testing.T) {
 		}
 	}
 }
+
+// A change that names only the access point keeps the rest of base,
+// the uplinks above all; DecodeChange replaces everything.
+func TestDecodeOverKeepsWhatItLeavesOut(t *testing.T) {
+	base := validSettings()
+	base.Uplinks.WiFi = UplinkConfig{Enabled: true, SSID: "Office", Password: "office-pass-1"}
+	base = base.Normalize()
+	change := []byte(`{"ap":{"ssid":"Depot"}}`)
+	s, err := DecodeOver(change, base, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.AP.SSID != "Depot" || s.AP.Password != "secret-pass-1" || !s.AP.Enabled {
+		t.Errorf("access point %+v: want the new SSID with base's password", s.AP)
+	}
+	if !s.Uplinks.WiFi.Enabled || s.Uplinks.WiFi.SSID != "Office" || s.Uplinks.WiFi.Password != "office-pass-1" || !s.Uplinks.Ethernet.Enabled {
+		t.Errorf("uplinks %+v: want base's", s.Uplinks)
+	}
+	if s, err := DecodeChange(change, base); err != nil || s.Uplinks.WiFi.Enabled || s.AP.Enabled {
+		t.Errorf("DecodeChange of a partial change = %+v, %v: want everything it leaves out off", s, err)
+	}
+}

@@ -57,6 +57,7 @@ type Store interface {
 	CreateCommand(ctx context.Context, site, charger, command string, args json.RawMessage, deadline time.Time) (fleet.Command, error)
 	Command(ctx context.Context, id string) (fleet.Command, error)
 	Users
+	Sessions
 	Views
 	IDTokens
 }
@@ -110,6 +111,7 @@ func New(o Options) http.Handler {
 	s := &server{Options: o, logLimit: ratelimit.New(1.0/60, 1, o.Clock)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/enroll", s.limited("enroll", s.enroll))
+	mux.Handle("GET /api/openapi.json", s.serveOpenAPI())
 	for _, rt := range s.routes() {
 		mux.Handle(rt.pattern, s.guard(rt))
 	}
@@ -159,6 +161,7 @@ func (s *server) routes() []route {
 		// Own tokens; an admin revokes anyone's.
 		{pattern: "DELETE /api/v1/tokens/{id}", role: auth.Viewer, action: "token.revoke", h: s.revokeAPIToken},
 		{pattern: "GET /api/v1/audit", role: auth.Admin, h: s.auditLog},
+		{pattern: "POST /api/v1/signin", role: auth.Viewer, action: "user.signin", h: s.signIn, password: true},
 	}
 	return slices.Concat(base, s.viewRoutes(), s.idTokenRoutes())
 }
@@ -172,20 +175,27 @@ func (s *server) limited(what string, h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// tooFast takes a token of the remote address's what bucket; when there
-// is none it answers 429 with Retry-After and reports true.
+// tooFast takes a token of the remote address's what bucket (see
+// tooFastKey).
 func (s *server) tooFast(w http.ResponseWriter, r *http.Request, what string) bool {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	key := what + " " + host
+	return s.tooFastKey(w, what, "address "+host, host)
+}
+
+// tooFastKey takes a token of the bucket what+key (an address, a user
+// name); when there is none it answers 429 with Retry-After and reports
+// true. who names the key in the log line.
+func (s *server) tooFastKey(w http.ResponseWriter, what, key, who string) bool {
+	key = what + " " + key
 	ok, wait := s.AuthLimit.Reserve(key)
 	if ok {
 		return false
 	}
 	if s.logLimit.Allow(key) {
-		s.Logger.Warn("requests refused: too many from one address", "what", what, "remote", host, "retry_in", wait)
+		s.Logger.Warn("requests refused: too many", "what", what, "from", who, "retry_in", wait)
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	writeError(w, http.StatusTooManyRequests, "too many attempts from this address; retry later")

@@ -112,6 +112,9 @@ func forbidden(w http.ResponseWriter, need, have auth.Role) {
 // legacy operator token as a bearer token, or (where password) a user's
 // name and password. It answers 401 (429 past AuthLimit) itself.
 func (s *server) authenticate(w http.ResponseWriter, r *http.Request, password bool) (auth.Principal, bool) {
+	if p, ok := r.Context().Value(signedInKey{}).(auth.Principal); ok {
+		return p, true
+	}
 	h := r.Header.Get("Authorization")
 	var (
 		p      auth.Principal
@@ -141,7 +144,7 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request, password b
 	case strings.HasPrefix(h, "Basic ") && password:
 		// Every password attempt, right or wrong, takes from the login
 		// bucket: argon2id is costly by design.
-		if s.tooFast(w, r, "login") {
+		if s.tooFast(w, r, "login") || s.tooManyForUser(w, r) {
 			return p, false
 		}
 		if p, err = s.login(r); err == nil {
@@ -160,6 +163,24 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request, password b
 	w.Header().Set("WWW-Authenticate", `Bearer realm="watchtower"`)
 	writeError(w, http.StatusUnauthorized, reason)
 	return p, false
+}
+
+type signedInKey struct{}
+
+// AsSignedIn returns ctx carrying p, a user the dashboard signed in
+// (its session found and, for a change, its CSRF token checked): the
+// API serves a request with it as p's, with no Authorization header.
+// Only code in this process can put it in a request's context.
+func AsSignedIn(ctx context.Context, p auth.Principal) context.Context {
+	return context.WithValue(ctx, signedInKey{}, p)
+}
+
+// tooManyForUser takes a token of the login name's own bucket, so that
+// guessing one user's password from many addresses is as slow as from
+// one; it answers 429 itself.
+func (s *server) tooManyForUser(w http.ResponseWriter, r *http.Request) bool {
+	name, _, _ := r.BasicAuth()
+	return s.tooFastKey(w, "login-user", "user "+clip(name), clip(name))
 }
 
 // login checks a user's name and password (HTTP Basic).

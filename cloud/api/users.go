@@ -133,7 +133,9 @@ func (s *server) setPassword(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if !admin {
+	// One's own password takes the old one, an admin's too: a session
+	// or token left open must not be enough to lock its owner out.
+	if p.UserID == id || !admin {
 		// Guessing the old password is a login: same bucket.
 		if s.tooFast(w, r, "login") {
 			return

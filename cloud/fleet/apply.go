@@ -171,6 +171,10 @@ type recordSet struct {
 	chargerOrder   []siteKey
 	connectors     map[connectorKey]connectorRow
 	connectorOrder []connectorKey
+	// For the fleet views (views.go): every connector status (rows of
+	// historyColumns), and the latest power and energy per connector.
+	history []any
+	live    liveSet
 	// rare kinds, applied one statement each, in order.
 	rare []syncproto.Message
 }
@@ -206,6 +210,7 @@ func (rs *recordSet) add(m syncproto.Message, sr []series) error {
 		rs.events = append(rs.events, site, m.Key, m.Event, m.Charger, ms(m.At), m.Code, mustJSON(m.Detail), m.Unsynced)
 	case *syncproto.Readings:
 		rs.series = append(rs.series, sr)
+		rs.live.add(site, m, sr)
 	case *syncproto.Transaction:
 		k := txKey{site, m.ID}
 		if rs.txs == nil {
@@ -229,6 +234,7 @@ func (rs *recordSet) add(m syncproto.Message, sr []series) error {
 			rs.chargers[k] = m
 		}
 		for _, c := range m.Connectors {
+			rs.history = historyRow(rs.history, site, m, c)
 			ck := connectorKey{site, m.Charger, c.ID}
 			if prev, ok := rs.connectors[ck]; !ok {
 				rs.connectorOrder = append(rs.connectorOrder, ck)
@@ -288,6 +294,7 @@ func (s *Store) applyFrequent(ctx context.Context, q *txQueue, rs *recordSet) er
 	q.insertRows("connectors", `INSERT INTO connectors (site, charger, id, status, error_code, info, at)`, connectorColumns,
 		` ON CONFLICT (site, charger, id) DO UPDATE SET status = excluded.status, error_code = excluded.error_code, info = excluded.info, at = excluded.at
 		WHERE excluded.at >= connectors.at`, args, nil)
+	queueViews(q, rs.history, &rs.live)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/constellation-ev/constellation/syncproto"
 )
@@ -22,40 +23,80 @@ type AuthChange struct {
 func (s *Store) ChangeAuthList(ctx context.Context, site string, c AuthChange) (int64, error) {
 	var version int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var revoked bool
-		err := s.queryRow(ctx, tx, `SELECT auth_version, revoked FROM sites WHERE id = ?`, site).Scan(&version, &revoked)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		} else if err != nil {
-			return err
-		}
-		version++
-		if c.Replace {
-			if _, err := s.exec(ctx, tx, `UPDATE auth_entries SET removed = ?, version = ? WHERE site = ? AND NOT removed`, true, version, site); err != nil {
-				return err
-			}
-		}
-		for _, e := range c.Put {
-			_, err := s.exec(ctx, tx, `INSERT INTO auth_entries (site, id, status, expiry, parent, version, removed) VALUES (?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (site, id) DO UPDATE SET status = excluded.status, expiry = excluded.expiry, parent = excluded.parent,
-				version = excluded.version, removed = excluded.removed`,
-				site, e.ID, e.Status, ms(e.Expiry), e.Parent, version, false)
-			if err != nil {
-				return err
-			}
-		}
-		for _, id := range c.Remove {
-			if _, err := s.exec(ctx, tx, `UPDATE auth_entries SET removed = ?, version = ? WHERE site = ? AND id = ? AND NOT removed`, true, version, site, id); err != nil {
-				return err
-			}
-		}
-		_, err = s.exec(ctx, tx, `UPDATE sites SET auth_version = ? WHERE id = ?`, version, site)
+		var err error
+		version, err = s.changeAuthList(ctx, tx, site, c)
 		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("fleet: change the authorization list of %s: %w", site, err)
 	}
 	return version, nil
+}
+
+// changeAuthList applies c to site's list in tx, the list's version
+// bumped once, and returns the new version: the one way a list changes,
+// an operator's change of one site's list and the id tokens' changes
+// across sites alike. Entries are written in multi-row statements: a
+// change of thousands of entries is a few statements.
+func (s *Store) changeAuthList(ctx context.Context, tx *sql.Tx, site string, c AuthChange) (int64, error) {
+	// The version is bumped first: the site's row stays locked until
+	// commit, so concurrent changes of one list (on PostgreSQL) take
+	// one version each rather than both the same.
+	var version int64
+	err := s.queryRow(ctx, tx, `UPDATE sites SET auth_version = auth_version + 1 WHERE id = ? RETURNING auth_version`, site).Scan(&version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	} else if err != nil {
+		return 0, err
+	}
+	if c.Replace {
+		if _, err := s.exec(ctx, tx, `UPDATE auth_entries SET removed = ?, version = ? WHERE site = ? AND NOT removed`, true, version, site); err != nil {
+			return 0, err
+		}
+	}
+	// One row per id, the last put winning: a multi-row upsert may not
+	// change a row twice (PostgreSQL refuses it).
+	last := make(map[string]int, len(c.Put))
+	for i, e := range c.Put {
+		last[e.ID] = i
+	}
+	rows := make([]any, 0, len(last)*7)
+	for i, e := range c.Put {
+		if last[e.ID] == i {
+			rows = append(rows, site, e.ID, e.Status, ms(e.Expiry), e.Parent, version, false)
+		}
+	}
+	err = s.execRows(ctx, tx, `INSERT INTO auth_entries (site, id, status, expiry, parent, version, removed)`, 7,
+		` ON CONFLICT (site, id) DO UPDATE SET status = excluded.status, expiry = excluded.expiry, parent = excluded.parent,
+		version = excluded.version, removed = excluded.removed`, rows)
+	if err != nil {
+		return 0, err
+	}
+	ids := make([]any, len(c.Remove))
+	for i, id := range c.Remove {
+		ids[i] = id
+	}
+	err = s.execRows(ctx, tx, `UPDATE auth_entries SET removed = ?, version = ? WHERE site = ? AND NOT removed AND id IN (`, 1, `)`,
+		ids, true, version, site)
+	return version, err
+}
+
+// execRows runs in tx the multi-row statements of head, the rows of
+// args (cols values each) and tail (dialect.rowStatements), each with
+// lead, the parameters of head, before its rows' arguments. The rows go
+// where head ends: the rows of an INSERT, or the list of an IN (...).
+// No rows, no statement.
+func (s *Store) execRows(ctx context.Context, tx *sql.Tx, head string, cols int, tail string, args []any, lead ...any) error {
+	stmts, err := s.d.rowStatements(head, cols, tail, args)
+	if err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		if _, err := s.exec(ctx, tx, st.query, append(slices.Clip(lead), st.args...)...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // AuthList returns site's list at its current version (entries by id).

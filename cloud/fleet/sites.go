@@ -33,6 +33,10 @@ type Site struct {
 	DesiredApplied int64 `json:"desiredApplied"`
 	AuthApplied    int64 `json:"authApplied"`
 	AuthVersion    int64 `json:"authVersion"`
+	// PricePerKWh is the site's tariff, a decimal ("0.295"; "": none),
+	// in Currency (ISO 4217): what sessions' costs are computed with.
+	PricePerKWh string `json:"pricePerKwh,omitempty"`
+	Currency    string `json:"currency,omitempty"`
 	// Counts of what the cloud holds for the site (Get only).
 	Chargers     int64 `json:"chargers"`
 	Transactions int64 `json:"transactions"`
@@ -52,13 +56,14 @@ func HashSecret(secret string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// CreateSite registers a site (not yet enrolled).
+// CreateSite registers a site (not yet enrolled), its authorization
+// list holding the id tokens that work at every site.
 func (s *Store) CreateSite(ctx context.Context, id, name string) (Site, error) {
 	if err := syncproto.ValidateSiteID(id); err != nil {
 		return Site{}, fmt.Errorf("fleet: create site: %w", err)
 	}
 	if len(name) > 255 {
-		return Site{}, fmt.Errorf("fleet: create site: name longer than 255 bytes")
+		return Site{}, fmt.Errorf("fleet: create site: %w: name: longer than 255 bytes", ErrInvalid)
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := s.exec(ctx, tx, `INSERT INTO sites (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, name, s.now())
@@ -68,7 +73,7 @@ func (s *Store) CreateSite(ctx context.Context, id, name string) (Site, error) {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrExists
 		}
-		return nil
+		return s.addAllSitesTokens(ctx, tx, id)
 	})
 	if err != nil {
 		return Site{}, fmt.Errorf("fleet: create site %s: %w", id, err)
@@ -79,7 +84,7 @@ func (s *Store) CreateSite(ctx context.Context, id, name string) (Site, error) {
 // siteQuery selects sites with their counts: chargers, sessions and
 // readings stored.
 const siteQuery = `SELECT id, name, password_hash <> '', revoked, created_at, online, last_seen, boot, bd_seq, software,
-	backlog, desired_applied, auth_applied, auth_version, COALESCE(c.n, 0), COALESCE(t.n, 0), COALESCE(r.n, 0)
+	backlog, desired_applied, auth_applied, auth_version, price_per_kwh, currency, COALESCE(c.n, 0), COALESCE(t.n, 0), COALESCE(r.n, 0)
 	FROM sites
 	LEFT JOIN (SELECT site, COUNT(*) AS n FROM chargers GROUP BY site) c ON c.site = sites.id
 	LEFT JOIN (SELECT site, COUNT(*) AS n FROM transactions GROUP BY site) t ON t.site = sites.id
@@ -88,9 +93,12 @@ const siteQuery = `SELECT id, name, password_hash <> '', revoked, created_at, on
 func scanSite(sc interface{ Scan(...any) error }) (Site, error) {
 	var st Site
 	var created, seen int64
+	var price sql.NullInt64
 	err := sc.Scan(&st.ID, &st.Name, &st.Enrolled, &st.Revoked, &created, &st.Online, &seen, &st.Boot, &st.BdSeq,
-		&st.Software, &st.Backlog, &st.DesiredApplied, &st.AuthApplied, &st.AuthVersion, &st.Chargers, &st.Transactions, &st.Readings)
+		&st.Software, &st.Backlog, &st.DesiredApplied, &st.AuthApplied, &st.AuthVersion, &price, &st.Currency,
+		&st.Chargers, &st.Transactions, &st.Readings)
 	st.CreatedAt, st.LastSeen = fromMS(created), fromMS(seen)
+	st.PricePerKWh = formatMicros(price)
 	return st, err
 }
 

@@ -20,14 +20,15 @@ func TestUnsyncedMarkStored(t *testing.T) {
 			e := engine(t)
 			s, err := fleet.OpenUpTo(ctx, fleet.Options{Driver: e.Driver, DSN: e.DSN}, 3)
 			must(t, err)
-			_, err = s.CreateSite(ctx, "a", "")
-			must(t, err)
 			s.Close()
 			driver := map[string]string{fleet.SQLite: "sqlite", fleet.Postgres: "pgx"}[e.Driver]
 			db, err := sql.Open(driver, e.DSN)
 			must(t, err)
 			defer db.Close()
-			// An event as version 3's store wrote it.
+			// A site and an event as version 3's store wrote them (its
+			// CreateSite reads tables of later versions).
+			_, err = db.ExecContext(ctx, `INSERT INTO sites (id, created_at) VALUES ('a', 1)`)
+			must(t, err)
 			_, err = db.ExecContext(ctx, `INSERT INTO events (site, key, event, charger, at, code, detail) VALUES ('a', 'old', 'boot', 'CP1', 1, '', 'null')`)
 			must(t, err)
 			s = e.Open(t, nil, nil)

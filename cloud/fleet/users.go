@@ -333,7 +333,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, c UserChange, a Audit
 	return s.User(ctx, id)
 }
 
-// SetPassword replaces a user's password hash, with its audit entry.
+// SetPassword replaces a user's password hash, with its audit entry,
+// and ends the user's dashboard sessions.
 func (s *Store) SetPassword(ctx context.Context, id, hash string, a Audit) error {
 	ctx, p := auditing(ctx, a)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -342,6 +343,10 @@ func (s *Store) SetPassword(ctx context.Context, id, hash string, a Audit) error
 			return err
 		}
 		if _, err := s.exec(ctx, tx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, hash, s.now(), id); err != nil {
+			return err
+		}
+		// A new password signs the user out of every dashboard session.
+		if _, err := s.exec(ctx, tx, `DELETE FROM web_sessions WHERE user_id = ?`, id); err != nil {
 			return err
 		}
 		p.describe("user.password", "user:"+u.Name, "")

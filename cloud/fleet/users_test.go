@@ -1,6 +1,7 @@
 package fleet_test
 
 import (
+	"database/sql"
 	"errors"
 	"testing"
 	"time"
@@ -112,9 +113,14 @@ func TestMigrationToUsers(t *testing.T) {
 			e := engine(t)
 			s, err := fleet.OpenUpTo(ctx, fleet.Options{Driver: e.Driver, DSN: e.DSN}, 4)
 			must(t, err)
-			_, err = s.CreateSite(ctx, "site-a", "Depot")
-			must(t, err)
 			s.Close()
+			// The site as version 4's store wrote it (its CreateSite reads
+			// tables of later versions).
+			db, err := sql.Open(map[string]string{fleet.SQLite: "sqlite", fleet.Postgres: "pgx"}[e.Driver], e.DSN)
+			must(t, err)
+			defer db.Close()
+			_, err = db.ExecContext(ctx, `INSERT INTO sites (id, name, created_at) VALUES ('site-a', 'Depot', 1)`)
+			must(t, err)
 			s, err = fleet.Open(ctx, fleet.Options{Driver: e.Driver, DSN: e.DSN})
 			must(t, err)
 			defer s.Close()

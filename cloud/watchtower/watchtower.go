@@ -28,6 +28,7 @@ import (
 	"github.com/constellation-ev/constellation/cloud/fleet"
 	"github.com/constellation-ev/constellation/cloud/ingest"
 	"github.com/constellation-ev/constellation/cloud/ratelimit"
+	"github.com/constellation-ev/constellation/cloud/web"
 	"github.com/constellation-ev/constellation/syncproto"
 )
 
@@ -46,10 +47,8 @@ type Config struct {
 	// DataDir holds the SQLite file and the operator token file.
 	DataDir string `toml:"data_dir"`
 	MQTT    MQTT   `toml:"mqtt"`
-	HTTP    struct {
-		Listen string `toml:"listen"`
-	} `toml:"http"`
-	Store struct {
+	HTTP    HTTP   `toml:"http"`
+	Store   struct {
 		// Driver is "sqlite" (default; DSN defaults to
 		// {data_dir}/watchtower.db) or "postgres" (DSN a postgres:// URL).
 		Driver string `toml:"driver"`
@@ -62,6 +61,18 @@ type Config struct {
 	// (mode 0600).
 	// Default {data_dir}/operator-token.
 	OperatorTokenFile string `toml:"operator_token_file"`
+}
+
+// HTTP configures the API and the dashboard, served on one address.
+type HTTP struct {
+	Listen string `toml:"listen"`
+	// InsecureCookies leaves the Secure attribute off the dashboard's
+	// session cookie: only for a dashboard served over plain HTTP to
+	// another host than localhost (put TLS in front of it instead).
+	InsecureCookies bool `toml:"insecure_cookies"`
+	// LiveEvery is how often a live dashboard page looks for changes, a
+	// Go duration (default 2s).
+	LiveEvery string `toml:"live_every"`
 }
 
 // MQTT configures the broker: the embedded one (Listen, TLSCert, TLSKey)
@@ -243,13 +254,29 @@ func Start(ctx context.Context, cfg Config, clock fleet.Clock, log *slog.Logger)
 	if w.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		return nil, fmt.Errorf("watchtower: http: %w", err)
 	}
+	apiHandler := api.New(api.Options{Store: w.Store, Downlink: down, Access: access, OperatorTokenHash: opHash,
+		AuthLimit: limiter(cfg.Limits.AuthPerMinute/60, int(max(cfg.Limits.AuthPerMinute, 1)), clock),
+		Clock:     clock, Logger: log.With("area", "api")})
+	var liveEvery time.Duration
+	if cfg.HTTP.LiveEvery != "" {
+		if liveEvery, err = time.ParseDuration(cfg.HTTP.LiveEvery); err != nil || liveEvery <= 0 {
+			return nil, fmt.Errorf("watchtower: http.live_every %q: want a positive Go duration", cfg.HTTP.LiveEvery)
+		}
+	}
+	dash, err := web.New(web.Options{API: apiHandler, Sessions: w.Store, InsecureCookies: cfg.HTTP.InsecureCookies,
+		LiveEvery: liveEvery, Logger: log.With("area", "web")})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/", apiHandler)
+	mux.Handle("/", dash)
 	w.http = &http.Server{
-		Handler: api.New(api.Options{Store: w.Store, Downlink: down, Access: access, OperatorTokenHash: opHash,
-			AuthLimit: limiter(cfg.Limits.AuthPerMinute/60, int(max(cfg.Limits.AuthPerMinute, 1)), clock),
-			Clock:     clock, Logger: log.With("area", "api")}),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 	}
+	w.http.RegisterOnShutdown(dash.Shutdown)
 	w.wg.Go(func() {
 		if err := w.http.Serve(w.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)

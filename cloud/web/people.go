@@ -1,0 +1,205 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/constellation-ev/constellation/cloud/fleet"
+)
+
+func importSummary(created, updated, deleted int) string {
+	return fmt.Sprintf("Imported: %d created, %d updated, %d deleted.", created, updated, deleted)
+}
+
+// usersPage lists users (admin); Created is a user just created with a
+// generated password, shown once.
+type usersPage struct {
+	Users    []fleet.User
+	Created  *fleet.User
+	Password string
+}
+
+func (d *Dashboard) loadUsers(r *http.Request, v *visitor) (any, error) {
+	var p usersPage
+	var us struct{ Users []fleet.User }
+	if err := d.call(r, v, http.MethodGet, "/api/v1/users", nil, nil, &us); err != nil {
+		return nil, err
+	}
+	p.Users = us.Users
+	return p, nil
+}
+
+// createUser creates a user; a generated password is shown once, on
+// the page itself.
+func (d *Dashboard) createUser(w http.ResponseWriter, r *http.Request, v *visitor) {
+	req := map[string]any{"name": strings.TrimSpace(r.PostFormValue("name")), "displayName": strings.TrimSpace(r.PostFormValue("displayName")),
+		"role": r.PostFormValue("role")}
+	if pw := r.PostFormValue("password"); pw != "" {
+		req["password"] = pw
+	}
+	var created struct {
+		User     fleet.User `json:"user"`
+		Password string     `json:"password"`
+	}
+	if err := d.call(r, v, http.MethodPost, "/api/v1/users", nil, req, &created); err != nil {
+		d.flash(w, false, errMessage(err))
+		http.Redirect(w, r, "/users", http.StatusSeeOther)
+		return
+	}
+	data, err := d.loadUsers(r, v)
+	if err != nil {
+		d.failAPI(w, r, v, err)
+		return
+	}
+	p := data.(usersPage)
+	p.Created, p.Password = &created.User, created.Password
+	d.render(w, r, v, "users", http.StatusCreated, p)
+}
+
+// updateUser changes a user's role or disables/enables them.
+func (d *Dashboard) updateUser(r *http.Request, v *visitor) (string, string, error) {
+	id := r.PathValue("id")
+	req := map[string]any{}
+	if role := r.PostFormValue("role"); role != "" {
+		req["role"] = role
+	}
+	switch r.PostFormValue("disabled") {
+	case "true":
+		req["disabled"] = true
+	case "false":
+		req["disabled"] = false
+	}
+	var u fleet.User
+	if err := d.call(r, v, http.MethodPatch, "/api/v1/users/"+url.PathEscape(id), nil, req, &u); err != nil {
+		return "", "", err
+	}
+	state := "enabled"
+	if u.Disabled {
+		state = "disabled"
+	}
+	return "/users", fmt.Sprintf("User %s: %s, %s.", u.Name, u.Role, state), nil
+}
+
+// auditPage is the audit log with its filter.
+type auditPage struct {
+	Query     url.Values
+	Entries   []fleet.AuditEntry
+	NextQuery string
+}
+
+func (d *Dashboard) loadAudit(r *http.Request, v *visitor) (any, error) {
+	p := auditPage{Query: pageQuery(r, "actor", "action", "before")}
+	var page struct {
+		Entries []fleet.AuditEntry `json:"entries"`
+		Next    string             `json:"next"`
+	}
+	if err := d.call(r, v, http.MethodGet, "/api/v1/audit", p.Query, nil, &page); err != nil {
+		return nil, err
+	}
+	p.Entries, p.NextQuery = page.Entries, nextQuery(p.Query, "before", page.Next)
+	return p, nil
+}
+
+// accountPage is the user's own page: password and API tokens; Secret
+// is a token just created (shown once).
+type accountPage struct {
+	User    fleet.User
+	Tokens  []fleet.APIToken
+	Secret  string
+	Expires time.Time
+}
+
+func (d *Dashboard) loadAccount(r *http.Request, v *visitor) (any, error) {
+	p := accountPage{User: v.session.User}
+	var ts struct {
+		Tokens []fleet.APIToken `json:"tokens"`
+	}
+	if err := d.call(r, v, http.MethodGet, "/api/v1/tokens", nil, nil, &ts); err != nil {
+		return nil, err
+	}
+	for _, t := range ts.Tokens {
+		if t.Owner == v.principal.UserID {
+			p.Tokens = append(p.Tokens, t)
+		}
+	}
+	return p, nil
+}
+
+// changePassword changes the user's own password (with the old one),
+// which ends every session of theirs; this browser signs in again with
+// the new one.
+func (d *Dashboard) changePassword(w http.ResponseWriter, r *http.Request, v *visitor) {
+	pw := r.PostFormValue("password")
+	if pw != r.PostFormValue("confirm") {
+		d.flash(w, false, "New password: the two entries differ")
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
+	req := map[string]string{"oldPassword": r.PostFormValue("oldPassword"), "password": pw}
+	if err := d.call(r, v, http.MethodPost, "/api/v1/users/"+url.PathEscape(v.principal.UserID)+"/password", nil, req, nil); err != nil {
+		d.flash(w, false, errMessage(err))
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
+	var answer struct {
+		Secret  string    `json:"secret"`
+		Expires time.Time `json:"expires"`
+	}
+	err := d.call(r, nil, http.MethodPost, "/api/v1/signin", nil, struct{}{}, &answer,
+		func(req *http.Request) { req.SetBasicAuth(v.principal.UserName, pw) })
+	if err != nil {
+		d.clearSession(w)
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	d.setSession(w, answer.Secret, answer.Expires)
+	d.flash(w, true, "Password changed; your other sessions are signed out.")
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
+}
+
+// createAPIToken creates an API token for the user; its secret is
+// shown once, on the page itself.
+func (d *Dashboard) createAPIToken(w http.ResponseWriter, r *http.Request, v *visitor) {
+	req := map[string]string{"name": strings.TrimSpace(r.PostFormValue("name")), "role": r.PostFormValue("role")}
+	if ttl := strings.TrimSpace(r.PostFormValue("ttl")); ttl != "" {
+		req["ttl"] = ttl
+	}
+	var created struct {
+		Token  fleet.APIToken `json:"token"`
+		Secret string         `json:"secret"`
+	}
+	if err := d.call(r, v, http.MethodPost, "/api/v1/tokens", nil, req, &created); err != nil {
+		d.flash(w, false, errMessage(err))
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
+	data, err := d.loadAccount(r, v)
+	if err != nil {
+		d.failAPI(w, r, v, err)
+		return
+	}
+	p := data.(accountPage)
+	p.Secret, p.Expires = created.Secret, created.Token.Expires
+	d.render(w, r, v, "account", http.StatusCreated, p)
+}
+
+func (d *Dashboard) revokeAPIToken(r *http.Request, v *visitor) (string, string, error) {
+	if err := d.call(r, v, http.MethodDelete, "/api/v1/tokens/"+url.PathEscape(r.PathValue("id")), nil, nil, nil); err != nil {
+		return "", "", err
+	}
+	return "/account", "Token revoked.", nil
+}
+
+// errMessage is what a user is told of an action's error.
+func errMessage(err error) string {
+	switch e := err.(type) {
+	case *apiError:
+		return e.Message
+	case formError:
+		return string(e)
+	}
+	return "Something went wrong on the server; try again."
+}

@@ -1,0 +1,261 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/constellation-ev/constellation/cloud/fleet"
+)
+
+// sitePage is the site page: health, network, chargers live, recent
+// sessions.
+type sitePage struct {
+	Site     fleet.Site
+	Network  *fleet.NetworkReport
+	Chargers []chargerRow
+	Sessions []fleet.Session
+	// Enrollment is a token just issued (shown once).
+	Enrollment *enrollment
+}
+
+func (p sitePage) title() string { return "Site " + cmpOr(p.Site.Name, p.Site.ID) }
+
+// chargerRow is a charger on its site's page: its connectors with their
+// power, and the power it draws now.
+type chargerRow struct {
+	fleet.LiveCharger
+	Connectors []connectorView
+	PowerW     int64
+}
+
+type enrollment struct {
+	Token   string
+	Expires time.Time
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func (d *Dashboard) loadSite(r *http.Request, v *visitor) (any, error) {
+	var detail fleet.SiteDetail
+	if err := d.call(r, v, http.MethodGet, apiSite(r.PathValue("site"))+"/live", nil, nil, &detail); err != nil {
+		return nil, err
+	}
+	p := sitePage{Site: detail.Site, Network: detail.Network, Sessions: detail.Sessions}
+	for _, c := range detail.Chargers {
+		row := chargerRow{LiveCharger: c, Connectors: connectorViews(c)}
+		for _, con := range row.Connectors {
+			if con.Power != nil {
+				row.PowerW += con.Power.PowerW
+			}
+		}
+		p.Chargers = append(p.Chargers, row)
+	}
+	return p, nil
+}
+
+// createSite registers a site (admin).
+func (d *Dashboard) createSite(r *http.Request, v *visitor) (string, string, error) {
+	id := strings.TrimSpace(r.PostFormValue("id"))
+	req := map[string]string{"id": id, "name": strings.TrimSpace(r.PostFormValue("name"))}
+	if err := d.call(r, v, http.MethodPost, "/api/v1/sites", nil, req, nil); err != nil {
+		return "", "", err
+	}
+	return sitePath(id), "Site " + id + " created: issue an enrollment token for its appliance.", nil
+}
+
+// issueEnrollment issues an enrollment token and shows it once, on the
+// site page itself (never in a redirect or a cookie).
+func (d *Dashboard) issueEnrollment(w http.ResponseWriter, r *http.Request, v *visitor) {
+	site := r.PathValue("site")
+	var tok struct {
+		Token   string    `json:"token"`
+		Expires time.Time `json:"expires"`
+	}
+	if err := d.call(r, v, http.MethodPost, apiSite(site)+"/tokens", nil, map[string]string{}, &tok); err != nil {
+		d.failAPI(w, r, v, err)
+		return
+	}
+	data, err := d.loadSite(r, v)
+	if err != nil {
+		d.failAPI(w, r, v, err)
+		return
+	}
+	p := data.(sitePage)
+	p.Enrollment = &enrollment{Token: tok.Token, Expires: tok.Expires}
+	d.render(w, r, v, "site", http.StatusOK, p)
+}
+
+// configPage is the desired-state editor: the desired settings beside
+// what the appliance reported.
+type configPage struct {
+	Site    string
+	Desired fleet.Desired
+	// Form fields, from the desired settings.
+	HeartbeatInterval, UnknownTokens, APSSID, Network string
+	Keys                                              []configRow
+}
+
+func (p configPage) title() string { return "Configuration of " + p.Site }
+
+// configRow is a setting's desired and reported value.
+type configRow struct {
+	Name, Desired, Reported string
+	Applied                 bool
+}
+
+// Desired settings the editor knows (the appliance's, see
+// appliance/cloudsync).
+const (
+	settingHeartbeat     = "heartbeat_interval"
+	settingUnknownTokens = "unknown_tokens"
+	settingNetwork       = "network"
+)
+
+func (d *Dashboard) loadConfig(r *http.Request, v *visitor) (any, error) {
+	site := r.PathValue("site")
+	p := configPage{Site: site}
+	if err := d.call(r, v, http.MethodGet, apiSite(site)+"/desired", nil, nil, &p.Desired); err != nil {
+		return nil, err
+	}
+	s := p.Desired.Settings
+	p.HeartbeatInterval, p.UnknownTokens, p.Network = s[settingHeartbeat], s[settingUnknownTokens], s[settingNetwork]
+	var net struct {
+		AP struct {
+			SSID string `json:"ssid"`
+		} `json:"ap"`
+	}
+	if json.Unmarshal([]byte(p.Network), &net) == nil {
+		p.APSSID = net.AP.SSID
+	}
+	names := map[string]bool{}
+	for k := range s {
+		names[k] = true
+	}
+	var reported map[string]string
+	if p.Desired.Reported != nil {
+		reported = p.Desired.Reported.Settings
+		for k := range reported {
+			names[k] = true
+		}
+	}
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range names {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		row := configRow{Name: k, Desired: redactNetwork(k, s[k]), Reported: redactNetwork(k, reported[k])}
+		row.Applied = p.Desired.Reported != nil && p.Desired.Reported.DesiredVersion == p.Desired.Version && reported[k] == s[k]
+		p.Keys = append(p.Keys, row)
+	}
+	return p, nil
+}
+
+// redactNetwork hides the passwords of a network setting's JSON.
+func redactNetwork(name, value string) string {
+	if name != settingNetwork || value == "" {
+		return value
+	}
+	var m map[string]any
+	if json.Unmarshal([]byte(value), &m) != nil {
+		return value
+	}
+	if ap, ok := m["ap"].(map[string]any); ok && ap["password"] != nil {
+		ap["password"] = "••••••"
+	}
+	if ups, ok := m["uplinks"].(map[string]any); ok {
+		if wifi, ok := ups["wifi"].(map[string]any); ok && wifi["password"] != nil {
+			wifi["password"] = "••••••"
+		}
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// saveConfig replaces the desired settings with the form's: an empty
+// field stops setting it (the appliance's own value returns). The
+// access point's name and password go into the network setting, over
+// what it sets already (the appliance keeps what a network setting
+// leaves out).
+func (d *Dashboard) saveConfig(r *http.Request, v *visitor) (string, string, error) {
+	site := r.PathValue("site")
+	var cur fleet.Desired
+	if err := d.call(r, v, http.MethodGet, apiSite(site)+"/desired", nil, nil, &cur); err != nil {
+		return "", "", err
+	}
+	settings := map[string]string{}
+	for k, val := range cur.Settings {
+		settings[k] = val
+	}
+	set := func(name, value string) {
+		if value = strings.TrimSpace(value); value == "" {
+			delete(settings, name)
+		} else {
+			settings[name] = value
+		}
+	}
+	if hb := strings.TrimSpace(r.PostFormValue("heartbeat_interval")); hb != "" {
+		if _, err := time.ParseDuration(hb); err != nil {
+			if n, err := strconv.Atoi(hb); err == nil && n > 0 {
+				hb = strconv.Itoa(n) + "s"
+			} else {
+				return "", "", formError("Heartbeat interval: want a duration such as 300s or 5m")
+			}
+		}
+		set(settingHeartbeat, hb)
+	} else {
+		set(settingHeartbeat, "")
+	}
+	set(settingUnknownTokens, r.PostFormValue("unknown_tokens"))
+	network, err := withAP(settings[settingNetwork], strings.TrimSpace(r.PostFormValue("ap_ssid")), r.PostFormValue("ap_password"))
+	if err != nil {
+		return "", "", err
+	}
+	set(settingNetwork, network)
+	var out fleet.Desired
+	if err := d.call(r, v, http.MethodPut, apiSite(site)+"/desired", nil, map[string]any{"settings": settings}, &out); err != nil {
+		return "", "", err
+	}
+	return sitePath(site) + "/config", fmt.Sprintf("Desired configuration version %d saved; the appliance applies it when it is online.", out.Version), nil
+}
+
+// withAP sets the access point's SSID and password (each when given) in
+// a network setting's JSON.
+func withAP(network, ssid, password string) (string, error) {
+	if ssid == "" && password == "" {
+		return network, nil
+	}
+	m := map[string]any{}
+	if network != "" {
+		if err := json.Unmarshal([]byte(network), &m); err != nil {
+			return "", formError("The desired network setting is not valid JSON: " + err.Error())
+		}
+	}
+	ap, _ := m["ap"].(map[string]any)
+	if ap == nil {
+		ap = map[string]any{"enabled": true}
+	}
+	if ssid != "" {
+		ap["ssid"] = ssid
+	}
+	if password != "" {
+		if n := len(password); n < 8 || n > 63 {
+			return "", formError("Access point password: want 8 to 63 characters")
+		}
+		ap["password"] = password
+	}
+	m["ap"] = ap
+	b, err := json.Marshal(m)
+	return string(b), err
+}
