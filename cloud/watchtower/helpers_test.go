@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,7 +88,7 @@ func brokers(t *testing.T, test func(t *testing.T, opts ...func(*watchtower.Conf
 }
 
 // call makes an API request with the operator's token (op false: none)
-// and decodes the answer into out (if not nil); it returns the status.
+// and decodes the JSON answer into out (if not nil); it returns the status.
 func (tw *tower) call(t *testing.T, op bool, method, path string, body any, out any) int {
 	t.Helper()
 	authz := ""
@@ -98,7 +99,7 @@ func (tw *tower) call(t *testing.T, op bool, method, path string, body any, out 
 }
 
 // as makes an API request with the Authorization header authz ("": none)
-// and decodes the answer into out (if not nil); it returns the status.
+// and decodes the JSON answer into out (if not nil); it returns the status.
 func (tw *tower) as(t *testing.T, authz, method, path string, body any, out any) int {
 	t.Helper()
 	var rd io.Reader
@@ -117,7 +118,8 @@ func (tw *tower) as(t *testing.T, authz, method, path string, body any, out any)
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	must(t, err)
-	if out != nil && len(data) > 0 {
+	// A CSV answer is not decoded.
+	if out != nil && len(data) > 0 && !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
 		if err := json.Unmarshal(data, out); err != nil {
 			t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, data, err)
 		}

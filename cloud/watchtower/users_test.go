@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/constellation-ev/constellation/cloud/fleet"
 	"github.com/constellation-ev/constellation/cloud/internal/cloudtest"
 	"github.com/constellation-ev/constellation/cloud/watchtower"
+	"github.com/constellation-ev/constellation/syncproto"
 )
 
 func bearerOf(secret string) string { return "Bearer " + secret }
@@ -140,6 +142,16 @@ func TestRoleMatrix(t *testing.T) {
 		if code := tw.as(t, legacy, "POST", "/api/v1/sites/site-a/commands", cmd, &c); code != http.StatusCreated {
 			t.Fatalf("command: %d", code)
 		}
+		// A charger and an id token for the views' and the register's
+		// endpoints to find.
+		if r := tw.Store.ApplyBatch(ctx, []syncproto.Message{&syncproto.ChargerStatus{
+			Header: syncproto.Header{Version: syncproto.Version, Site: "site-a", Key: "status-1", Time: t0}, Charger: "CP1", Connected: true,
+			Connectors: []syncproto.Connector{{ID: 1, Status: "Available", Time: t0}}}}); r[0].Err != nil {
+			t.Fatal(r[0].Err)
+		}
+		if _, _, err := tw.Store.PutIDToken(ctx, fleet.IDToken{IDTag: "T1", AllSites: true}); err != nil {
+			t.Fatal(err)
+		}
 		n := 0
 		routes := []struct {
 			method, path string
@@ -168,6 +180,56 @@ func TestRoleMatrix(t *testing.T) {
 			{"POST", "/api/v1/users", func() any { n++; return map[string]string{"name": fmt.Sprintf("m%d", n), "role": "viewer"} }, "admin"},
 			{"PATCH", "/api/v1/users/" + p.ids["vic"], func() any { return map[string]string{"displayName": "Vic"} }, "admin"},
 			{"GET", "/api/v1/audit", nil, "admin"},
+			{"GET", "/api/v1/overview", nil, "viewer"},
+			{"GET", "/api/v1/sessions?site=site-a", nil, "viewer"},
+			{"GET", "/api/v1/sessions.csv", nil, "viewer"},
+			{"GET", "/api/v1/sites/site-a/live", nil, "viewer"},
+			{"GET", "/api/v1/sites/site-a/chargers/CP1", nil, "viewer"},
+			{"GET", "/api/v1/sites/site-a/commands", nil, "viewer"},
+			{"PATCH", "/api/v1/sites/site-a", func() any { return map[string]string{"name": "Site A"} }, "admin"},
+			{"GET", "/api/v1/idtokens", nil, "viewer"},
+			{"GET", "/api/v1/idtokens/T1", nil, "viewer"},
+			{"GET", "/api/v1/idtokens.csv", nil, "viewer"},
+			{"PUT", "/api/v1/idtokens/T2", func() any { return map[string]any{"allSites": true} }, "operator"},
+			{"PATCH", "/api/v1/idtokens/T1", func() any { return map[string]string{"owner": "matrix"} }, "operator"},
+			{"DELETE", "/api/v1/idtokens/T3", nil, "operator"},
+			{"POST", "/api/v1/idtokens/import?mode=merge", nil, "operator"},
+		}
+		// Every endpoint of the role table (the OpenAPI document is made
+		// from it) is in this matrix with its role, but those tested
+		// elsewhere: enroll (no role), signin (a password only:
+		// TestSignInAndOut in cloud/web), a password change (self or
+		// admin: TestUserEndpoints).
+		var doc struct {
+			Paths map[string]map[string]struct {
+				Role string `json:"x-role"`
+			}
+		}
+		if code := tw.as(t, "", "GET", "/api/openapi.json", nil, &doc); code != http.StatusOK {
+			t.Fatalf("openapi.json: %d", code)
+		}
+		elsewhere := map[string]bool{"POST /api/v1/enroll": true, "POST /api/v1/signin": true, "POST /api/v1/users/{id}/password": true}
+		for path, ops := range doc.Paths {
+			pattern := regexp.MustCompile("^" + regexp.MustCompile(`\\\{[^}]+\\\}`).ReplaceAllString(regexp.QuoteMeta(path), `[^/]+`) + "$")
+			for method, op := range ops {
+				method = strings.ToUpper(method)
+				if elsewhere[method+" "+path] {
+					continue
+				}
+				found := false
+				for _, rt := range routes {
+					p, _, _ := strings.Cut(rt.path, "?")
+					if rt.method == method && pattern.MatchString(p) {
+						found = true
+						if rt.role != op.Role {
+							t.Errorf("%s %s: the matrix says %s, the role table %s", method, path, rt.role, op.Role)
+						}
+					}
+				}
+				if !found {
+					t.Errorf("%s %s (%s) is not in the role matrix", method, path, op.Role)
+				}
+			}
 		}
 		rank := map[string]int{"viewer": 1, "operator": 2, "admin": 3}
 		callers := []struct {

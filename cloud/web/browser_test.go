@@ -343,6 +343,22 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("audit log lacks ada's commands:\n%s", log)
 	}
 
+	// On a phone: the pages fit the screen's width (wide tables scroll
+	// inside their box).
+	for _, pg := range []struct{ name, path, ready string }{
+		{"phone-fleet-overview", "/", "#sites"},
+		{"phone-charger", "/sites/" + site + "/chargers/" + charger, "#connectors"},
+		{"phone-sessions", "/sessions", ".sessions"},
+	} {
+		run(pg.name, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), chromedp.Navigate(d.base+pg.path),
+			chromedp.WaitVisible(css(pg.ready)), shot(pg.name))
+		wide, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+		if err != nil || wide {
+			t.Errorf("%s: wider than a phone's screen (%v)", pg.path, err)
+		}
+	}
+	run("desktop again", chromedp.ResetViewport())
+
 	// A viewer sees no command forms, and a command form posted from
 	// its session anyway (with its valid CSRF token) is refused.
 	run("sign out", chromedp.Click(css("#signout")), chromedp.WaitVisible(css("#login")))

@@ -19,6 +19,7 @@ func (d *Dashboard) routes() {
 	m.Handle("POST /sites/{site}/enrollment", d.signedIn(d.issueEnrollment))
 	m.Handle("GET /sites/{site}/config", d.view("config", d.loadConfig))
 	m.Handle("POST /sites/{site}/config", d.act(d.saveConfig))
+	m.Handle("POST /sites/{site}/settings", d.act(d.saveSite))
 	m.Handle("GET /sites/{site}/chargers/{charger}", d.view("charger", d.loadCharger))
 	m.Handle("POST /sites/{site}/chargers/{charger}/commands", d.act(d.sendCommand))
 

@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -98,10 +99,14 @@ func (d *Dashboard) issueEnrollment(w http.ResponseWriter, r *http.Request, v *v
 // configPage is the desired-state editor: the desired settings beside
 // what the appliance reported.
 type configPage struct {
-	Site    string
+	Site string
+	// Info is the site's name and tariff.
+	Info    fleet.Site
 	Desired fleet.Desired
 	// Form fields, from the desired settings.
-	HeartbeatInterval, UnknownTokens, APSSID, Network string
+	HeartbeatInterval, MeterInterval, UnknownTokens, APSSID, Network string
+	// PowerLimitKW is the site power limit in kW ("" for none).
+	PowerLimitKW string
 	Keys                                              []configRow
 }
 
@@ -117,18 +122,26 @@ type configRow struct {
 // appliance/cloudsync).
 const (
 	settingHeartbeat     = "heartbeat_interval"
+	settingMeter         = "meter_interval"
 	settingUnknownTokens = "unknown_tokens"
 	settingNetwork       = "network"
+	settingPowerLimit    = "site_power_limit" // watts
 )
 
 func (d *Dashboard) loadConfig(r *http.Request, v *visitor) (any, error) {
 	site := r.PathValue("site")
 	p := configPage{Site: site}
+	if err := d.call(r, v, http.MethodGet, apiSite(site), nil, nil, &p.Info); err != nil {
+		return nil, err
+	}
 	if err := d.call(r, v, http.MethodGet, apiSite(site)+"/desired", nil, nil, &p.Desired); err != nil {
 		return nil, err
 	}
 	s := p.Desired.Settings
-	p.HeartbeatInterval, p.UnknownTokens, p.Network = s[settingHeartbeat], s[settingUnknownTokens], s[settingNetwork]
+	p.HeartbeatInterval, p.MeterInterval, p.UnknownTokens, p.Network = s[settingHeartbeat], s[settingMeter], s[settingUnknownTokens], s[settingNetwork]
+	if w, err := strconv.ParseInt(s[settingPowerLimit], 10, 64); err == nil {
+		p.PowerLimitKW = strconv.FormatFloat(float64(w)/1000, 'f', -1, 64)
+	}
 	var net struct {
 		AP struct {
 			SSID string `json:"ssid"`
@@ -205,18 +218,21 @@ func (d *Dashboard) saveConfig(r *http.Request, v *visitor) (string, string, err
 			settings[name] = value
 		}
 	}
-	if hb := strings.TrimSpace(r.PostFormValue("heartbeat_interval")); hb != "" {
-		if _, err := time.ParseDuration(hb); err != nil {
-			if n, err := strconv.Atoi(hb); err == nil && n > 0 {
-				hb = strconv.Itoa(n) + "s"
-			} else {
-				return "", "", formError("Heartbeat interval: want a duration such as 300s or 5m")
-			}
+	for _, f := range []struct{ field, setting, label string }{
+		{"heartbeat_interval", settingHeartbeat, "Heartbeat interval"},
+		{"meter_interval", settingMeter, "Meter values interval"},
+	} {
+		d, err := formDuration(r.PostFormValue(f.field), f.label)
+		if err != nil {
+			return "", "", err
 		}
-		set(settingHeartbeat, hb)
-	} else {
-		set(settingHeartbeat, "")
+		set(f.setting, d)
 	}
+	limit, err := formKW(r.PostFormValue("site_power_limit_kw"), "Site power limit")
+	if err != nil {
+		return "", "", err
+	}
+	set(settingPowerLimit, limit)
 	set(settingUnknownTokens, r.PostFormValue("unknown_tokens"))
 	network, err := withAP(settings[settingNetwork], strings.TrimSpace(r.PostFormValue("ap_ssid")), r.PostFormValue("ap_password"))
 	if err != nil {
@@ -228,6 +244,36 @@ func (d *Dashboard) saveConfig(r *http.Request, v *visitor) (string, string, err
 		return "", "", err
 	}
 	return sitePath(site) + "/config", fmt.Sprintf("Desired configuration version %d saved; the appliance applies it when it is online.", out.Version), nil
+}
+
+// formDuration reads a duration field: "300s", "5m", or a number of
+// seconds ("" stays "").
+func formDuration(v, label string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return v, nil
+	}
+	if n, err := strconv.Atoi(v); err == nil && n > 0 {
+		return strconv.Itoa(n) + "s", nil
+	}
+	return "", formError(label + ": want a duration such as 300s or 5m")
+}
+
+// formKW reads a power field in kW ("22", "7.4") as whole watts ("" stays
+// "").
+func formKW(v, label string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", nil
+	}
+	kw, err := strconv.ParseFloat(v, 64)
+	if err != nil || kw < 0 || kw > 100_000 || math.IsNaN(kw) {
+		return "", formError(label + ": want kilowatts, such as 22 or 7.4")
+	}
+	return strconv.FormatInt(int64(math.Round(kw*1000)), 10), nil
 }
 
 // withAP sets the access point's SSID and password (each when given) in
@@ -258,4 +304,19 @@ func withAP(network, ssid, password string) (string, error) {
 	m["ap"] = ap
 	b, err := json.Marshal(m)
 	return string(b), err
+}
+
+// saveSite changes the site's name and tariff (admin); an empty price
+// removes it.
+func (d *Dashboard) saveSite(r *http.Request, v *visitor) (string, string, error) {
+	site := r.PathValue("site")
+	req := map[string]string{"name": strings.TrimSpace(r.PostFormValue("name")),
+		"pricePerKwh": strings.TrimSpace(r.PostFormValue("pricePerKwh")), "currency": strings.ToUpper(strings.TrimSpace(r.PostFormValue("currency")))}
+	if req["pricePerKwh"] == "" && req["currency"] == "" {
+		delete(req, "currency")
+	}
+	if err := d.call(r, v, http.MethodPatch, apiSite(site), nil, req, nil); err != nil {
+		return "", "", err
+	}
+	return sitePath(site) + "/config", "Site " + site + " saved.", nil
 }

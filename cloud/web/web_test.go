@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bufio"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -121,6 +122,32 @@ func TestRolesAndInput(t *testing.T) {
 	if !strings.Contains(page, "Heartbeat interval: want a duration") {
 		t.Errorf("a bad heartbeat interval: no error naming it")
 	}
+	page = admin.submit(t, "/sites/s1/config", url.Values{"site_power_limit_kw": {"lots"}})
+	if !strings.Contains(page, "Site power limit: want kilowatts") {
+		t.Errorf("a bad power limit: no error naming it")
+	}
+	// The editor's fields become the desired settings; the access point
+	// goes into the network setting.
+	admin.submit(t, "/sites/s1/config", url.Values{"heartbeat_interval": {"120"}, "meter_interval": {"30s"}, "site_power_limit_kw": {"22.5"},
+		"unknown_tokens": {"strict"}, "ap_ssid": {"Depot"}, "ap_password": {"depot-pass-1"}})
+	want := map[string]string{"heartbeat_interval": "120s", "meter_interval": "30s", "site_power_limit": "22500", "unknown_tokens": "strict",
+		"network": `{"ap":{"enabled":true,"password":"depot-pass-1","ssid":"Depot"}}`}
+	if desired, err := d.Store.Desired(t.Context(), "s1"); err != nil || fmt.Sprint(desired.Settings) != fmt.Sprint(want) {
+		t.Errorf("desired %v (%v), want %v", desired.Settings, err, want)
+	}
+	if page := admin.page(t, "/sites/s1/config"); strings.Contains(page, "depot-pass-1") || !strings.Contains(page, `value="22.5"`) {
+		t.Errorf("the configuration page shows the access point's password, or not the limit in kW")
+	}
+
+	// The site's tariff, from its configuration page.
+	page = admin.submit(t, "/sites/s1/settings", url.Values{"name": {"Site one"}, "pricePerKwh": {"abc"}, "currency": {"EUR"}})
+	if !strings.Contains(page, "pricePerKwh") {
+		t.Errorf("a bad price: no error naming it")
+	}
+	admin.submit(t, "/sites/s1/settings", url.Values{"name": {"Site one"}, "pricePerKwh": {"0.295"}, "currency": {"eur"}})
+	if st, err := d.Store.Site(t.Context(), "s1"); err != nil || st.PricePerKWh != "0.295" || st.Currency != "EUR" || st.Name != "Site one" {
+		t.Errorf("site after its settings: %+v (%v)", st, err)
+	}
 
 	// The sessions filter takes the form's days, and names a bad one.
 	admin.page(t, "/sessions?from=2026-01-01&to=2026-01-02")
@@ -142,11 +169,11 @@ func TestRolesAndInput(t *testing.T) {
 		t.Errorf("viewer's configuration change: no refusal naming the role\n%s", page)
 	}
 	desired, err := d.Store.Desired(t.Context(), "s1")
-	if err != nil || desired.Version != 0 {
+	if err != nil || desired.Version != 1 {
 		t.Errorf("desired after the viewer's change: version %d (%v), want unchanged", desired.Version, err)
 	}
 	entries, err := d.Store.AuditLog(t.Context(), fleet.AuditFilter{Action: "site.desired"})
-	if err != nil || len(entries) != 1 || entries[0].Outcome != fleet.OutcomeError || entries[0].Actor != "user:vic" {
+	if err != nil || len(entries) != 2 || entries[0].Outcome != fleet.OutcomeError || entries[0].Actor != "user:vic" {
 		t.Errorf("audit of the refusal: %+v (%v), want vic's refusal", entries, err)
 	}
 }
