@@ -40,23 +40,37 @@ func (d *Dashboard) createUser(w http.ResponseWriter, r *http.Request, v *visito
 	if pw := r.PostFormValue("password"); pw != "" {
 		req["password"] = pw
 	}
-	var created struct {
+	type answer struct {
 		User     fleet.User `json:"user"`
 		Password string     `json:"password"`
 	}
-	if err := d.call(r, v, http.MethodPost, "/api/v1/users", nil, req, &created); err != nil {
+	showOnce(d, w, r, v, "users", "/users", d.loadUsers,
+		func(a *answer) error { return d.call(r, v, http.MethodPost, "/api/v1/users", nil, req, a) },
+		func(page any, a answer) any {
+			p := page.(usersPage)
+			p.Created, p.Password = &a.User, a.Password
+			return p
+		})
+}
+
+// showOnce makes a change whose answer holds a secret to show once (a
+// password, a token): the page (load) is rendered with it at once
+// (show), never passed through a redirect or a cookie. On error, back
+// to the page with the message.
+func showOnce[A any](d *Dashboard, w http.ResponseWriter, r *http.Request, v *visitor, name, back string, load loader,
+	change func(*A) error, show func(page any, answer A) any) {
+	var a A
+	if err := change(&a); err != nil {
 		d.flash(w, false, errMessage(err))
-		http.Redirect(w, r, "/users", http.StatusSeeOther)
+		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
-	data, err := d.loadUsers(r, v)
+	page, err := load(r, v)
 	if err != nil {
 		d.failAPI(w, r, v, err)
 		return
 	}
-	p := data.(usersPage)
-	p.Created, p.Password = &created.User, created.Password
-	d.render(w, r, v, "users", http.StatusCreated, p)
+	d.render(w, r, v, name, http.StatusCreated, show(page, a))
 }
 
 // updateUser changes a user's role or disables/enables them.
@@ -167,23 +181,17 @@ func (d *Dashboard) createAPIToken(w http.ResponseWriter, r *http.Request, v *vi
 	if ttl := strings.TrimSpace(r.PostFormValue("ttl")); ttl != "" {
 		req["ttl"] = ttl
 	}
-	var created struct {
+	type answer struct {
 		Token  fleet.APIToken `json:"token"`
 		Secret string         `json:"secret"`
 	}
-	if err := d.call(r, v, http.MethodPost, "/api/v1/tokens", nil, req, &created); err != nil {
-		d.flash(w, false, errMessage(err))
-		http.Redirect(w, r, "/account", http.StatusSeeOther)
-		return
-	}
-	data, err := d.loadAccount(r, v)
-	if err != nil {
-		d.failAPI(w, r, v, err)
-		return
-	}
-	p := data.(accountPage)
-	p.Secret, p.Expires = created.Secret, created.Token.Expires
-	d.render(w, r, v, "account", http.StatusCreated, p)
+	showOnce(d, w, r, v, "account", "/account", d.loadAccount,
+		func(a *answer) error { return d.call(r, v, http.MethodPost, "/api/v1/tokens", nil, req, a) },
+		func(page any, a answer) any {
+			p := page.(accountPage)
+			p.Secret, p.Expires = a.Secret, a.Token.Expires
+			return p
+		})
 }
 
 func (d *Dashboard) revokeAPIToken(r *http.Request, v *visitor) (string, string, error) {

@@ -78,22 +78,17 @@ func (d *Dashboard) createSite(r *http.Request, v *visitor) (string, string, err
 // site page itself (never in a redirect or a cookie).
 func (d *Dashboard) issueEnrollment(w http.ResponseWriter, r *http.Request, v *visitor) {
 	site := r.PathValue("site")
-	var tok struct {
+	type answer struct {
 		Token   string    `json:"token"`
 		Expires time.Time `json:"expires"`
 	}
-	if err := d.call(r, v, http.MethodPost, apiSite(site)+"/tokens", nil, map[string]string{}, &tok); err != nil {
-		d.failAPI(w, r, v, err)
-		return
-	}
-	data, err := d.loadSite(r, v)
-	if err != nil {
-		d.failAPI(w, r, v, err)
-		return
-	}
-	p := data.(sitePage)
-	p.Enrollment = &enrollment{Token: tok.Token, Expires: tok.Expires}
-	d.render(w, r, v, "site", http.StatusOK, p)
+	showOnce(d, w, r, v, "site", sitePath(site), d.loadSite,
+		func(a *answer) error { return d.call(r, v, http.MethodPost, apiSite(site)+"/tokens", nil, map[string]string{}, a) },
+		func(page any, a answer) any {
+			p := page.(sitePage)
+			p.Enrollment = &enrollment{Token: a.Token, Expires: a.Expires}
+			return p
+		})
 }
 
 // configPage is the desired-state editor: the desired settings beside

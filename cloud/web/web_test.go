@@ -3,8 +3,10 @@ package web_test
 import (
 	"bufio"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -282,5 +284,45 @@ func TestLiveStream(t *testing.T) {
 	}
 	if ev := next(); !strings.HasPrefix(ev, "event: signedout") {
 		t.Fatalf("after the session ended:\n%s", ev)
+	}
+}
+
+var shownOnce = regexp.MustCompile(`<code id="(?:new-password|token-secret|enrollment-token)">([^<]+)</code>`)
+
+// A generated password, an API token and an enrollment token are shown
+// once, on the page the form answers, and work.
+func TestSecretsShownOnce(t *testing.T) {
+	d := startDashboard(t)
+	d.user(t, "ada", auth.Admin, "ada's password 1")
+	b := d.signIn(t, "ada", "ada's password 1")
+	secret := func(path string, form url.Values) string {
+		t.Helper()
+		form.Set("csrf", b.csrf(t))
+		resp, body := b.post(t, path, form)
+		m := shownOnce.FindStringSubmatch(body)
+		if resp.StatusCode != http.StatusCreated || m == nil {
+			t.Fatalf("POST %s: %d, no secret shown\n%s", path, resp.StatusCode, body)
+		}
+		return html.UnescapeString(m[1])
+	}
+	password := secret("/users", url.Values{"name": {"olga"}, "role": {"operator"}})
+	d.signIn(t, "olga", password)
+	if strings.Contains(b.page(t, "/users"), password) {
+		t.Error("the generated password is shown again")
+	}
+
+	token := secret("/account/tokens", url.Values{"name": {"script"}, "role": {"viewer"}})
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, d.base+"/api/v1/sites", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if resp, _ := d.browser(t).do(t, req); resp.StatusCode != http.StatusOK {
+		t.Errorf("the new API token: %d", resp.StatusCode)
+	}
+
+	b.submit(t, "/sites", url.Values{"id": {"s1"}})
+	enroll := secret("/sites/s1/enrollment", url.Values{})
+	body := strings.NewReader(fmt.Sprintf(`{"site":"s1","token":%q}`, enroll))
+	req, _ = http.NewRequestWithContext(t.Context(), http.MethodPost, d.base+"/api/v1/enroll", body)
+	if resp, _ := d.browser(t).do(t, req); resp.StatusCode != http.StatusOK {
+		t.Errorf("enrolling with the shown token: %d", resp.StatusCode)
 	}
 }
