@@ -83,7 +83,9 @@ func (d *Dashboard) issueEnrollment(w http.ResponseWriter, r *http.Request, v *v
 		Expires time.Time `json:"expires"`
 	}
 	showOnce(d, w, r, v, "site", sitePath(site), d.loadSite,
-		func(a *answer) error { return d.call(r, v, http.MethodPost, apiSite(site)+"/tokens", nil, map[string]string{}, a) },
+		func(a *answer) error {
+			return d.call(r, v, http.MethodPost, apiSite(site)+"/tokens", nil, map[string]string{}, a)
+		},
 		func(page any, a answer) any {
 			p := page.(sitePage)
 			p.Enrollment = &enrollment{Token: a.Token, Expires: a.Expires}
@@ -102,7 +104,7 @@ type configPage struct {
 	HeartbeatInterval, MeterInterval, UnknownTokens, APSSID, Network string
 	// PowerLimitKW is the site power limit in kW ("" for none).
 	PowerLimitKW string
-	Keys                                              []configRow
+	Keys         []configRow
 }
 
 func (p configPage) title() string { return "Configuration of " + p.Site }
