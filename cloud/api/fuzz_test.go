@@ -37,5 +37,25 @@ func FuzzDecoders(f *testing.F) {
 			_ = auth.CheckPassword(r.Password)
 		}
 		_, _ = decode[apiTokenRequest](data)
+		_, _ = decode[idTokenRequest](data)
+		_, _ = decode[patchIDTokenRequest](data)
+		_, _ = decode[patchSiteRequest](data)
+	})
+}
+
+// The id tokens' CSV import refuses a bad file with an error naming the
+// line, never a panic, and what it takes has a line each.
+func FuzzIDTokensCSV(f *testing.F) {
+	for _, s := range []string{
+		"id_tag,status,expiry,owner,note,parent,sites\nCARD-1,Accepted,,Ada,,,*\nCARD-2,Blocked,2027-01-01T00:00:00Z,,note,,a;b\n",
+		"\ufeffsites,id_tag\n*,X\n", "id_tag\n'=cmd\n", "id_tag,status\nA,Maybe\n", "id_tag,id_tag\nA,B\n", "\"unterminated\n", "",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tokens, lines, err := parseIDTokensCSV(data)
+		if err == nil && len(tokens) != len(lines) {
+			t.Fatalf("%d tokens, %d lines", len(tokens), len(lines))
+		}
 	})
 }
