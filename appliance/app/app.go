@@ -36,6 +36,12 @@ import (
 	"github.com/constellation-ev/constellation/appliance/store"
 )
 
+// The sync client gives connecting and booting chargers the site's settings.
+var (
+	_ csms.ConnectionObserver = (*cloudsync.Client)(nil)
+	_ csms.BootObserver       = (*cloudsync.Client)(nil)
+)
+
 // DBFile is the database's file name inside the data directory.
 const DBFile = "constellation.db"
 
@@ -126,6 +132,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(Ad
 			return err
 		}
 		observers, lists = append(observers, pusher), pusher
+	}
+	if syncer != nil {
+		// The cloud's settings that live on the chargers (the meter
+		// interval, the site's power limit) follow them as they come and go.
+		observers = append(observers, syncer)
 	}
 	lenient := lenientChargers(cfg)
 	central, err := csms.New(csms.Options{

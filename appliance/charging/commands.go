@@ -68,13 +68,30 @@ const (
 	// replace the list) or Differential (Entries patch it; an entry
 	// without Status removes its token), Entries.
 	SendLocalList CommandKind = "send-local-list"
+	// SetPowerLimit: LimitW, the most the whole charger may draw (W). It
+	// installs the appliance's charger-wide maximum charging profile
+	// (PowerLimitProfileID at PowerLimitStackLevel; 1.6
+	// ChargePointMaxProfile on connector 0, 2.x ChargingStationMaxProfile
+	// on EVSE 0), replacing the one it sent before.
+	SetPowerLimit CommandKind = "set-power-limit"
+	// ClearPowerLimit: no fields; it removes the profile SetPowerLimit
+	// installs, and no other. The charger answers Unknown when it has none.
+	ClearPowerLimit CommandKind = "clear-power-limit"
+)
+
+// The charger-wide maximum charging profile of SetPowerLimit: a fixed id
+// and stack level, so that sending it again replaces it and
+// ClearPowerLimit finds it, whatever profiles others installed.
+const (
+	PowerLimitProfileID  = 1000
+	PowerLimitStackLevel = 0
 )
 
 // CommandKinds lists every command kind.
 var CommandKinds = []CommandKind{
 	RemoteStart, RemoteStop, Reset, Unlock, ChangeAvailability, ClearCache, GetConfiguration,
 	SetConfiguration, UploadDiagnostics, TriggerMessage, Reserve, CancelReservation, UpdateFirmware,
-	GetLocalListVersion, SendLocalList,
+	GetLocalListVersion, SendLocalList, SetPowerLimit, ClearPowerLimit,
 }
 
 // Values of Command fields.
@@ -117,6 +134,9 @@ type Command struct {
 	Expiry          time.Time   `json:"expiry,omitzero"`
 	ListVersion     int         `json:"listVersion,omitempty"`
 	UpdateType      string      `json:"updateType,omitempty"`
+	// LimitW is SetPowerLimit's limit in watts; a pointer, as 0 W is a
+	// limit.
+	LimitW *int `json:"limitW,omitempty"`
 	// Entries is SendLocalList's list (or patch). Nil and empty differ
 	// only in whether the field was sent: both are no entries.
 	Entries []LocalListEntry `json:"entries,omitempty"`
@@ -130,6 +150,10 @@ type Command struct {
 	// RequestID numbers the requests 2.x asks an id for (remoteStartId,
 	// requestId).
 	RequestID int `json:"-"`
+	// ScheduleStart is when SetPowerLimit's absolute schedule starts
+	// (WithDefaults: midnight UTC of the day, so that a charger whose
+	// clock is some hours behind already applies the limit).
+	ScheduleStart time.Time `json:"-"`
 }
 
 // LocalListEntry is a token of a SendLocalList command: what a charger
@@ -184,13 +208,15 @@ var commandFields = map[CommandKind][]string{
 	UpdateFirmware:      {"location", "retrieveAt"},
 	GetLocalListVersion: {},
 	SendLocalList:       {"listVersion", "updateType", "entries"},
+	SetPowerLimit:       {"limitW"},
+	ClearPowerLimit:     {},
 }
 
 // requiredFields is how many of a kind's commandFields are required.
 var requiredFields = map[CommandKind]int{
 	RemoteStart: 1, RemoteStop: 1, Reset: 1, Unlock: 1, ChangeAvailability: 1, SetConfiguration: 2,
 	UploadDiagnostics: 1, TriggerMessage: 1, Reserve: 2, CancelReservation: 1, UpdateFirmware: 1,
-	SendLocalList: 1,
+	SendLocalList: 1, SetPowerLimit: 1,
 }
 
 // set returns the JSON names of c's fields that are set.
@@ -222,6 +248,7 @@ func (c Command) set() []string {
 	add("listVersion", c.ListVersion != 0)
 	add("updateType", c.UpdateType != "")
 	add("entries", len(c.Entries) > 0)
+	add("limitW", c.LimitW != nil)
 	return out
 }
 
@@ -255,7 +282,7 @@ func (c Command) Validate() error {
 	}{
 		{"connectorId", int64(c.ConnectorID)}, {"evseConnectorId", int64(c.EVSEConnectorID)},
 		{"transactionId", c.TransactionID}, {"reservationId", int64(c.ReservationID)},
-		{"listVersion", int64(c.ListVersion)},
+		{"listVersion", int64(c.ListVersion)}, {"limitW", int64(deref(c.LimitW))},
 	} {
 		if n.v < 0 || n.v > math.MaxInt32 {
 			return bad(n.field, "%d is not between 0 and 2147483647", n.v)
@@ -299,6 +326,14 @@ func (c Command) Validate() error {
 	return nil
 }
 
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
 func describeFields(fields []string) string {
 	if len(fields) == 0 {
 		return "no fields"
@@ -308,7 +343,8 @@ func describeFields(fields []string) string {
 
 // WithDefaults returns c with the defaults of its kind filled in:
 // IDTagType ISO14443, Unlock's EVSEConnectorID 1, UpdateFirmware's
-// RetrieveAt now.
+// RetrieveAt now, SendLocalList's UpdateType Full, SetPowerLimit's
+// ScheduleStart.
 func (c Command) WithDefaults(now time.Time) Command {
 	switch c.Kind {
 	case RemoteStart, Reserve:
@@ -326,6 +362,10 @@ func (c Command) WithDefaults(now time.Time) Command {
 	case SendLocalList:
 		if c.UpdateType == "" {
 			c.UpdateType = UpdateFull
+		}
+	case SetPowerLimit:
+		if c.ScheduleStart.IsZero() {
+			c.ScheduleStart = now.UTC().Truncate(24 * time.Hour)
 		}
 	}
 	return c

@@ -22,6 +22,9 @@ func TestParseCommand(t *testing.T) {
 		{"send-local-list", `{"listVersion":4,"updateType":"Differential","entries":[{"idTag":"A"}]}`,
 			Command{Kind: SendLocalList, ListVersion: 4, UpdateType: UpdateDifferential, Entries: []LocalListEntry{{IDTag: "A"}}}},
 		{"get-local-list-version", `{}`, Command{Kind: GetLocalListVersion}},
+		{"set-power-limit", `{"limitW":22000}`, Command{Kind: SetPowerLimit, LimitW: ptr(22000)}},
+		{"set-power-limit", `{"limitW":0}`, Command{Kind: SetPowerLimit, LimitW: ptr(0)}},
+		{"clear-power-limit", ``, Command{Kind: ClearPowerLimit}},
 	}
 	for _, tt := range ok {
 		got, err := ParseCommand(tt.kind, []byte(tt.body))
@@ -29,7 +32,8 @@ func TestParseCommand(t *testing.T) {
 			t.Fatalf("%s %s: %v", tt.kind, tt.body, err)
 		}
 		if got.Kind != tt.want.Kind || got.ConnectorID != tt.want.ConnectorID || got.IDTag != tt.want.IDTag || !got.Expiry.Equal(tt.want.Expiry) ||
-			got.ListVersion != tt.want.ListVersion || got.UpdateType != tt.want.UpdateType || !reflect.DeepEqual(got.Entries, tt.want.Entries) {
+			got.ListVersion != tt.want.ListVersion || got.UpdateType != tt.want.UpdateType || !reflect.DeepEqual(got.Entries, tt.want.Entries) ||
+			!reflect.DeepEqual(got.LimitW, tt.want.LimitW) {
 			t.Fatalf("%s %s: %+v, want %+v", tt.kind, tt.body, got, tt.want)
 		}
 	}
@@ -55,6 +59,11 @@ func TestParseCommand(t *testing.T) {
 			ErrInvalidCommand, `invalid command: send-local-list: entries[0].status: "ConcurrentTx" is not one of Accepted, Blocked, Expired, Invalid`},
 		{"send-local-list", `{"listVersion":1,"entries":[{"idTag":"A","status":"Accepted","expiry":"soon"}]}`, ErrInvalidCommand, `invalid command: entries[0].expiry: "soon" is not an RFC 3339 time`},
 		{"get-local-list-version", `{"listVersion":1}`, ErrInvalidCommand, "invalid command: get-local-list-version: listVersion: not used by this command (it takes no fields)"},
+		{"set-power-limit", `{}`, ErrInvalidCommand, "invalid command: set-power-limit: limitW: required"},
+		{"set-power-limit", `{"limitW":-1}`, ErrInvalidCommand, "invalid command: set-power-limit: limitW: -1 is not between 0 and 2147483647"},
+		{"set-power-limit", `{"limitW":7.5}`, ErrInvalidCommand, "invalid command: limitW:"},
+		{"set-power-limit", `{"limitW":1000,"connectorId":1}`, ErrInvalidCommand, "invalid command: set-power-limit: connectorId: not used by this command (it takes limitW)"},
+		{"clear-power-limit", `{"limitW":1000}`, ErrInvalidCommand, "invalid command: clear-power-limit: limitW: not used by this command (it takes no fields)"},
 	}
 	for _, tt := range bad {
 		_, err := ParseCommand(tt.kind, []byte(tt.body))
@@ -63,6 +72,8 @@ func TestParseCommand(t *testing.T) {
 		}
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // FuzzParseCommand: any body is a valid command or an error wrapping
 // ErrInvalidCommand that names a field; never a panic.

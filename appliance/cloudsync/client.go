@@ -163,6 +163,15 @@ type Client struct {
 	exec   Executor
 	runCtx context.Context
 
+	// The settings applied to the chargers (sitesettings.go):
+	// meterInterval is a time.Duration, 0 for none; siteCtx is Run's
+	// while it runs, nil otherwise, and siteWork what it started.
+	meterInterval atomic.Int64
+	power         *powerShare
+	siteMu        sync.Mutex
+	siteCtx       context.Context
+	siteWork      sync.WaitGroup
+
 	link  chan bool     // link up (true) and down events from autopaho
 	bdSeq atomic.Uint64 // of the current link session
 	cmds  sync.WaitGroup
@@ -214,6 +223,7 @@ func New(ctx context.Context, st Store, opts Options) (*Client, error) {
 		// not reconnect all at once.
 		backoff: autopaho.NewExponentialBackoff(minWait, maxWait, min(2*minWait, maxWait), 2),
 		link:    make(chan bool, 16),
+		power:   newPowerShare(),
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -289,6 +299,9 @@ func (c *Client) Run(ctx context.Context, d Domain, x Executor) error {
 	if err := c.restoreDesired(); err != nil {
 		return fmt.Errorf("cloudsync: %w", err)
 	}
+	// The chargers get the site's settings whether or not the link is up.
+	stopSiteSettings := c.runSiteSettings(ctx)
+	defer stopSiteSettings()
 	if c.enroller != nil {
 		// No connection without credentials; the outbox fills meanwhile.
 		if c.password = c.enroll(ctx, c.enroller); c.password == nil {

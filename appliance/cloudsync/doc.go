@@ -65,7 +65,10 @@
 // # Downstream
 //
 // A Desired configuration newer than the one applied is applied (the
-// settings the appliance knows: heartbeat_interval and unknown_tokens),
+// settings the appliance knows: heartbeat_interval, unknown_tokens,
+// network, and meter_interval and site_power_limit, which the Client,
+// as a connection and boot observer of the CSMS, keeps on the chargers
+// as they come and go),
 // remembered, and answered with a Reported through the outbox; unknown
 // settings are reported as not applied. An AuthList goes into the
 // authorization cache (Source "cloud"): a full list replaces the cloud's

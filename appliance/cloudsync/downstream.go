@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -36,21 +35,47 @@ const (
 	// of network.Settings (a password left out keeps the one in force),
 	// changed safely: applied, checked, rolled back if the check fails.
 	SettingNetwork = "network"
+	// SettingMeterInterval is the interval of the chargers' sampled meter
+	// values during a transaction, a Go duration of whole seconds from 1s
+	// to 1h; "": the chargers keep their own.
+	SettingMeterInterval = "meter_interval"
+	// SettingSitePowerLimit is the site's power limit in whole watts,
+	// shared equally among the connected chargers; "": no limit.
+	SettingSitePowerLimit = "site_power_limit"
 )
 
-// settings apply each known setting to the domain.
-var settings = map[string]func(d Domain, v string) error{
-	SettingHeartbeatInterval: func(d Domain, v string) error {
+// settings apply each known setting: to the domain, or to the chargers
+// (sitesettings.go).
+var settings = map[string]func(c *Client, v string) error{
+	SettingHeartbeatInterval: func(c *Client, v string) error {
 		dur, err := time.ParseDuration(v)
 		if err != nil {
 			return fmt.Errorf("%q is not a duration", v)
 		}
-		return d.SetHeartbeatInterval(dur)
+		return c.domain.SetHeartbeatInterval(dur)
 	},
-	SettingUnknownTokens: func(d Domain, v string) error {
-		return d.SetUnknownTokenPolicy(charging.PolicyMode(v))
+	SettingUnknownTokens: func(c *Client, v string) error {
+		return c.domain.SetUnknownTokenPolicy(charging.PolicyMode(v))
+	},
+	SettingMeterInterval: func(c *Client, v string) error {
+		d, err := parseMeterInterval(v)
+		if err == nil {
+			c.meterInterval.Store(int64(d))
+		}
+		return err
+	},
+	SettingSitePowerLimit: func(c *Client, v string) error {
+		w, limited, err := parsePowerLimit(v)
+		if err == nil {
+			c.power.set(w, limited)
+		}
+		return err
 	},
 }
+
+// emptyByDefault are the settings whose "" is their default: applied when
+// neither the desired configuration nor the appliance's own sets them.
+var emptyByDefault = map[string]bool{SettingMeterInterval: true, SettingSitePowerLimit: true}
 
 // onPublish receives every downstream message. It is applied before the
 // broker gets its PUBACK, so a message is lost to a crash only if it is
@@ -107,13 +132,18 @@ func (c *Client) applyDesired(ctx context.Context, m *syncproto.Desired) error {
 		c.log.Debug("desired configuration already applied", "version", m.Version, "applied", cur.Version)
 		return nil
 	}
+	meterWas := c.meterInterval.Load()
 	done, problems := c.applySettings(m.Settings)
 	if was, now := c.effective(cur.Settings, SettingHeartbeatInterval), c.effective(done, SettingHeartbeatInterval); now != was {
 		if d, err := time.ParseDuration(now); err == nil {
 			// Chargers get the interval in the BootNotification answer;
 			// those connected now are told at once.
-			c.cmds.Go(func() { c.pushHeartbeat(ctx, d) })
+			c.cmds.Go(func() { c.pushConfig(ctx, heartbeatSetting, seconds(d)) })
 		}
+	}
+	if now := time.Duration(c.meterInterval.Load()); now != time.Duration(meterWas) && now != 0 {
+		// Later chargers get it when they connect or boot.
+		c.cmds.Go(func() { c.pushConfig(ctx, meterIntervalSetting, seconds(now)) })
 	}
 	for _, name := range slices.Sorted(maps.Keys(m.Settings)) {
 		if settings[name] == nil && name != SettingNetwork {
@@ -241,38 +271,6 @@ func (c *Client) effective(applied map[string]string, name string) string {
 	return c.local[name]
 }
 
-// heartbeatKeys are the configuration keys of the heartbeat interval: 1.6
-// and the 2.x device model's.
-var heartbeatKeys = map[string]string{"ocpp1.6": "HeartbeatInterval", "": "OCPPCommCtrlr/HeartbeatInterval"}
-
-// pushHeartbeat sets the heartbeat interval on every connected charger.
-func (c *Client) pushHeartbeat(ctx context.Context, d time.Duration) {
-	chargers, err := c.domain.Chargers(ctx)
-	if err != nil {
-		c.log.Warn("heartbeat interval not sent to the chargers", "err", err)
-		return
-	}
-	value := strconv.Itoa(int(d / time.Second))
-	for _, ch := range chargers {
-		if !ch.Connected {
-			continue
-		}
-		key, ok := heartbeatKeys[ch.Protocol]
-		if !ok {
-			key = heartbeatKeys[""]
-		}
-		reply, err := c.exec.Execute(ctx, ch.ID, charging.Command{Kind: charging.SetConfiguration, Key: key, Value: &value})
-		switch {
-		case err != nil:
-			c.log.Warn("heartbeat interval not set; the charger gets it at its next boot", "charger", ch.ID, "err", err)
-		case reply.Status != "Accepted" && reply.Status != "RebootRequired":
-			c.log.Warn("charger refused the heartbeat interval; it gets it at its next boot", "charger", ch.ID, "status", reply.Status)
-		default:
-			c.log.Info("heartbeat interval set", "charger", ch.ID, "interval", d, "status", reply.Status)
-		}
-	}
-}
-
 // applySettings applies every known setting: desired's value, else the
 // appliance's own. It returns the desired values applied and what could
 // not be.
@@ -282,11 +280,11 @@ func (c *Client) applySettings(desired map[string]string) (done map[string]strin
 		v, fromCloud := desired[name]
 		if !fromCloud {
 			var ok bool
-			if v, ok = c.local[name]; !ok {
+			if v, ok = c.local[name]; !ok && !emptyByDefault[name] {
 				continue
 			}
 		}
-		if err := settings[name](c.domain, v); err != nil {
+		if err := settings[name](c, v); err != nil {
 			problems = append(problems, name+": "+strings.TrimPrefix(err.Error(), charging.ErrInvalid.Error()+": "))
 			continue
 		}

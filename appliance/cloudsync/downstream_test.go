@@ -355,3 +355,134 @@ func TestDesiredNetwork(t *testing.T) {
 		t.Fatalf("back to the appliance's own: reported %+v, in force %q", rep, sim.Settings().AP.SSID)
 	}
 }
+
+// chargerCommands waits until cond holds of the commands executed so far,
+// by charger: what the site asked each of them, in order, as
+// "set-power-limit 11000", "clear-power-limit" or "set-configuration
+// key=value".
+func (e *env) chargerCommands(t *testing.T, what string, cond func(map[charging.ChargerID][]string) bool) map[charging.ChargerID][]string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := map[charging.ChargerID][]string{}
+		for _, c := range e.exec.executed() {
+			s := string(c.Command.Kind)
+			switch {
+			case c.Command.LimitW != nil:
+				s += fmt.Sprintf(" %d", *c.Command.LimitW)
+			case c.Command.Value != nil:
+				s += fmt.Sprintf(" %s=%s", c.Command.Key, *c.Command.Value)
+			}
+			got[c.Charger] = append(got[c.Charger], s)
+		}
+		if cond(got) {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: chargers got %v\n%s", what, got, e.logs)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition, not timing anything
+	}
+}
+
+// lastIs is a condition of chargerCommands: each charger's last command
+// is the one given.
+func lastIs(want map[charging.ChargerID]string) func(map[charging.ChargerID][]string) bool {
+	return func(got map[charging.ChargerID][]string) bool {
+		for id, w := range want {
+			if n := len(got[id]); n == 0 || got[id][n-1] != w {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// plug connects a charger as the CSMS reports it: to the domain, then
+// to the client; unplug disconnects it.
+func (e *env) plug(id charging.ChargerID, protocol string) {
+	e.svc.ChargerConnected(ctx, id, protocol)
+	e.client.ChargerConnected(ctx, id, protocol)
+}
+
+func (e *env) unplug(id charging.ChargerID) {
+	e.svc.ChargerDisconnected(ctx, id)
+	e.client.ChargerDisconnected(ctx, id)
+}
+
+// TestSitePowerLimitShared: the desired site power limit is divided
+// equally among the connected chargers, divided anew as they come and
+// go; lifting it clears the profile from the chargers connected and,
+// when it returns, from one that held it while away. Bad values are
+// reported by setting and change nothing.
+func TestSitePowerLimitShared(t *testing.T) {
+	broker := synctest.Broker(t)
+	e := newEnv(t, broker, nil)
+	site := e.opts.Site
+	e.plug("A", "ocpp1.6")
+	e.plug("B", "ocpp2.0.1")
+	sub := e.subscribe(t, broker)
+	e.run(t)
+	desired := func(v int64, settings map[string]string) *syncproto.Reported {
+		t.Helper()
+		synctest.PublishMessage(t, broker, site, &syncproto.Desired{Header: header(site, t0), Version: v, Settings: settings}, true)
+		return reported(sub.Wait(t, fmt.Sprintf("the report of desired version %d", v), hasReported(v)), v)
+	}
+	if rep := desired(1, map[string]string{SettingSitePowerLimit: "22000"}); !rep.Applied || rep.Settings[SettingSitePowerLimit] != "22000" {
+		t.Fatalf("reported %+v", rep)
+	}
+	e.chargerCommands(t, "11000 W each", lastIs(map[charging.ChargerID]string{"A": "set-power-limit 11000", "B": "set-power-limit 11000"}))
+
+	e.plug("C", "ocpp2.1")
+	e.chargerCommands(t, "7333 W each", lastIs(map[charging.ChargerID]string{
+		"A": "set-power-limit 7333", "B": "set-power-limit 7333", "C": "set-power-limit 7333"}))
+	e.unplug("B")
+	got := e.chargerCommands(t, "11000 W each for the two left", lastIs(map[charging.ChargerID]string{
+		"A": "set-power-limit 11000", "C": "set-power-limit 11000"}))
+	if n := len(got["B"]); got["B"][n-1] != "set-power-limit 7333" {
+		t.Errorf("B, disconnected, got %v", got["B"])
+	}
+
+	rep := desired(2, map[string]string{SettingSitePowerLimit: "lots", SettingMeterInterval: "90m"})
+	if rep.Applied || !strings.Contains(rep.Error, `site_power_limit: "lots" is not a whole number of watts`) ||
+		!strings.Contains(rep.Error, "meter_interval: 1h30m0s is not between 1s and 1h0m0s") {
+		t.Errorf("reported %+v", rep)
+	}
+	if _, ok := rep.Settings[SettingSitePowerLimit]; ok {
+		t.Errorf("reported %+v: a refused value recorded as applied", rep)
+	}
+
+	// Lifting the limit clears the chargers connected, and B when it
+	// comes back: it held its 7333 W when it left.
+	desired(3, map[string]string{})
+	e.chargerCommands(t, "the limit cleared", lastIs(map[charging.ChargerID]string{"A": "clear-power-limit", "C": "clear-power-limit"}))
+	e.plug("B", "ocpp2.0.1")
+	e.chargerCommands(t, "B cleared on its return", lastIs(map[charging.ChargerID]string{"B": "clear-power-limit"}))
+}
+
+// TestDesiredMeterInterval: the desired meter interval is set on the
+// chargers connected (each version's key), and on one that boots later.
+func TestDesiredMeterInterval(t *testing.T) {
+	broker := synctest.Broker(t)
+	e := newEnv(t, broker, nil)
+	site := e.opts.Site
+	e.plug("CP16", "ocpp1.6")
+	e.plug("CP201", "ocpp2.0.1")
+	sub := e.subscribe(t, broker)
+	e.run(t)
+	synctest.PublishMessage(t, broker, site, &syncproto.Desired{Header: header(site, t0), Version: 1,
+		Settings: map[string]string{SettingMeterInterval: "30s"}}, true)
+	if rep := reported(sub.Wait(t, "the report", hasReported(1)), 1); !rep.Applied || rep.Settings[SettingMeterInterval] != "30s" {
+		t.Fatalf("reported %+v", rep)
+	}
+	e.chargerCommands(t, "the interval on the connected chargers", lastIs(map[charging.ChargerID]string{
+		"CP16": "set-configuration MeterValueSampleInterval=30", "CP201": "set-configuration SampledDataCtrlr/TxUpdatedInterval=30"}))
+	e.client.ChargerBooted(ctx, "LATER", "ocpp2.1")
+	got := e.chargerCommands(t, "the interval on a charger that booted later", lastIs(map[charging.ChargerID]string{
+		"LATER": "set-configuration SampledDataCtrlr/TxUpdatedInterval=30"}))
+	for id, cmds := range got {
+		if slices.ContainsFunc(cmds, func(c string) bool { return strings.Contains(c, "power-limit") }) {
+			t.Errorf("%s got %v: no power limit is set", id, cmds)
+		}
+	}
+}

@@ -50,7 +50,17 @@ type site struct {
 // startSite runs the appliance until the test ends.
 func startSite(t *testing.T) *site {
 	t.Helper()
+	return startSiteWith(t, nil)
+}
+
+// startSiteWith runs the appliance with testConfig changed by mutate
+// (nil: as it is) until the test ends.
+func startSiteWith(t *testing.T, mutate func(*config.Config)) *site {
+	t.Helper()
 	cfg := testConfig(t.TempDir())
+	if mutate != nil {
+		mutate(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan app.Addrs, 1)
@@ -96,8 +106,9 @@ type station struct {
 	id      string
 	version ocppj.Version
 	sim     *sim.Station
-	done    chan struct{} // closed when Run returned
-	err     error         // Run's result, set before done closes
+	cancel  context.CancelFunc // ends Run
+	done    chan struct{}      // closed when Run returned
+	err     error              // Run's result, set before done closes
 }
 
 // connect runs a station with opts (URL and logger filled in) until it
@@ -111,7 +122,7 @@ func (s *site) connect(t *testing.T, opts sim.Options) *station {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &station{site: s, id: opts.ID, version: cmp.Or(opts.Version, ocppj.V16), sim: st, done: make(chan struct{})}
+	c := &station{site: s, id: opts.ID, version: cmp.Or(opts.Version, ocppj.V16), sim: st, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		c.err = st.Run(ctx)
 		close(c.done)
@@ -124,6 +135,18 @@ func (s *site) connect(t *testing.T, opts sim.Options) *station {
 		}
 	})
 	return c
+}
+
+// disconnect stops the station (its connection closes) and waits until
+// it has.
+func (c *station) disconnect(t *testing.T) {
+	t.Helper()
+	c.cancel()
+	select {
+	case <-c.done:
+	case <-time.After(time.Minute):
+		t.Fatalf("station %s did not stop within a minute", c.id)
+	}
 }
 
 // wait waits until the station finished its sessions and every

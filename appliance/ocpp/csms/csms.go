@@ -45,6 +45,14 @@ type ConnectionObserver interface {
 	ChargerDisconnected(ctx context.Context, id charging.ChargerID)
 }
 
+// BootObserver is a ConnectionObserver that also learns of a charger's
+// boots: ChargerBooted runs, in a goroutine of its own, once the answer
+// to the charger's BootNotification is on the wire, so that what it
+// sends the charger follows the answer and never delays it.
+type BootObserver interface {
+	ChargerBooted(ctx context.Context, id charging.ChargerID, protocol string)
+}
+
 var _ Domain = (*charging.Service)(nil)
 
 // adapter maps one OCPP version onto the domain: it answers the CALLs of
@@ -97,7 +105,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock of command defaults; nil: time.Now.
 	Now func() time.Time
-	// Observers learn of connections after the domain does.
+	// Observers learn of connections after the domain does, and of
+	// boots if they are BootObservers too.
 	Observers []ConnectionObserver
 }
 
@@ -208,13 +217,25 @@ func (c *CSMS) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// HandleCall routes a charger's CALL to the adapter of its OCPP version.
+// HandleCall routes a charger's CALL to the adapter of its OCPP version,
+// and tells the boot observers of an answered BootNotification.
 func (c *CSMS) HandleCall(ctx context.Context, conn *rpc.Conn, action string, payload json.RawMessage) (json.RawMessage, error) {
 	a := c.adapters[conn.Version()]
 	if a == nil {
 		return nil, ocppj.Errorf(ocppj.NotImplemented, "OCPP %s is not implemented yet", conn.Version())
 	}
-	return a.HandleCall(ctx, conn, action, payload)
+	resp, err := a.HandleCall(ctx, conn, action, payload)
+	if err == nil && action == "BootNotification" {
+		id, protocol := charging.ChargerID(conn.ID()), string(conn.Version())
+		rpc.AfterAnswer(ctx, func() {
+			for _, o := range c.observers {
+				if b, ok := o.(BootObserver); ok {
+					b.ChargerBooted(c.ctx, id, protocol)
+				}
+			}
+		})
+	}
+	return resp, err
 }
 
 // Connected tells the domain and the observers that a charger connected.

@@ -28,6 +28,8 @@ type translation struct {
 
 func value(s string) *string { return &s }
 
+func limit(w int) *int { return &w }
+
 // TestExecuteEveryVersion sends every version-neutral command to a 1.6, a
 // 2.0.1 and a 2.1 charger over real websockets: each charger receives its
 // version's request (schema-valid), and Execute answers the same shape.
@@ -117,6 +119,28 @@ func TestExecuteEveryVersion(t *testing.T) {
 				`{"status":"VersionMismatch"}`, "VersionMismatch", nil, nil, ""},
 			translation{"SendLocalList", `{"versionNumber":9,"updateType":"Differential","localAuthorizationList":[{"idToken":{"idToken":"TAG2","type":"ISO14443"}}]}`,
 				`{"status":"VersionMismatch"}`, "VersionMismatch", nil, nil, ""}},
+		{charging.Command{Kind: charging.SetPowerLimit, LimitW: limit(11000)},
+			translation{"SetChargingProfile", `{"connectorId":0,"csChargingProfiles":{"chargingProfileId":1000,"stackLevel":0,` +
+				`"chargingProfilePurpose":"ChargePointMaxProfile","chargingProfileKind":"Absolute","chargingSchedule":{` +
+				`"startSchedule":"2025-06-01T00:00:00Z","chargingRateUnit":"W","chargingSchedulePeriod":[{"startPeriod":0,"limit":11000}]}}}`,
+				`{"status":"Accepted"}`, "Accepted", nil, nil, ""},
+			translation{"SetChargingProfile", `{"evseId":0,"chargingProfile":{"id":1000,"stackLevel":0,` +
+				`"chargingProfilePurpose":"ChargingStationMaxProfile","chargingProfileKind":"Absolute","chargingSchedule":[{"id":1,` +
+				`"startSchedule":"2025-06-01T00:00:00Z","chargingRateUnit":"W","chargingSchedulePeriod":[{"startPeriod":0,"limit":11000}]}]}}`,
+				`{"status":"Rejected"}`, "Rejected", nil, nil, ""}},
+		{charging.Command{Kind: charging.SetPowerLimit, LimitW: limit(0)},
+			translation{"SetChargingProfile", `{"connectorId":0,"csChargingProfiles":{"chargingProfileId":1000,"stackLevel":0,` +
+				`"chargingProfilePurpose":"ChargePointMaxProfile","chargingProfileKind":"Absolute","chargingSchedule":{` +
+				`"startSchedule":"2025-06-01T00:00:00Z","chargingRateUnit":"W","chargingSchedulePeriod":[{"startPeriod":0,"limit":0}]}}}`,
+				`{"status":"NotSupported"}`, "NotSupported", nil, nil, ""},
+			translation{"SetChargingProfile", `{"evseId":0,"chargingProfile":{"id":1000,"stackLevel":0,` +
+				`"chargingProfilePurpose":"ChargingStationMaxProfile","chargingProfileKind":"Absolute","chargingSchedule":[{"id":1,` +
+				`"startSchedule":"2025-06-01T00:00:00Z","chargingRateUnit":"W","chargingSchedulePeriod":[{"startPeriod":0,"limit":0}]}]}}`,
+				`{"status":"Accepted"}`, "Accepted", nil, nil, ""}},
+		{charging.Command{Kind: charging.ClearPowerLimit},
+			translation{"ClearChargingProfile", `{"id":1000,"connectorId":0,"chargingProfilePurpose":"ChargePointMaxProfile","stackLevel":0}`,
+				`{"status":"Unknown"}`, "Unknown", nil, nil, ""},
+			translation{"ClearChargingProfile", `{"chargingProfileId":1000}`, `{"status":"Accepted"}`, "Accepted", nil, nil, ""}},
 	}
 	kinds := map[charging.CommandKind]bool{charging.RemoteStop: true} // TestExecuteRemoteStop
 	for _, s := range steps {

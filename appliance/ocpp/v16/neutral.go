@@ -77,6 +77,17 @@ func (a *Adapter) CommandRequest(ctx context.Context, id charging.ChargerID, cmd
 		return "GetLocalListVersion", &GetLocalListVersionRequest{}, nil
 	case charging.SendLocalList:
 		return "SendLocalList", a.localList(ctx, id, cmd), nil
+	case charging.SetPowerLimit:
+		return "SetChargingProfile", &SetChargingProfileRequest{ConnectorId: 0, CsChargingProfiles: ChargingProfile{
+			ChargingProfileId: charging.PowerLimitProfileID, StackLevel: charging.PowerLimitStackLevel,
+			ChargingProfilePurpose: PurposeChargePointMaxProfile, ChargingProfileKind: KindAbsolute,
+			ChargingSchedule: ChargingSchedule{StartSchedule: payload.NewDateTime(cmd.ScheduleStart), ChargingRateUnit: RateUnitW,
+				ChargingSchedulePeriod: []ChargingSchedulePeriod{{StartPeriod: 0, Limit: float64(*cmd.LimitW)}}},
+		}}, nil
+	case charging.ClearPowerLimit:
+		id, connector, level := charging.PowerLimitProfileID, 0, charging.PowerLimitStackLevel
+		return "ClearChargingProfile", &ClearChargingProfileRequest{Id: &id, ConnectorId: &connector,
+			ChargingProfilePurpose: PurposeChargePointMaxProfile, StackLevel: &level}, nil
 	}
 	return "", nil, fmt.Errorf("unknown command")
 }

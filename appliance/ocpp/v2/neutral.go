@@ -97,6 +97,19 @@ func (a *Adapter) CommandRequest(ctx context.Context, id charging.ChargerID, cmd
 		return "GetLocalListVersion", &v21.GetLocalListVersionRequest{}, nil
 	case charging.SendLocalList:
 		return "SendLocalList", a.localList(ctx, id, cmd), nil
+	case charging.SetPowerLimit:
+		limit := float64(*cmd.LimitW)
+		return "SetChargingProfile", &v21.SetChargingProfileRequest{EvseId: 0, ChargingProfile: v21.ChargingProfile{
+			Id: charging.PowerLimitProfileID, StackLevel: charging.PowerLimitStackLevel,
+			ChargingProfilePurpose: v21.ChargingProfilePurposeChargingStationMaxProfile,
+			ChargingProfileKind:    v21.ChargingProfileKindAbsolute,
+			ChargingSchedule: []v21.ChargingSchedule{{Id: 1, StartSchedule: payload.NewDateTime(cmd.ScheduleStart),
+				ChargingRateUnit:       v21.ChargingRateUnitW,
+				ChargingSchedulePeriod: []v21.ChargingSchedulePeriod{{StartPeriod: 0, Limit: &limit}}}},
+		}}, nil
+	case charging.ClearPowerLimit:
+		id := charging.PowerLimitProfileID
+		return "ClearChargingProfile", &v21.ClearChargingProfileRequest{ChargingProfileId: &id}, nil
 	}
 	return "", nil, fmt.Errorf("unknown command")
 }

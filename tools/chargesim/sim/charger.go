@@ -200,12 +200,25 @@ const (
 )
 
 // installedProfile is an accepted charging profile, reduced to what the
-// simulation uses: the first period's limit per phase in A.
+// simulation uses: the first period's limit per phase in A, and in W as
+// the CSMS gave it (a limit in A is counted on every phase at 230 V).
 type installedProfile struct {
 	connector  int
 	purpose    purpose
 	stackLevel int
 	limitA     float64
+	limitW     float64
+}
+
+// withLimit sets the profile's limit from the first period's, in unit
+// (watts when inW, else amperes per phase).
+func (ip installedProfile) withLimit(limit float64, inW bool) installedProfile {
+	if inW {
+		ip.limitA, ip.limitW = limit/(phases*nominalVoltage), limit
+	} else {
+		ip.limitA, ip.limitW = limit, limit*phases*nominalVoltage
+	}
+	return ip
 }
 
 // charger is the version-neutral model of a simulated charging station:
@@ -220,6 +233,7 @@ type charger struct {
 	connectors     []*connector // index 0 is the charger itself
 	hbInterval     time.Duration
 	meterInterval  time.Duration
+	meterChanged   chan struct{}     // closed (and replaced) when meterInterval changes
 	authCache      map[string]string // token id → authorization status
 	localList      map[string]string // token id → authorization status
 	localVersion   int
@@ -239,6 +253,7 @@ func newCharger(s *Station) *charger {
 		s:             s,
 		hbInterval:    o.HeartbeatInterval,
 		meterInterval: o.MeterInterval,
+		meterChanged:  make(chan struct{}),
 		authCache:     map[string]string{},
 		localList:     map[string]string{},
 		profiles:      map[int]installedProfile{},
@@ -266,19 +281,29 @@ func (c *charger) heartbeatInterval() time.Duration {
 	return c.hbInterval
 }
 
-func (c *charger) currentMeterInterval() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.meterInterval
+// setMeterIntervalLocked changes the interval of periodic meter samples;
+// running sessions take their next sample one new interval from now.
+// c.mu is held.
+func (c *charger) setMeterIntervalLocked(d time.Duration) {
+	if d == c.meterInterval {
+		return
+	}
+	c.meterInterval = d
+	close(c.meterChanged)
+	c.meterChanged = make(chan struct{})
 }
 
-// nextSample returns a channel for the next meter sample, nil (never) when the
-// interval is 0 (2.x TxUpdatedInterval 0: no periodic samples).
-func (c *charger) nextSample() <-chan time.Time {
-	if d := c.currentMeterInterval(); d > 0 {
-		return c.s.clock.After(d)
+// nextSample returns a channel for the next meter sample, nil (never) when
+// the interval is 0 (2.x TxUpdatedInterval 0: no periodic samples), and
+// one that is closed when the interval changes before it.
+func (c *charger) nextSample() (sample <-chan time.Time, changed <-chan struct{}) {
+	c.mu.Lock()
+	d, changed := c.meterInterval, c.meterChanged
+	c.mu.Unlock()
+	if d > 0 {
+		sample = c.s.clock.After(d)
 	}
-	return nil
+	return sample, changed
 }
 
 // bootVerdict reads a BootNotification answer: whether it accepted the
@@ -578,13 +603,15 @@ func (c *charger) session(ctx context.Context, cn *connector, tok token, rs *rem
 	if charge {
 		c.setStatus(cn, statusCharging)
 		end := c.s.clock.After(o.SessionLength)
-		meter := c.nextSample()
+		meter, intervalChanged := c.nextSample()
 	loop:
 		for {
 			select {
 			case <-meter:
 				c.d.txMeter(cn, t, c.sample(cn, readingPeriodic, false))
-				meter = c.nextSample()
+				meter, intervalChanged = c.nextSample()
+			case <-intervalChanged:
+				meter, intervalChanged = c.nextSample()
 			case <-end:
 				break loop
 			case reason = <-cn.stop:
@@ -643,6 +670,23 @@ func (c *charger) currentLimit(connectorID int) float64 {
 		limit = math.Min(limit, ip.limitA)
 	}
 	return math.Max(limit, 0)
+}
+
+// stationLimitW is the charger-wide limit in W the installed charger-wide
+// maximum profiles set (the lowest of them); false when none is installed.
+func (c *charger) stationLimitW() (float64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	limit, found := math.Inf(1), false
+	for _, ip := range c.profiles {
+		if ip.connector == 0 && ip.purpose == purposeStationMax {
+			limit, found = math.Min(limit, ip.limitW), true
+		}
+	}
+	if !found {
+		return 0, false
+	}
+	return limit, true
 }
 
 // sample advances the connector's meter to now and returns a reading;

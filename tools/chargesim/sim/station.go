@@ -229,6 +229,8 @@ type protocol interface {
 	live(ctx context.Context) error
 	// dataTransfer sends a vendor-specific message and returns the status.
 	dataTransfer(ctx context.Context, vendorID, messageID, data string) (string, error)
+	// stationLimitW is the charger-wide limit of the installed profiles.
+	stationLimitW() (float64, bool)
 }
 
 // Station is one simulated charge point. Create it with [NewStation] and
@@ -302,6 +304,12 @@ func NewStation(opts Options) (*Station, error) {
 func (s *Station) DataTransfer(ctx context.Context, vendorID, messageID, data string) (string, error) {
 	return s.proto.dataTransfer(ctx, vendorID, messageID, data)
 }
+
+// StationLimitW is the charger-wide power limit (W) the CSMS set with
+// charger-wide maximum profiles (1.6 ChargePointMaxProfile on connector 0,
+// 2.x ChargingStationMaxProfile on EVSE 0), the lowest if several are
+// installed; false when none is.
+func (s *Station) StationLimitW() (float64, bool) { return s.proto.stationLimitW() }
 
 // ID is the station's charge point identity.
 func (s *Station) ID() string { return s.opts.ID }

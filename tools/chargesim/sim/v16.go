@@ -364,12 +364,9 @@ func (p *v16Proto) HandleCall(ctx context.Context, _ *rpc.Conn, action string, r
 // v16Profile reduces a 1.6 charging profile for connector to what the
 // simulation uses.
 func v16Profile(connector int, prof *v16.ChargingProfile) installedProfile {
-	ip := installedProfile{connector: connector, purpose: v16Purpose(prof.ChargingProfilePurpose), stackLevel: prof.StackLevel, limitA: maxCurrent}
+	ip := installedProfile{connector: connector, purpose: v16Purpose(prof.ChargingProfilePurpose), stackLevel: prof.StackLevel}.withLimit(maxCurrent, false)
 	if periods := prof.ChargingSchedule.ChargingSchedulePeriod; len(periods) > 0 {
-		ip.limitA = periods[0].Limit
-		if prof.ChargingSchedule.ChargingRateUnit == v16.RateUnitW {
-			ip.limitA /= phases * nominalVoltage
-		}
+		ip = ip.withLimit(periods[0].Limit, prof.ChargingSchedule.ChargingRateUnit == v16.RateUnitW)
 	}
 	return ip
 }
@@ -618,7 +615,7 @@ func (p *v16Proto) changeConfigLocked(key, value string) v16.ConfigurationStatus
 			if v == 0 {
 				return v16.ConfigurationRejected
 			}
-			p.meterInterval = time.Duration(v) * time.Second
+			p.setMeterIntervalLocked(time.Duration(v) * time.Second)
 		}
 	case 'b':
 		if value != "true" && value != "false" {

@@ -391,17 +391,14 @@ func v2Profile(evse int, prof *v21.ChargingProfile) (installedProfile, int, bool
 	if len(prof.ChargingSchedule) == 0 || prof.ChargingProfilePurpose == v21.ChargingProfilePurposeChargingStationExternalConstraints {
 		return installedProfile{}, 0, false
 	}
-	ip := installedProfile{connector: evse, purpose: v2Purpose(prof.ChargingProfilePurpose), stackLevel: prof.StackLevel, limitA: maxCurrent}
+	ip := installedProfile{connector: evse, purpose: v2Purpose(prof.ChargingProfilePurpose), stackLevel: prof.StackLevel}.withLimit(maxCurrent, false)
 	sched := prof.ChargingSchedule[0]
 	periods := 0
 	for _, s := range prof.ChargingSchedule {
 		periods += len(s.ChargingSchedulePeriod)
 	}
 	if len(sched.ChargingSchedulePeriod) > 0 && sched.ChargingSchedulePeriod[0].Limit != nil {
-		ip.limitA = *sched.ChargingSchedulePeriod[0].Limit
-		if sched.ChargingRateUnit == v21.ChargingRateUnitW {
-			ip.limitA /= phases * nominalVoltage
-		}
+		ip = ip.withLimit(*sched.ChargingSchedulePeriod[0].Limit, sched.ChargingRateUnit == v21.ChargingRateUnitW)
 	}
 	return ip, periods, true
 }

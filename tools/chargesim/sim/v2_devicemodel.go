@@ -96,7 +96,7 @@ func (p *v2Proto) deviceModel() []*dmVar {
 	upd := seconds("SampledDataCtrlr", "TxUpdatedInterval", "", rw, p.meterInterval)
 	upd.apply = func(v string) {
 		n, _ := strconv.Atoi(v)
-		p.meterInterval = time.Duration(n) * time.Second // 0: no periodic TransactionEvent
+		p.setMeterIntervalLocked(time.Duration(n) * time.Second) // 0: no periodic TransactionEvent
 	}
 	list("SampledDataCtrlr", "TxEndedMeasurands", rw, v21.DataMemberList, measurandList, "Energy.Active.Import.Register")
 	seconds("SampledDataCtrlr", "TxEndedInterval", "", rw, 0)
