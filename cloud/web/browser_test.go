@@ -156,7 +156,7 @@ func (s *startAnswers) last() string {
 
 // startStation connects a one-connector 1.6 station that charges only
 // when told to (a remote start), sending meter values every 200 ms.
-func startStation(t *testing.T, a *siteAppliance, id string, answers *startAnswers) {
+func startStation(t *testing.T, a *siteAppliance, id string, answers *startAnswers) *sim.Station {
 	t.Helper()
 	st, err := sim.NewStation(sim.Options{
 		ID: id, URL: sim.StationURL("ws://"+a.addrs.OCPP+"/ocpp", id), Connectors: 1,
@@ -178,6 +178,7 @@ func startStation(t *testing.T, a *siteAppliance, id string, answers *startAnswe
 			t.Errorf("station %s: %v", id, err)
 		}
 	})
+	return st
 }
 
 // TestBrowser drives the dashboard in headless Chromium against a real
@@ -198,7 +199,7 @@ func TestBrowser(t *testing.T) {
 	}
 	a := startAppliance(t, d, site)
 	answers := &startAnswers{}
-	startStation(t, a, charger, answers)
+	station := startStation(t, a, charger, answers)
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(1280, 1000))
@@ -335,8 +336,18 @@ func TestBrowser(t *testing.T) {
 		chromedp.Navigate(d.base + "/sites/" + site + "/chargers/" + charger)}, remoteStart...)...)
 	waitUntil(t, "the appliance to refuse CARD-1", func() bool { return answers.last() == "Blocked" })
 
+	// The desired-state editor: a site power limit reaches the charger
+	// (the only one: all of it), and the appliance's report shows it in
+	// force.
+	run("set a site power limit",
+		chromedp.Navigate(d.base+"/sites/"+site+"/config"),
+		chromedp.SendKeys(css("#config-form input[name=site_power_limit_kw]"), "11"),
+		chromedp.Submit(css("#config-form")),
+		chromedp.WaitVisible(css("p.flash.ok")))
+	waitUntil(t, "the charger to be limited to 11 kW", func() bool { w, ok := station.StationLimitW(); return ok && w == 11000 })
+	run("configuration in force", chromedp.WaitVisible(css("#settings .s-online")), shot("site-configuration"))
+
 	// The other pages render.
-	run("configuration", chromedp.Navigate(d.base+"/sites/"+site+"/config"), chromedp.WaitVisible(css("#settings")), shot("site-configuration"))
 	run("users", chromedp.Navigate(d.base+"/users"), chromedp.WaitVisible(css("#users")), shot("users"))
 	run("audit", chromedp.Navigate(d.base+"/audit"), chromedp.WaitVisible(css("#audit")), shot("audit-log"))
 	if log := text("#audit"); !strings.Contains(log, "command.create") || !strings.Contains(log, "user:ada") {
