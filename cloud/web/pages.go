@@ -20,6 +20,7 @@ func (d *Dashboard) routes() {
 	m.Handle("GET /sites/{site}/config", d.view("config", d.loadConfig))
 	m.Handle("POST /sites/{site}/config", d.act(d.saveConfig))
 	m.Handle("POST /sites/{site}/settings", d.act(d.saveSite))
+	m.Handle("POST /sites/{site}/revoke", d.act(d.revokeSite))
 	m.Handle("GET /sites/{site}/chargers/{charger}", d.view("charger", d.loadCharger))
 	m.Handle("POST /sites/{site}/chargers/{charger}/commands", d.act(d.sendCommand))
 
@@ -36,6 +37,7 @@ func (d *Dashboard) routes() {
 	m.Handle("GET /users", d.view("users", d.loadUsers))
 	m.Handle("POST /users", d.signedIn(d.createUser))
 	m.Handle("POST /users/{id}", d.act(d.updateUser))
+	m.Handle("POST /users/{id}/password", d.signedIn(d.resetPassword))
 	m.Handle("GET /audit", d.view("audit", d.loadAudit))
 
 	m.Handle("GET /account", d.view("account", d.loadAccount))

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/constellation-ev/constellation/cloud/auth"
 	"github.com/constellation-ev/constellation/cloud/fleet"
 )
 
@@ -20,6 +21,8 @@ type usersPage struct {
 	Users    []fleet.User
 	Created  *fleet.User
 	Password string
+	// Reset: Created's password was reset, not set at its creation.
+	Reset bool
 }
 
 func (d *Dashboard) loadUsers(r *http.Request, v *visitor) (any, error) {
@@ -71,6 +74,25 @@ func showOnce[A any](d *Dashboard, w http.ResponseWriter, r *http.Request, v *vi
 		return
 	}
 	d.render(w, r, v, name, http.StatusCreated, show(page, a))
+}
+
+// resetPassword gives a user a generated password, shown once (admin);
+// the user's sessions end.
+func (d *Dashboard) resetPassword(w http.ResponseWriter, r *http.Request, v *visitor) {
+	id := r.PathValue("id")
+	password := auth.NewPassword()
+	showOnce(d, w, r, v, "users", "/users", d.loadUsers,
+		func(u *fleet.User) error {
+			if err := d.call(r, v, http.MethodPost, "/api/v1/users/"+url.PathEscape(id)+"/password", nil, map[string]string{"password": password}, nil); err != nil {
+				return err
+			}
+			return d.call(r, v, http.MethodGet, "/api/v1/users/"+url.PathEscape(id), nil, nil, u)
+		},
+		func(page any, u fleet.User) any {
+			p := page.(usersPage)
+			p.Created, p.Password, p.Reset = &u, password, true
+			return p
+		})
 }
 
 // updateUser changes a user's role or disables/enables them.

@@ -303,6 +303,16 @@ func withAP(network, ssid, password string) (string, error) {
 	return string(b), err
 }
 
+// revokeSite cuts a site off (admin): its credentials stop working and
+// its appliance is disconnected.
+func (d *Dashboard) revokeSite(r *http.Request, v *visitor) (string, string, error) {
+	site := r.PathValue("site")
+	if err := d.call(r, v, http.MethodPost, apiSite(site)+"/revoke", nil, nil, nil); err != nil {
+		return "", "", err
+	}
+	return sitePath(site), "Site " + site + " revoked: its appliance is cut off until it is enrolled again.", nil
+}
+
 // saveSite changes the site's name and tariff (admin); an empty price
 // removes it.
 func (d *Dashboard) saveSite(r *http.Request, v *visitor) (string, string, error) {

@@ -306,10 +306,23 @@ func TestSecretsShownOnce(t *testing.T) {
 		return html.UnescapeString(m[1])
 	}
 	password := secret("/users", url.Values{"name": {"olga"}, "role": {"operator"}})
-	d.signIn(t, "olga", password)
+	olga := d.signIn(t, "olga", password)
 	if strings.Contains(b.page(t, "/users"), password) {
 		t.Error("the generated password is shown again")
 	}
+	// A reset gives a new one, shown once; Olga's session ends.
+	u, _, err := d.Store.UserByName(t.Context(), "olga")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reset := secret("/users/"+u.ID+"/password", url.Values{})
+	if reset == password {
+		t.Fatal("the reset password is the old one")
+	}
+	if resp, _ := olga.get(t, "/"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("olga's session after the reset: %d, want signed out", resp.StatusCode)
+	}
+	d.signIn(t, "olga", reset)
 
 	token := secret("/account/tokens", url.Values{"name": {"script"}, "role": {"viewer"}})
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, d.base+"/api/v1/sites", nil)
@@ -320,6 +333,15 @@ func TestSecretsShownOnce(t *testing.T) {
 
 	b.submit(t, "/sites", url.Values{"id": {"s1"}})
 	enroll := secret("/sites/s1/enrollment", url.Values{})
+	defer func() {
+		// The site page revokes it (admin).
+		if page := b.submit(t, "/sites/s1/revoke", url.Values{}); !strings.Contains(page, "Site s1 revoked") {
+			t.Errorf("revoke: no confirmation")
+		}
+		if st, err := d.Store.Site(t.Context(), "s1"); err != nil || !st.Revoked {
+			t.Errorf("site after revoke: %+v %v", st, err)
+		}
+	}()
 	body := strings.NewReader(fmt.Sprintf(`{"site":"s1","token":%q}`, enroll))
 	req, _ = http.NewRequestWithContext(t.Context(), http.MethodPost, d.base+"/api/v1/enroll", body)
 	if resp, _ := d.browser(t).do(t, req); resp.StatusCode != http.StatusOK {
