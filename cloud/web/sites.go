@@ -111,9 +111,14 @@ func (p configPage) title() string { return "Configuration of " + p.Site }
 
 // configRow is a setting's desired and reported value.
 type configRow struct {
-	Name, Desired, Reported string
-	Applied                 bool
+	Name, Label, Desired, Reported string
+	Applied                        bool
 }
+
+// settingLabels name the settings the editor knows; another shows by
+// its key.
+var settingLabels = map[string]string{settingHeartbeat: "Heartbeat interval", settingMeter: "Meter values interval",
+	settingPowerLimit: "Site power limit (W)", settingUnknownTokens: "Unknown RFID tokens", settingNetwork: "Network"}
 
 // Desired settings the editor knows (the appliance's, see
 // appliance/cloudsync).
@@ -165,7 +170,7 @@ func (d *Dashboard) loadConfig(r *http.Request, v *visitor) (any, error) {
 			}
 		}
 	}) {
-		row := configRow{Name: k, Desired: redactNetwork(k, s[k]), Reported: redactNetwork(k, reported[k])}
+		row := configRow{Name: k, Label: cmpOr(settingLabels[k], k), Desired: redactNetwork(k, s[k]), Reported: redactNetwork(k, reported[k])}
 		row.Applied = p.Desired.Reported != nil && p.Desired.Reported.DesiredVersion == p.Desired.Version && reported[k] == s[k]
 		p.Keys = append(p.Keys, row)
 	}
