@@ -46,8 +46,12 @@ if [ -s "$base" ] && [ -z "${IMAGE_REFRESH:-}" ]; then
   step "base root filesystem: cached ($base)"
 else
   step "base root filesystem: building with mmdebstrap (about 15 minutes under emulation)"
-  "$here/base.sh" "$base.partial"
-  mv "$base.partial" "$base"
+  # The name ends in .tar: mmdebstrap chooses its output format by it
+  # (a directory otherwise).
+  partial="$cache/partial-base-$key.tar"
+  rm -rf "$partial"
+  "$here/base.sh" "$partial"
+  mv "$partial" "$base"
   # Keep the last three bases.
   ls -t "$cache"/base-*.tar | tail -n +4 | xargs -r rm -f
 fi
