@@ -2,8 +2,10 @@ package web_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"html"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -346,5 +348,41 @@ func TestSecretsShownOnce(t *testing.T) {
 	req, _ = http.NewRequestWithContext(t.Context(), http.MethodPost, d.base+"/api/v1/enroll", body)
 	if resp, _ := d.browser(t).do(t, req); resp.StatusCode != http.StatusOK {
 		t.Errorf("enrolling with the shown token: %d", resp.StatusCode)
+	}
+}
+
+// A CSV file uploaded on the tokens page is imported through the API:
+// all of it, or, with a bad line, none of it and the line named.
+func TestImportIDTokens(t *testing.T) {
+	d := startDashboard(t)
+	d.user(t, "ada", auth.Operator, "ada's password 1")
+	b := d.signIn(t, "ada", "ada's password 1")
+	upload := func(csv string) string {
+		t.Helper()
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		_ = mw.WriteField("csrf", b.csrf(t))
+		_ = mw.WriteField("mode", "merge")
+		fw, _ := mw.CreateFormFile("file", "tokens.csv")
+		_, _ = fw.Write([]byte(csv))
+		_ = mw.Close()
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, d.base+"/idtokens/import", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		resp, page := b.do(t, req)
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("import: %d\n%s", resp.StatusCode, page)
+		}
+		return b.page(t, resp.Header.Get("Location"))
+	}
+	page := upload("id_tag,status,expiry,owner,note,parent,sites\nCARD-1,Accepted,,Ada,,,*\nCARD-2,Nope,,Bob,,,*\n")
+	if !strings.Contains(page, "line 3") || !strings.Contains(page, "status") {
+		t.Errorf("a bad line: no error naming it")
+	}
+	if tokens, _, err := d.Store.IDTokens(t.Context(), fleet.IDTokenFilter{}); err != nil || len(tokens) != 0 {
+		t.Fatalf("after a refused import: %v %v, want nothing stored", tokens, err)
+	}
+	page = upload("id_tag,status,expiry,owner,note,parent,sites\nCARD-1,Accepted,,Ada,,,*\nCARD-2,Blocked,,Bob,,,*\n")
+	if !strings.Contains(page, "Imported: 2 created, 0 updated, 0 deleted.") || !strings.Contains(page, `data-idtag="CARD-2"`) {
+		t.Errorf("import: no summary or no tokens listed\n%s", page)
 	}
 }
