@@ -61,17 +61,8 @@ func (d *Dashboard) act(a action) http.Handler {
 	return d.signedIn(func(w http.ResponseWriter, r *http.Request, v *visitor) {
 		next, done, err := a(r, v)
 		if err != nil {
-			var msg string
-			if ae, ok := err.(*apiError); ok {
-				msg = ae.Message
-			} else if fe, ok := err.(formError); ok {
-				msg = string(fe)
-			} else {
-				d.Logger.Error("dashboard action", "path", r.URL.Path, "err", err)
-				msg = "Something went wrong on the server; try again."
-			}
-			d.flash(w, false, msg)
-			next = localPath(r.Referer())
+			d.flash(w, false, d.errMessage(r, err))
+			next = back(r, "/")
 		} else {
 			d.flash(w, true, done)
 		}

@@ -64,7 +64,7 @@ func showOnce[A any](d *Dashboard, w http.ResponseWriter, r *http.Request, v *vi
 	change func(*A) error, show func(page any, answer A) any) {
 	var a A
 	if err := change(&a); err != nil {
-		d.flash(w, false, errMessage(err))
+		d.flash(w, false, d.errMessage(r, err))
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
@@ -176,22 +176,15 @@ func (d *Dashboard) changePassword(w http.ResponseWriter, r *http.Request, v *vi
 	}
 	req := map[string]string{"oldPassword": r.PostFormValue("oldPassword"), "password": pw}
 	if err := d.call(r, v, http.MethodPost, "/api/v1/users/"+url.PathEscape(v.principal.UserID)+"/password", nil, req, nil); err != nil {
-		d.flash(w, false, errMessage(err))
+		d.flash(w, false, d.errMessage(r, err))
 		http.Redirect(w, r, "/account", http.StatusSeeOther)
 		return
 	}
-	var answer struct {
-		Secret  string    `json:"secret"`
-		Expires time.Time `json:"expires"`
-	}
-	err := d.call(r, nil, http.MethodPost, "/api/v1/signin", nil, struct{}{}, &answer,
-		func(req *http.Request) { req.SetBasicAuth(v.principal.UserName, pw) })
-	if err != nil {
+	if err := d.signIn(w, r, v.principal.UserName, pw); err != nil {
 		d.clearSession(w)
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	d.setSession(w, answer.Secret, answer.Expires)
 	d.flash(w, true, "Password changed; your other sessions are signed out.")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 }
@@ -223,13 +216,16 @@ func (d *Dashboard) revokeAPIToken(r *http.Request, v *visitor) (string, string,
 	return "/account", "Token revoked.", nil
 }
 
-// errMessage is what a user is told of an action's error.
-func errMessage(err error) string {
+// errMessage is what a user is told of an action's error: the API's
+// message or the form's; any other error is logged and told as the
+// server's.
+func (d *Dashboard) errMessage(r *http.Request, err error) string {
 	switch e := err.(type) {
 	case *apiError:
 		return e.Message
 	case formError:
 		return string(e)
 	}
+	d.Logger.Error("dashboard action", "path", r.URL.Path, "err", err)
 	return "Something went wrong on the server; try again."
 }

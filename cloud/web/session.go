@@ -150,16 +150,10 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form := loginForm{Name: strings.TrimSpace(r.PostFormValue("name")), Next: localPath(r.PostFormValue("next"))}
-	var answer struct {
-		Secret  string    `json:"secret"`
-		Expires time.Time `json:"expires"`
-	}
-	err := d.call(r, nil, http.MethodPost, "/api/v1/signin", nil, struct{}{}, &answer,
-		func(req *http.Request) { req.SetBasicAuth(form.Name, r.PostFormValue("password")) })
+	err := d.signIn(w, r, form.Name, r.PostFormValue("password"))
 	var ae *apiError
 	switch {
 	case err == nil:
-		d.setSession(w, answer.Secret, answer.Expires)
 		http.Redirect(w, r, form.Next, http.StatusSeeOther)
 		return
 	case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized:
@@ -171,6 +165,21 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		form.Error = "Signing in failed; try again."
 	}
 	d.render(w, r, nil, "login", ae.statusOr(http.StatusInternalServerError), form)
+}
+
+// signIn starts a session for name through the API (POST
+// /api/v1/signin, HTTP Basic) and sets its cookie on w.
+func (d *Dashboard) signIn(w http.ResponseWriter, r *http.Request, name, password string) error {
+	var answer struct {
+		Secret  string    `json:"secret"`
+		Expires time.Time `json:"expires"`
+	}
+	err := d.call(r, nil, http.MethodPost, "/api/v1/signin", nil, struct{}{}, &answer,
+		func(req *http.Request) { req.SetBasicAuth(name, password) })
+	if err == nil {
+		d.setSession(w, answer.Secret, answer.Expires)
+	}
+	return err
 }
 
 // logout ends the session everywhere (it is the store's).

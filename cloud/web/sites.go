@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -24,7 +25,7 @@ type sitePage struct {
 	Enrollment *enrollment
 }
 
-func (p sitePage) title() string { return "Site " + cmpOr(p.Site.Name, p.Site.ID) }
+func (p sitePage) title() string { return "Site " + cmp.Or(p.Site.Name, p.Site.ID) }
 
 // chargerRow is a charger on its site's page: its connectors with their
 // power, and the power it draws now.
@@ -37,13 +38,6 @@ type chargerRow struct {
 type enrollment struct {
 	Token   string
 	Expires time.Time
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func (d *Dashboard) loadSite(r *http.Request, v *visitor) (any, error) {
@@ -170,7 +164,7 @@ func (d *Dashboard) loadConfig(r *http.Request, v *visitor) (any, error) {
 			}
 		}
 	}) {
-		row := configRow{Name: k, Label: cmpOr(settingLabels[k], k), Desired: redactNetwork(k, s[k]), Reported: redactNetwork(k, reported[k])}
+		row := configRow{Name: k, Label: cmp.Or(settingLabels[k], k), Desired: redactNetwork(k, s[k]), Reported: redactNetwork(k, reported[k])}
 		row.Applied = p.Desired.Reported != nil && p.Desired.Reported.DesiredVersion == p.Desired.Version && reported[k] == s[k]
 		p.Keys = append(p.Keys, row)
 	}
